@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+)
+
+// Exit codes shared by every command.
+const (
+	exitOK       = 0
+	exitFindings = 1 // the run completed but found something wrong (a signature not valid, …)
+	exitUsage    = 2 // bad usage or an I/O error before any result
+)
+
+// exitError carries an exit code with a message meant for a person.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &exitError{code: exitUsage, msg: fmt.Sprintf(format, args...)}
+}
+
+// findings ends a command that completed and printed its results but has
+// something to report through the exit status.
+func findings() error { return &exitError{code: exitFindings} }
+
+// run executes the CLI and returns the process exit code. Errors are printed
+// as one line on stderr: never a stack trace.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.Run(ctx, args)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintf(stderr, "conserva: %s\n", ee.msg)
+		}
+		return ee.code
+	}
+	// Anything urfave/cli reports (unknown flag, missing value) is usage.
+	fmt.Fprintf(stderr, "conserva: %s\n", strings.TrimSpace(err.Error()))
+	return exitUsage
+}
+
+func newApp(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:      "conserva",
+		Usage:     "keep PEC (Italian certified e-mail) as legal evidence",
+		Version:   version(),
+		Writer:    stdout,
+		ErrWriter: stderr,
+		// Exit codes are decided in run, not by the library.
+		ExitErrHandler: func(context.Context, *cli.Command, error) {},
+		Suggest:        true,
+		Commands: []*cli.Command{
+			verifyCommand(),
+			versionCommand(),
+		},
+	}
+}

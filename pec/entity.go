@@ -1,0 +1,208 @@
+package pec
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"strings"
+
+	"github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // registers ISO-8859-*, windows-125x, … for decoding
+	"github.com/emersion/go-message/textproto"
+)
+
+// entity is one MIME entity seen as raw bytes. go-message parses headers and
+// decodes bodies, but it cannot tell where a part's bytes start and end; a
+// signature covers exactly those bytes, so the split into parts is done here
+// on the raw input and only the interpretation is left to go-message.
+type entity struct {
+	raw    []byte // the whole entity, header and body, as it arrived
+	header textproto.Header
+	body   []byte // raw (still transfer-encoded) body
+	// headerRepaired is set when malformed header lines had to be skipped.
+	headerRepaired bool
+}
+
+// parseEntity splits raw into header and body and parses the header. It
+// never fails on malformed header lines: those are dropped from the parsed
+// view (the raw bytes stay as they are) and headerRepaired is set.
+func parseEntity(raw []byte) (*entity, error) {
+	hdr, body := splitHeader(raw)
+	e := &entity{raw: raw, body: body}
+	h, err := readHeader(hdr)
+	if err != nil {
+		h, err = readHeader(cleanHeader(hdr))
+		if err != nil {
+			return e, fmt.Errorf("unreadable header: %w", err)
+		}
+		e.headerRepaired = true
+	}
+	e.header = h
+	return e, nil
+}
+
+func readHeader(hdr []byte) (textproto.Header, error) {
+	buf := make([]byte, 0, len(hdr)+2)
+	buf = append(buf, hdr...)
+	buf = append(buf, "\r\n"...) // ReadHeader wants the blank line that ends the header
+	return textproto.ReadHeader(bufio.NewReader(bytes.NewReader(buf)))
+}
+
+// splitHeader returns the header block (without the blank line) and the body.
+func splitHeader(raw []byte) (hdr, body []byte) {
+	// The header ends at the first empty line, CRLF or bare LF.
+	for i := 0; i < len(raw); {
+		j := bytes.IndexByte(raw[i:], '\n')
+		if j < 0 {
+			return raw, nil
+		}
+		line := raw[i : i+j]
+		if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
+			return raw[:i], raw[i+j+1:]
+		}
+		i += j + 1
+	}
+	return raw, nil
+}
+
+// cleanHeader keeps only the lines a strict parser accepts: "Name: value"
+// and their continuation lines. It exists so that one bad line (a stray
+// word, a binary byte in a name) does not hide every other header.
+func cleanHeader(hdr []byte) []byte {
+	var out bytes.Buffer
+	keep := false
+	for _, line := range bytes.SplitAfter(hdr, []byte("\n")) {
+		trimmed := bytes.TrimRight(line, "\r\n")
+		if len(trimmed) == 0 {
+			continue
+		}
+		if trimmed[0] == ' ' || trimmed[0] == '\t' {
+			if keep {
+				out.Write(line)
+			}
+			continue
+		}
+		colon := bytes.IndexByte(trimmed, ':')
+		keep = colon > 0 && validFieldName(trimmed[:colon])
+		if keep {
+			out.Write(line)
+		}
+	}
+	return out.Bytes()
+}
+
+func validFieldName(name []byte) bool {
+	for _, c := range name {
+		if c <= ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// mediaType returns the lower-cased media type and its parameters; a
+// missing or unparsable Content-Type is text/plain, as RFC 2045 says.
+func (e *entity) mediaType() (string, map[string]string) {
+	v := e.header.Get("Content-Type")
+	if v == "" {
+		return "text/plain", map[string]string{}
+	}
+	t, params, err := mime.ParseMediaType(v)
+	if err != nil && t == "" {
+		// ParseMediaType gives up on a bad parameter; keep the type itself.
+		t = strings.ToLower(strings.TrimSpace(strings.SplitN(v, ";", 2)[0]))
+	}
+	if params == nil {
+		params = map[string]string{}
+	}
+	return t, params
+}
+
+// filename is the part's file name from Content-Disposition or the
+// Content-Type name parameter, lower-cased.
+func (e *entity) filename() string {
+	if v := e.header.Get("Content-Disposition"); v != "" {
+		if _, p, err := mime.ParseMediaType(v); err == nil && p["filename"] != "" {
+			return strings.ToLower(p["filename"])
+		}
+	}
+	_, p := e.mediaType()
+	return strings.ToLower(p["name"])
+}
+
+// decodedBody returns the body with its Content-Transfer-Encoding undone,
+// limited to max bytes. Charsets are left alone: callers decide.
+func (e *entity) decodedBody(max int64) ([]byte, error) {
+	h := textproto.Header{}
+	if cte := e.header.Get("Content-Transfer-Encoding"); cte != "" {
+		h.Set("Content-Transfer-Encoding", cte)
+	}
+	// A bare header keeps go-message from converting charsets: only the
+	// transfer encoding is undone.
+	m, err := message.New(message.Header{Header: h}, bytes.NewReader(e.body))
+	if err != nil && !message.IsUnknownEncoding(err) {
+		return nil, err
+	}
+	if m == nil {
+		return nil, errors.New("undecodable body")
+	}
+	data, err := io.ReadAll(io.LimitReader(m.Body, max+1))
+	if err != nil {
+		return data, fmt.Errorf("decoding %s body: %w", e.header.Get("Content-Transfer-Encoding"), err)
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("decoded body exceeds %d bytes", max)
+	}
+	return data, nil
+}
+
+// multipartParts splits a multipart body into the raw bytes of its parts.
+// closed reports whether the closing delimiter was found: a multipart
+// without it was cut short.
+func multipartParts(body []byte, boundary string) (parts [][]byte, closed bool) {
+	delim := []byte("--" + boundary)
+	start := -1 // start of the current part's content
+	for i := 0; i < len(body); {
+		lineEnd := bytes.IndexByte(body[i:], '\n')
+		next := len(body)
+		if lineEnd >= 0 {
+			next = i + lineEnd + 1
+		}
+		line := body[i:next]
+		if bytes.HasPrefix(line, delim) {
+			rest := bytes.TrimRight(line[len(delim):], " \t\r\n")
+			isClose := bytes.Equal(rest, []byte("--"))
+			if len(rest) == 0 || isClose {
+				if start >= 0 {
+					parts = append(parts, trimLineBreak(body[start:i]))
+				}
+				if isClose {
+					return parts, true
+				}
+				start = next
+			}
+		}
+		i = next
+	}
+	if start >= 0 && start < len(body) {
+		// An unterminated last part is still returned so that what is there
+		// can be read; closed=false says it is incomplete.
+		parts = append(parts, body[start:])
+	}
+	return parts, false
+}
+
+// trimLineBreak drops the line break that belongs to the next delimiter
+// (RFC 2046: the CRLF before "--boundary" is part of the delimiter).
+func trimLineBreak(b []byte) []byte {
+	if bytes.HasSuffix(b, []byte("\r\n")) {
+		return b[:len(b)-2]
+	}
+	if bytes.HasSuffix(b, []byte("\n")) {
+		return b[:len(b)-1]
+	}
+	return b
+}

@@ -1,0 +1,251 @@
+package pec
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
+)
+
+// Limits bound the work done on one message. They are explicit so that a
+// hostile or broken input costs a known amount and fails with a clear reason.
+type Limits struct {
+	MaxSize  int64 // bytes of one message
+	MaxDepth int   // MIME nesting depth
+	MaxParts int   // parts of one multipart
+}
+
+// DefaultLimits: 200 MB per message, 32 levels of nesting, 10,000 parts.
+func DefaultLimits() Limits {
+	return Limits{MaxSize: 200 << 20, MaxDepth: 32, MaxParts: 10000}
+}
+
+// Message is a parsed PEC object (or anything else that arrived). Raw holds
+// the bytes exactly as they came; nothing here is ever re-serialised.
+type Message struct {
+	Raw    []byte `json:"-"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+
+	Kind        Kind   `json:"kind"`
+	ReceiptType string `json:"receipt_type"` // completa, breve, sintetica or ""
+
+	MessageID      string    `json:"message_id"`     // this object's own Message-ID, brackets kept
+	RefMessageID   string    `json:"ref_message_id"` // X-Riferimento-Message-ID: the original's Message-ID
+	Identificativo string    `json:"identificativo"` // the provider's id of the certified message
+	Msgid          string    `json:"msgid"`          // daticert msgid (the original Message-ID)
+	From           string    `json:"from"`           // From address (the provider, for PEC objects)
+	Sender         string    `json:"sender"`         // the real sender: daticert mittente, else Reply-To/From
+	Recipients     []string  `json:"recipients"`     // daticert destinatari, else To and Cc
+	Subject        string    `json:"subject"`        // decoded
+	Date           time.Time `json:"date"`
+
+	Daticert *Daticert `json:"daticert"`
+	// Postacert is the embedded original message (postacert.eml) with its
+	// transfer encoding undone; PostacertRaw is the part body as embedded.
+	Postacert    []byte `json:"-"`
+	PostacertRaw []byte `json:"-"`
+
+	Warnings []string `json:"warnings"`
+
+	lim Limits
+	sig *signature // the S/MIME signature found, nil when there is none
+}
+
+// Parse reads a message from its raw bytes. It never fails and never panics:
+// whatever cannot be understood becomes a warning (or, for the signature, a
+// reason to judge it invalid), because every input must still be archived.
+// raw is kept as is, not copied: the caller must not modify it afterwards.
+func Parse(raw []byte, lim Limits) (m *Message) {
+	sum := sha256.Sum256(raw)
+	m = &Message{Raw: raw, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(raw)), Kind: KindNotPEC, lim: lim}
+	defer func() {
+		if r := recover(); r != nil {
+			// A library bug must not take the archive down with it.
+			m.warn("internal error while parsing: %v", r)
+			if m.sig == nil {
+				m.sig = &signature{problem: "could not be parsed (internal error)"}
+			}
+		}
+	}()
+	if lim.MaxSize > 0 && int64(len(raw)) > lim.MaxSize {
+		m.warn("message of %d bytes exceeds the %d-byte limit: not parsed", len(raw), lim.MaxSize)
+		m.sig = &signature{problem: fmt.Sprintf("not verified: message exceeds the %d-byte size limit", lim.MaxSize)}
+		return m
+	}
+	top, err := parseEntity(raw)
+	if err != nil {
+		m.warn("%v", err)
+	}
+	if top.headerRepaired {
+		m.warn("malformed header lines were skipped while reading")
+	}
+	if len(top.header.Map()) == 0 {
+		m.warn("no message header found")
+		return m
+	}
+	var w string
+	m.Kind, w = classify(top.header.Get("X-Ricevuta"), top.header.Get("X-Trasporto"))
+	m.warnIf(w)
+
+	m.sig = findSignature(top, lim)
+	root := top
+	if m.sig != nil && m.sig.content != nil {
+		if inner, err := parseEntity(m.sig.content); err == nil {
+			root = inner
+		} else {
+			m.warn("signed content: %v", err)
+		}
+	}
+	parts := findCertParts(root, lim, m)
+	m.readHeaders(top)
+	m.readDaticert(parts.daticert)
+	if parts.postacert != nil {
+		m.PostacertRaw = parts.postacert.body
+		dec, err := parts.postacert.decodedBody(lim.MaxSize)
+		if err != nil {
+			m.warn("postacert.eml: %v", err)
+		}
+		m.Postacert = dec
+	}
+	m.crossCheck(top)
+	return m
+}
+
+func (m *Message) warn(format string, args ...any) {
+	m.Warnings = append(m.Warnings, fmt.Sprintf(format, args...))
+}
+
+func (m *Message) warnIf(w string) {
+	if w != "" {
+		m.Warnings = append(m.Warnings, w)
+	}
+}
+
+// readHeaders fills the linking fields from the top-level header.
+func (m *Message) readHeaders(top *entity) {
+	h := mail.Header{Header: message.Header{Header: top.header}}
+	m.MessageID = strings.TrimSpace(h.Get("Message-Id"))
+	m.RefMessageID = strings.TrimSpace(h.Get("X-Riferimento-Message-Id"))
+	if s, err := h.Subject(); err == nil {
+		m.Subject = s
+	} else {
+		m.Subject = strings.TrimSpace(h.Get("Subject"))
+		m.warn("subject: %v", err)
+	}
+	if d, err := h.Date(); err == nil {
+		m.Date = d
+	} else if h.Get("Date") != "" {
+		m.warn("date %q: %v", h.Get("Date"), err)
+	}
+	m.From = firstAddress(h, "From")
+	m.Sender = m.From
+	if m.Kind == KindPostaCertificata || m.Kind == KindAnomalia {
+		// The envelope's From is "Per conto di: …" <posta-certificata@provider>;
+		// the real sender is in Reply-To.
+		if r := firstAddress(h, "Reply-To"); r != "" {
+			m.Sender = r
+		}
+	}
+	m.Recipients = append(addresses(h, "To"), addresses(h, "Cc")...)
+}
+
+func firstAddress(h mail.Header, key string) string {
+	if a := addresses(h, key); len(a) > 0 {
+		return a[0]
+	}
+	return ""
+}
+
+// addresses returns the lower-cased addresses of a header; an unparsable
+// header falls back to its trimmed text rather than to nothing.
+func addresses(h mail.Header, key string) []string {
+	list, err := h.AddressList(key)
+	if err != nil {
+		if v := strings.TrimSpace(h.Get(key)); v != "" {
+			return []string{v}
+		}
+		return nil
+	}
+	out := make([]string, 0, len(list))
+	for _, a := range list {
+		out = append(out, strings.ToLower(a.Address))
+	}
+	return out
+}
+
+func (m *Message) readDaticert(part *entity) {
+	if part == nil {
+		if m.Kind != KindNotPEC {
+			m.warn("daticert.xml is missing")
+		}
+		return
+	}
+	data, err := part.decodedBody(m.lim.MaxSize)
+	if err != nil {
+		m.warn("daticert.xml: %v", err)
+		return
+	}
+	d, err := ParseDaticert(data)
+	if err != nil {
+		m.warn("%v", err)
+		return
+	}
+	m.Daticert = d
+	m.Identificativo = d.Identificativo
+	m.Msgid = d.Msgid
+	if d.Mittente != "" {
+		m.Sender = strings.ToLower(d.Mittente)
+	}
+	if len(d.Destinatari) > 0 {
+		m.Recipients = m.Recipients[:0]
+		for _, r := range d.Destinatari {
+			m.Recipients = append(m.Recipients, strings.ToLower(r.Address))
+		}
+	}
+	if d.Giorno != "" && d.Data.IsZero() {
+		m.warn("daticert data %s %s %s does not parse", d.Giorno, d.Ora, d.Zona)
+	}
+}
+
+// crossCheck compares the headers with the daticert and sets the receipt
+// type. Disagreements are findings for the user, never failures.
+func (m *Message) crossCheck(top *entity) {
+	header := strings.ToLower(strings.TrimSpace(top.header.Get("X-TipoRicevuta")))
+	d := m.Daticert
+	if d != nil {
+		if want := daticertTipoFor(m.Kind); want != "" && d.Tipo != want {
+			m.warn("headers say %s but daticert.xml says tipo=%q", m.Kind, d.Tipo)
+		}
+		if m.Kind == KindNotPEC && d.Tipo != "" {
+			m.warn("daticert.xml says tipo=%q but the headers do not mark a PEC object", d.Tipo)
+		}
+		if m.RefMessageID != "" && d.Msgid != "" && m.RefMessageID != d.Msgid {
+			m.warn("X-Riferimento-Message-ID %s differs from daticert msgid %s", m.RefMessageID, d.Msgid)
+		}
+		m.ReceiptType = d.Ricevuta
+	}
+	if header != "" && m.Kind == KindPostaCertificata {
+		if m.ReceiptType == "" {
+			m.ReceiptType = header
+		} else if header != m.ReceiptType {
+			m.warn("X-TipoRicevuta says %s but daticert.xml says %s", header, m.ReceiptType)
+		}
+	}
+	if m.ReceiptType == "" && m.Kind == KindPostaCertificata {
+		m.ReceiptType = "completa" // the rules' default when the sender asked nothing
+	}
+}
+
+// TooLarge describes a message that exceeds the size limit without reading
+// it into memory: the caller hashed it by streaming.
+func TooLarge(sha256Hex string, size int64, lim Limits) *Message {
+	m := &Message{SHA256: sha256Hex, Size: size, Kind: KindNotPEC, lim: lim}
+	m.warn("message of %d bytes exceeds the %d-byte limit: not parsed", size, lim.MaxSize)
+	m.sig = &signature{problem: fmt.Sprintf("not verified: message exceeds the %d-byte size limit", lim.MaxSize)}
+	return m
+}
