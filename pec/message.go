@@ -180,7 +180,9 @@ func addresses(h mail.Header, key string) []string {
 
 func (m *Message) readDaticert(part *entity) {
 	if part == nil {
-		if m.Kind != KindNotPEC {
+		// Whether an anomalia carries a daticert is not settled by any real
+		// sample: its absence there is no finding.
+		if m.Kind != KindNotPEC && m.Kind != KindAnomalia {
 			m.warn("daticert.xml is missing")
 		}
 		return
