@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func newApp(stdout, stderr io.Writer) *cli.Command {
-	return &cli.Command{
+	app := &cli.Command{
 		Name:      "conserva",
 		Usage:     "keep PEC (Italian certified e-mail) as legal evidence",
 		Version:   version(),
@@ -67,5 +67,24 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			verifyCommand(),
 			versionCommand(),
 		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Args().Len() > 0 {
+				return usageErrorf("unknown command %q (see conserva --help)", cmd.Args().First())
+			}
+			return cli.ShowAppHelp(cmd)
+		},
+	}
+	setUsageErrors(app)
+	return app
+}
+
+// setUsageErrors makes every command report a usage error in one line and
+// exit 2, instead of printing its whole help page.
+func setUsageErrors(cmd *cli.Command) {
+	cmd.OnUsageError = func(ctx context.Context, c *cli.Command, err error, _ bool) error {
+		return usageErrorf("%s: %v (see %s --help)", c.FullName(), err, c.FullName())
+	}
+	for _, sub := range cmd.Commands {
+		setUsageErrors(sub)
 	}
 }
