@@ -1,0 +1,264 @@
+package storage
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Local is a write-once directory. An object is written to a temporary
+// file, fsynced, then hard-linked into place: link(2) fails if the name
+// exists, so an object can never be replaced, even by a racing writer.
+// Files are made read-only (0444). Directory entries become durable at
+// SyncDirs, which the caller runs before recording the objects anywhere.
+type Local struct {
+	root string
+	tmp  string
+
+	mu    sync.Mutex
+	dirty map[string]bool // directories with new entries since the last SyncDirs
+}
+
+// OpenLocal opens (creating if needed) a local store rooted at dir.
+func OpenLocal(dir string) (*Local, error) {
+	tmp := filepath.Join(dir, ".tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return nil, fmt.Errorf("local store: %w", err)
+	}
+	// Leftovers of a killed writer: never linked, so never evidence.
+	if entries, err := os.ReadDir(tmp); err == nil {
+		for _, e := range entries {
+			_ = os.Remove(filepath.Join(tmp, e.Name()))
+		}
+	}
+	return &Local{root: dir, tmp: tmp, dirty: map[string]bool{}}, nil
+}
+
+// Root is the store's directory.
+func (l *Local) Root() string { return l.root }
+
+func (l *Local) path(key string) (string, error) {
+	clean := path.Clean(key)
+	if key == "" || clean != key || strings.HasPrefix(clean, "/") || strings.HasPrefix(clean, "../") || clean == ".." || strings.HasPrefix(clean, ".") {
+		return "", fmt.Errorf("invalid object key %q", key)
+	}
+	return filepath.Join(l.root, filepath.FromSlash(key)), nil
+}
+
+func (l *Local) Put(ctx context.Context, key string, r io.Reader, wantSHA256 string) (PutResult, error) {
+	p, err := l.path(key)
+	if err != nil {
+		return PutResult{}, err
+	}
+	if st, err := os.Stat(p); err == nil {
+		return l.existing(key, p, st.Size(), wantSHA256, r)
+	}
+	tmp, err := os.CreateTemp(l.tmp, "put-*")
+	if err != nil {
+		return PutResult{}, err
+	}
+	tmpName := tmp.Name()
+	defer os.Remove(tmpName) // after the link, only the temporary name goes
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), ctxReader{ctx, r})
+	if err == nil {
+		err = tmp.Chmod(0o444)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return PutResult{}, fmt.Errorf("writing %s: %w", key, err)
+	}
+	got := hex.EncodeToString(h.Sum(nil))
+	if wantSHA256 != "" && got != wantSHA256 {
+		return PutResult{}, &HashMismatchError{Key: key, Want: wantSHA256, Got: got}
+	}
+	dir := filepath.Dir(p)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return PutResult{}, err
+	}
+	if err := os.Link(tmpName, p); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			st, serr := os.Stat(p)
+			if serr != nil {
+				return PutResult{}, serr
+			}
+			return l.existingHash(key, p, st.Size(), got)
+		}
+		return PutResult{}, fmt.Errorf("storing %s: %w", key, err)
+	}
+	l.markDirty(dir)
+	st, err := os.Stat(p)
+	if err != nil {
+		return PutResult{}, err
+	}
+	return PutResult{Info: Info{Key: key, Size: n, SHA256: got, ModTime: st.ModTime()}}, nil
+}
+
+// existing handles a Put on a key that is already there: the caller's
+// content is hashed (read to the end) and compared with the stored one.
+func (l *Local) existing(key, p string, size int64, want string, r io.Reader) (PutResult, error) {
+	if want == "" {
+		h := sha256.New()
+		if _, err := io.Copy(h, r); err != nil {
+			return PutResult{}, err
+		}
+		want = hex.EncodeToString(h.Sum(nil))
+	}
+	return l.existingHash(key, p, size, want)
+}
+
+func (l *Local) existingHash(key, p string, size int64, want string) (PutResult, error) {
+	got, err := hashFile(p)
+	if err != nil {
+		return PutResult{}, err
+	}
+	if got != want {
+		return PutResult{}, fmt.Errorf("%s: %w (stored %s, offered %s)", key, ErrConflict, got, want)
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		return PutResult{}, err
+	}
+	// The entry may come from a run killed before it synced the directory.
+	l.markDirty(filepath.Dir(p))
+	return PutResult{Info: Info{Key: key, Size: size, SHA256: got, ModTime: st.ModTime()}, Existed: true}, nil
+}
+
+func (l *Local) markDirty(dir string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.dirty[dir] = true
+	// New parent directories must be durable too.
+	for d := filepath.Dir(dir); strings.HasPrefix(d, l.root) && d != l.root; d = filepath.Dir(d) {
+		l.dirty[d] = true
+	}
+	l.dirty[l.root] = true
+}
+
+// SyncDirs makes every new directory entry durable.
+func (l *Local) SyncDirs(ctx context.Context) error {
+	l.mu.Lock()
+	dirs := make([]string, 0, len(l.dirty))
+	for d := range l.dirty {
+		dirs = append(dirs, d)
+	}
+	l.dirty = map[string]bool{}
+	l.mu.Unlock()
+	// Deepest first, so a parent is synced after its children's entries.
+	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
+	for _, d := range dirs {
+		if err := syncDir(d); err != nil {
+			return fmt.Errorf("syncing %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+func (l *Local) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	p, err := l.path(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", key, ErrNotFound)
+	}
+	return f, err
+}
+
+func (l *Local) Stat(ctx context.Context, key string) (Info, error) {
+	p, err := l.path(key)
+	if err != nil {
+		return Info{}, err
+	}
+	st, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Info{}, fmt.Errorf("%s: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return Info{}, err
+	}
+	return Info{Key: key, Size: st.Size(), ModTime: st.ModTime()}, nil
+}
+
+func (l *Local) List(ctx context.Context, prefix string, fn func(Info) error) error {
+	return filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(l.root, p)
+		key := filepath.ToSlash(rel)
+		if d.IsDir() {
+			if strings.HasPrefix(d.Name(), ".") && p != l.root {
+				return filepath.SkipDir
+			}
+			// Skip directories that cannot hold a matching key.
+			if key != "." && !strings.HasPrefix(key+"/", prefix) && !strings.HasPrefix(prefix, key+"/") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasPrefix(key, prefix) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return fn(Info{Key: key, Size: info.Size(), ModTime: info.ModTime()})
+	})
+}
+
+func hashFile(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ctxReader stops a long copy when the context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+

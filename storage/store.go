@@ -1,0 +1,80 @@
+// Package storage keeps evidence objects immutable: a key is written once
+// and never rewritten. Backends implement Store; the local WORM directory is
+// the embedded default.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Store is where evidence objects live. Keys are slash-separated paths such
+// as messages/ab/<sha256>.eml.
+type Store interface {
+	// Put stores the content of r under key if the key is absent. When the
+	// key exists, its content is hashed instead: the same SHA-256 is success
+	// (Existed is set), a different one is ErrConflict and nothing changes.
+	// wantSHA256, when not empty, is checked against what r delivered
+	// before the object becomes visible.
+	Put(ctx context.Context, key string, r io.Reader, wantSHA256 string) (PutResult, error)
+	// Get opens an object for reading.
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	// Stat describes an object; ErrNotFound when it is absent.
+	Stat(ctx context.Context, key string) (Info, error)
+	// List calls fn for every object whose key starts with prefix, in key order.
+	List(ctx context.Context, prefix string, fn func(Info) error) error
+}
+
+// PutResult says what Put did.
+type PutResult struct {
+	Info
+	Existed bool // the object was already there, with the same content
+}
+
+// Info describes a stored object.
+type Info struct {
+	Key       string    `json:"key"`
+	Size      int64     `json:"size"`
+	SHA256    string    `json:"sha256,omitempty"` // known after Put; Stat and List leave it empty
+	ModTime   time.Time `json:"mod_time"`
+	VersionID string    `json:"version_id,omitempty"` // backends with versions (S3)
+}
+
+var (
+	// ErrNotFound: no object under that key.
+	ErrNotFound = errors.New("object not found")
+	// ErrConflict: the key holds different content. Evidence never changes,
+	// so this is an alarm, not something to resolve by overwriting.
+	ErrConflict = errors.New("object exists with different content")
+)
+
+// HashMismatchError: the bytes delivered are not the ones announced.
+type HashMismatchError struct{ Key, Want, Got string }
+
+func (e *HashMismatchError) Error() string {
+	return fmt.Sprintf("%s: content hashes to %s, expected %s", e.Key, e.Got, e.Want)
+}
+
+// MessageKey is the object key of a message with the given SHA-256 (hex).
+func MessageKey(sha256Hex string) string {
+	return "messages/" + sha256Hex[:2] + "/" + sha256Hex + ".eml"
+}
+
+// DirSyncer is implemented by backends whose writes become durable only
+// after their directories are synced; callers batch those syncs.
+type DirSyncer interface {
+	SyncDirs(ctx context.Context) error
+}
+
+// Copy reads an object fully into w; a helper for small objects.
+func Copy(ctx context.Context, s Store, key string, w io.Writer) (int64, error) {
+	r, err := s.Get(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	return io.Copy(w, r)
+}
