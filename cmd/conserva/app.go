@@ -63,8 +63,12 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 		// Exit codes are decided in run, not by the library.
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 		Suggest:        true,
+		Flags:          []cli.Flag{archiveFlag()},
 		Commands: []*cli.Command{
 			verifyCommand(),
+			ingestCommand(),
+			searchCommand(),
+			showCommand(),
 			versionCommand(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {

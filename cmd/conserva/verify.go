@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/conserva/conserva/archive"
 	"github.com/conserva/conserva/pec"
 	"github.com/urfave/cli/v3"
 )
@@ -44,7 +45,7 @@ func runVerify(ctx context.Context, cmd *cli.Command) error {
 		return usageErrorf("verify: no FILE given (see conserva verify --help)")
 	}
 	lim := pec.DefaultLimits()
-	size, err := parseSize(cmd.String("max-size"))
+	size, err := archive.ParseSize(cmd.String("max-size"))
 	if err != nil {
 		return usageErrorf("verify: --max-size: %v", err)
 	}

@@ -1,4 +1,4 @@
-package main
+package archive
 
 import (
 	"fmt"
@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// parseSize reads sizes such as 200MB, 1GB, 512KiB or a plain byte count.
-func parseSize(s string) (int64, error) {
+// ParseSize reads sizes such as 200MB, 1GB, 512KiB or a plain byte count.
+func ParseSize(s string) (int64, error) {
 	s = strings.TrimSpace(strings.ToUpper(s))
 	units := []struct {
 		suffix string

@@ -1,0 +1,78 @@
+// Package archive ties the parts together: the archive home, its store
+// and catalog, and the flows (ingest, dossiers, search) over them.
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/conserva/conserva/pec"
+	"github.com/conserva/conserva/storage"
+)
+
+// Archive is an open archive home.
+type Archive struct {
+	Dir     string
+	Config  Config
+	Store   storage.Store
+	Catalog *Catalog
+	Log     *slog.Logger
+}
+
+// Open opens the archive in dir, creating it on first use.
+func Open(dir string, log *slog.Logger) (*Archive, error) {
+	if dir == "" {
+		return nil, errors.New("no archive: set CONSERVA_ARCHIVE or --archive DIR")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("archive home: %w", err)
+	}
+	cfg, err := loadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	store, err := storage.OpenLocal(filepath.Join(dir, "store"))
+	if err != nil {
+		return nil, err
+	}
+	cat, err := OpenCatalog(filepath.Join(dir, "catalog.db"), 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &Archive{Dir: dir, Config: cfg, Store: store, Catalog: cat, Log: log}, nil
+}
+
+// Close releases the catalog.
+func (a *Archive) Close() error { return a.Catalog.Close() }
+
+// Limits are the parsing limits from the configuration.
+func (a *Archive) Limits() pec.Limits {
+	lim := pec.DefaultLimits()
+	if n, err := ParseSize(a.Config.MaxMessageSize); err == nil {
+		lim.MaxSize = n
+	}
+	return lim
+}
+
+// Trust loads the trust anchors: the given file, else the configured one;
+// nil (and no error) when neither is set.
+func (a *Archive) Trust(override string) (*pec.TrustStore, error) {
+	path := override
+	if path == "" && a.Config.Trust != "" {
+		path = a.Config.Trust
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(a.Dir, path)
+		}
+	}
+	if path == "" {
+		return nil, nil
+	}
+	return pec.LoadTrustFile(path)
+}

@@ -1,0 +1,291 @@
+package archive
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The catalog is a cache of what the store holds (it can be rebuilt from
+// it): records by id and a few indexes, each a bucket of "value\x00id" keys.
+var (
+	bucketMessages = []byte("messages")
+	bucketMsgID    = []byte("ix_message_id") // Message-ID, X-Riferimento-Message-ID, msgid
+	bucketIdent    = []byte("ix_identificativo")
+	bucketAddr     = []byte("ix_address")
+	bucketDate     = []byte("ix_date")
+	bucketDossier  = []byte("ix_dossier")
+	bucketMeta     = []byte("meta")
+	allBuckets     = [][]byte{bucketMessages, bucketMsgID, bucketIdent, bucketAddr, bucketDate, bucketDossier, bucketMeta}
+)
+
+// ErrBusy: another process holds the catalog.
+var ErrBusy = errors.New("the archive is in use by another conserva process")
+
+// Catalog is the bbolt database of an archive.
+type Catalog struct{ db *bolt.DB }
+
+// OpenCatalog opens (creating) the catalog. It waits at most timeout for
+// another process to release it.
+func OpenCatalog(path string, timeout time.Duration) (*Catalog, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%s: %w", path, ErrBusy)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening catalog %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Catalog{db: db}, nil
+}
+
+// Close closes the catalog.
+func (c *Catalog) Close() error { return c.db.Close() }
+
+// Has says whether a message is catalogued.
+func (c *Catalog) Has(id string) (bool, error) {
+	var ok bool
+	err := c.db.View(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(bucketMessages).Get([]byte(id)) != nil
+		return nil
+	})
+	return ok, err
+}
+
+// Get returns a record, nil when absent.
+func (c *Catalog) Get(id string) (*Record, error) {
+	var r *Record
+	err := c.db.View(func(tx *bolt.Tx) error {
+		var err error
+		r, err = getRecord(tx, id)
+		return err
+	})
+	return r, err
+}
+
+func getRecord(tx *bolt.Tx, id string) (*Record, error) {
+	data := tx.Bucket(bucketMessages).Get([]byte(id))
+	if data == nil {
+		return nil, nil
+	}
+	var r Record
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("catalog record %s: %w", id, err)
+	}
+	return &r, nil
+}
+
+// Added says, for each record given to Insert, whether it was new.
+type Added []bool
+
+// Insert adds records in one transaction (one fsync for the batch). A
+// record already present is not replaced: only its new sources are added.
+func (c *Catalog) Insert(recs []*Record) (Added, error) {
+	added := make(Added, len(recs))
+	err := c.db.Update(func(tx *bolt.Tx) error {
+		for i, r := range recs {
+			old, err := getRecord(tx, r.ID)
+			if err != nil {
+				return err
+			}
+			if old != nil {
+				if merged, changed := mergeSources(old.Sources, r.Sources); changed {
+					old.Sources = merged
+					if err := putRecord(tx, old); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			if err := putRecord(tx, r); err != nil {
+				return err
+			}
+			if err := index(tx, r); err != nil {
+				return err
+			}
+			added[i] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return added, nil
+}
+
+// Update rewrites records already present (package membership, holds).
+// Indexed fields must not change.
+func (c *Catalog) Update(fn func(get func(id string) (*Record, error), put func(*Record) error) error) error {
+	return c.db.Update(func(tx *bolt.Tx) error {
+		return fn(func(id string) (*Record, error) { return getRecord(tx, id) },
+			func(r *Record) error { return putRecord(tx, r) })
+	})
+}
+
+func mergeSources(have, more []string) ([]string, bool) {
+	changed := false
+	for _, s := range more {
+		found := false
+		for _, h := range have {
+			found = found || h == s
+		}
+		if !found {
+			have = append(have, s)
+			changed = true
+		}
+	}
+	return have, changed
+}
+
+func putRecord(tx *bolt.Tx, r *Record) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketMessages).Put([]byte(r.ID), data)
+}
+
+func ixKey(value, id string) []byte { return []byte(value + "\x00" + id) }
+
+func index(tx *bolt.Tx, r *Record) error {
+	put := func(bucket []byte, value string) error {
+		if value == "" {
+			return nil
+		}
+		return tx.Bucket(bucket).Put(ixKey(value, r.ID), nil)
+	}
+	for _, id := range []string{r.MessageID, r.RefMessageID, r.Msgid} {
+		if err := put(bucketMsgID, NormalizeMessageID(id)); err != nil {
+			return err
+		}
+	}
+	if err := put(bucketIdent, NormalizeMessageID(r.Identificativo)); err != nil {
+		return err
+	}
+	addrs := append(append([]string{r.From, r.Consegna}, r.To...), r.Ricezione...)
+	for _, a := range addrs {
+		if err := put(bucketAddr, strings.ToLower(strings.TrimSpace(a))); err != nil {
+			return err
+		}
+	}
+	if r.Date != nil {
+		if err := put(bucketDate, r.Date.UTC().Format(time.RFC3339)); err != nil {
+			return err
+		}
+	}
+	return put(bucketDossier, r.Dossier)
+}
+
+// lookup returns the ids under one index value.
+func (c *Catalog) lookup(bucket []byte, value string) ([]string, error) {
+	var ids []string
+	err := c.db.View(func(tx *bolt.Tx) error {
+		prefix := []byte(value + "\x00")
+		cur := tx.Bucket(bucket).Cursor()
+		for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
+			ids = append(ids, string(k[len(prefix):]))
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// ByMessageID returns the ids of objects carrying that Message-ID (as their
+// own, as X-Riferimento-Message-ID or as daticert msgid).
+func (c *Catalog) ByMessageID(id string) ([]string, error) {
+	return c.lookup(bucketMsgID, NormalizeMessageID(id))
+}
+
+// ByIdentificativo returns the ids of objects about a provider identificativo.
+func (c *Catalog) ByIdentificativo(id string) ([]string, error) {
+	return c.lookup(bucketIdent, NormalizeMessageID(id))
+}
+
+// ByAddress returns the ids of objects sent from, to or about an address.
+func (c *Catalog) ByAddress(addr string) ([]string, error) {
+	return c.lookup(bucketAddr, strings.ToLower(strings.TrimSpace(addr)))
+}
+
+// DossierRecords returns every record of a dossier.
+func (c *Catalog) DossierRecords(key string) ([]*Record, error) {
+	ids, err := c.lookup(bucketDossier, key)
+	if err != nil {
+		return nil, err
+	}
+	return c.records(ids)
+}
+
+func (c *Catalog) records(ids []string) ([]*Record, error) {
+	out := make([]*Record, 0, len(ids))
+	err := c.db.View(func(tx *bolt.Tx) error {
+		for _, id := range ids {
+			r, err := getRecord(tx, id)
+			if err != nil {
+				return err
+			}
+			if r != nil {
+				out = append(out, r)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Scan calls fn for every record, in id order.
+func (c *Catalog) Scan(fn func(*Record) error) error {
+	return c.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMessages).ForEach(func(k, v []byte) error {
+			var r Record
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("catalog record %s: %w", k, err)
+			}
+			return fn(&r)
+		})
+	})
+}
+
+// ScanDates calls fn for the ids dated within [since, until), in date order.
+func (c *Catalog) ScanDates(since, until time.Time, fn func(id string) error) error {
+	return c.db.View(func(tx *bolt.Tx) error {
+		cur := tx.Bucket(bucketDate).Cursor()
+		from := []byte(since.UTC().Format(time.RFC3339))
+		end := until.UTC().Format(time.RFC3339)
+		for k, _ := cur.Seek(from); k != nil; k, _ = cur.Next() {
+			i := bytes.IndexByte(k, 0)
+			if i < 0 || string(k[:i]) >= end {
+				break
+			}
+			if err := fn(string(k[i+1:])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Count is the number of catalogued messages.
+func (c *Catalog) Count() (int, error) {
+	n := 0
+	err := c.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketMessages).Stats().KeyN
+		return nil
+	})
+	return n, err
+}

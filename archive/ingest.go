@@ -1,0 +1,274 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/conserva/conserva/ingest"
+	"github.com/conserva/conserva/pec"
+	"github.com/conserva/conserva/storage"
+)
+
+// IngestOptions tune an ingest run.
+type IngestOptions struct {
+	Trust     *pec.TrustStore
+	Workers   int           // parallel hash/parse/verify/store workers; default 4 × cores (stores wait on fsync)
+	BatchSize int           // catalog records per write transaction; default 512
+	BatchWait time.Duration // longest a finished message waits for its batch; default 250ms
+	// Progress, when set, is called after every message with the number done.
+	Progress func(done int)
+}
+
+// IngestSummary is the outcome of a run. Flagged messages are archived: they
+// are findings, not errors.
+type IngestSummary struct {
+	Seen       int       `json:"seen"`
+	Archived   int       `json:"archived"`
+	Duplicates int       `json:"duplicates"`
+	Flagged    int       `json:"flagged"`
+	Errors     int       `json:"errors"`
+	Failures   []Failure `json:"failures,omitempty"`
+	FlaggedIDs []Flag    `json:"flagged_messages,omitempty"`
+}
+
+// Failure names a message that could not be read or stored.
+type Failure struct {
+	Source string `json:"source"`
+	Error  string `json:"error"`
+}
+
+// Flag names a message archived with a finding.
+type Flag struct {
+	ID     string `json:"id"`
+	Source string `json:"source"`
+	Kind   string `json:"kind"`
+	Reason string `json:"reason"`
+}
+
+type outcome struct {
+	source string
+	rec    *Record // nil on error or on a known duplicate
+	dup    bool    // already catalogued before this run looked
+	err    error
+}
+
+// Ingest reads every message of the sources, stores it byte for byte and
+// catalogues it. Hashing, parsing, verifying and storing run in parallel;
+// one writer commits the catalog in batches, each only after the batch's
+// objects are durable, so a kill at any moment loses nothing: an object
+// stored but not catalogued is adopted by the next run.
+func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts IngestOptions) (IngestSummary, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = 4 * runtime.GOMAXPROCS(0)
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 512
+	}
+	if opts.BatchWait <= 0 {
+		opts.BatchWait = 250 * time.Millisecond
+	}
+	items := make(chan ingest.Item, 4*opts.Workers)
+	results := make(chan outcome, 4*opts.Workers)
+	var walkErr error
+	go func() {
+		defer close(items)
+		for _, src := range sources {
+			err := src.Walk(ctx, func(it ingest.Item) error {
+				select {
+				case items <- it:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+			if err != nil {
+				walkErr = fmt.Errorf("%s: %w", src, err)
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	lim := a.Limits()
+	for range opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range items {
+				results <- a.ingestOne(ctx, it, opts.Trust, lim)
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(results) }()
+
+	sum, err := a.collect(ctx, results, opts)
+	if err == nil && walkErr != nil {
+		err = walkErr
+	}
+	return sum, err
+}
+
+// collect is the single writer: it batches finished messages into catalog
+// transactions.
+func (a *Archive) collect(ctx context.Context, results <-chan outcome, opts IngestOptions) (IngestSummary, error) {
+	var (
+		sum     IngestSummary
+		batch   []outcome
+		done    int
+		werr    error
+		timer   = time.NewTimer(opts.BatchWait)
+		timerOn = true
+	)
+	flush := func() {
+		if len(batch) == 0 || werr != nil {
+			return
+		}
+		if err := a.commit(ctx, batch, &sum); err != nil {
+			werr = err
+		}
+		batch = batch[:0]
+	}
+	for {
+		select {
+		case o, ok := <-results:
+			if !ok {
+				flush()
+				return sum, werr
+			}
+			sum.Seen++
+			switch {
+			case o.err != nil:
+				sum.Errors++
+				sum.Failures = append(sum.Failures, Failure{Source: o.source, Error: o.err.Error()})
+			case o.dup:
+				sum.Duplicates++
+			default:
+				batch = append(batch, o)
+			}
+			done++
+			if opts.Progress != nil {
+				opts.Progress(done)
+			}
+			if len(batch) >= opts.BatchSize {
+				flush()
+			}
+			if !timerOn {
+				timer.Reset(opts.BatchWait)
+				timerOn = true
+			}
+		case <-timer.C:
+			timerOn = false
+			flush()
+		}
+	}
+}
+
+// commit makes the batch's objects durable, then records them.
+func (a *Archive) commit(ctx context.Context, batch []outcome, sum *IngestSummary) error {
+	if s, ok := a.Store.(storage.DirSyncer); ok {
+		if err := s.SyncDirs(ctx); err != nil {
+			return fmt.Errorf("making stored objects durable: %w", err)
+		}
+	}
+	recs := make([]*Record, len(batch))
+	for i, o := range batch {
+		recs[i] = o.rec
+	}
+	added, err := a.Catalog.Insert(recs)
+	if err != nil {
+		return fmt.Errorf("writing the catalog: %w", err)
+	}
+	for i, r := range recs {
+		if !added[i] {
+			sum.Duplicates++
+			continue
+		}
+		sum.Archived++
+		if r.Flagged {
+			sum.Flagged++
+			sum.FlaggedIDs = append(sum.FlaggedIDs, Flag{ID: r.ID, Source: batch[i].source, Kind: string(r.Kind), Reason: r.FlagReason})
+		}
+	}
+	return nil
+}
+
+// ingestOne hashes, parses, verifies and stores one message.
+func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, trust *pec.TrustStore, lim pec.Limits) outcome {
+	o := outcome{source: it.Source}
+	if it.Size > lim.MaxSize {
+		return a.ingestLarge(ctx, it, trust, lim)
+	}
+	rc, err := it.Open()
+	if err != nil {
+		o.err = err
+		return o
+	}
+	raw, err := io.ReadAll(io.LimitReader(rc, lim.MaxSize+1))
+	rc.Close()
+	if err != nil {
+		o.err = fmt.Errorf("reading: %w", err)
+		return o
+	}
+	if int64(len(raw)) > lim.MaxSize {
+		// The size was unknown or has grown: stream it instead.
+		return a.ingestLarge(ctx, it, trust, lim)
+	}
+	h := sha256.Sum256(raw)
+	id := hex.EncodeToString(h[:])
+	if known, err := a.Catalog.Has(id); err == nil && known {
+		o.dup = true
+		return o
+	}
+	m := pec.Parse(raw, lim)
+	v := m.Verify(trust)
+	if _, err := a.Store.Put(ctx, storage.MessageKey(id), bytes.NewReader(raw), id); err != nil {
+		o.err = fmt.Errorf("storing: %w", err)
+		return o
+	}
+	o.rec = newRecord(m, v, it.Source, time.Now().UTC())
+	return o
+}
+
+// ingestLarge handles a message over the parse limit in constant memory:
+// one pass to hash it, one to store it. It is archived and flagged.
+func (a *Archive) ingestLarge(ctx context.Context, it ingest.Item, trust *pec.TrustStore, lim pec.Limits) outcome {
+	o := outcome{source: it.Source}
+	rc, err := it.Open()
+	if err != nil {
+		o.err = err
+		return o
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, rc)
+	rc.Close()
+	if err != nil {
+		o.err = fmt.Errorf("reading: %w", err)
+		return o
+	}
+	id := hex.EncodeToString(h.Sum(nil))
+	if known, err := a.Catalog.Has(id); err == nil && known {
+		o.dup = true
+		return o
+	}
+	rc, err = it.Open()
+	if err != nil {
+		o.err = err
+		return o
+	}
+	defer rc.Close()
+	// The announced hash makes the store refuse a source that changed
+	// between the two passes.
+	if _, err := a.Store.Put(ctx, storage.MessageKey(id), rc, id); err != nil {
+		o.err = fmt.Errorf("storing: %w", err)
+		return o
+	}
+	m := pec.TooLarge(id, n, lim)
+	o.rec = newRecord(m, m.Verify(trust), it.Source, time.Now().UTC())
+	return o
+}

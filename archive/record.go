@@ -1,0 +1,99 @@
+package archive
+
+import (
+	"strings"
+	"time"
+
+	"github.com/conserva/conserva/pec"
+	"github.com/conserva/conserva/storage"
+)
+
+// Record is what the catalog knows of one stored message. Everything in it
+// can be recomputed from the stored bytes (see Rebuild), except where the
+// message came from and when it was ingested.
+type Record struct {
+	ID          string      `json:"id"` // SHA-256 of the raw bytes, hex
+	Key         string      `json:"key"`
+	Size        int64       `json:"size"`
+	Kind        pec.Kind    `json:"kind"`
+	ReceiptType string      `json:"receipt_type"`
+	Signature   pec.Verdict `json:"signature"`
+	Reason      string      `json:"reason"`
+	Signer      string      `json:"signer"`
+	SignedAt    *time.Time  `json:"signed_at"`
+	TimeSource  string      `json:"time_source,omitempty"`
+
+	MessageID      string     `json:"message_id"`
+	RefMessageID   string     `json:"ref_message_id"`
+	Identificativo string     `json:"identificativo"`
+	Msgid          string     `json:"msgid"`
+	From           string     `json:"from"` // the real sender
+	To             []string   `json:"to"`
+	Subject        string     `json:"subject"`
+	Date           *time.Time `json:"date"` // the daticert time when there is one, else the Date header
+	// Consegna is the recipient a delivery receipt or failure notice is about.
+	Consegna     string   `json:"recipient,omitempty"`
+	Ricezione    []string `json:"ricezione,omitempty"`
+	Errore       string   `json:"errore,omitempty"`
+	ErroreEsteso string   `json:"errore_esteso,omitempty"`
+
+	Dossier    string    `json:"dossier"` // the original Message-ID the object is about, without brackets
+	Sources    []string  `json:"sources"`
+	IngestedAt time.Time `json:"ingested_at"`
+	Package    string    `json:"package"`
+	Flagged    bool      `json:"flagged"`
+	FlagReason string    `json:"flag_reason,omitempty"`
+	Warnings   []string  `json:"warnings,omitempty"`
+}
+
+// newRecord describes a parsed and verified message.
+func newRecord(m *pec.Message, v pec.Verification, source string, now time.Time) *Record {
+	r := &Record{
+		ID: m.SHA256, Key: storage.MessageKey(m.SHA256), Size: m.Size,
+		Kind: m.Kind, ReceiptType: m.ReceiptType,
+		Signature: v.Verdict, Reason: v.Reason, Signer: v.Signer, SignedAt: v.SignedAt, TimeSource: v.TimeSource,
+		MessageID: m.MessageID, RefMessageID: m.RefMessageID, Identificativo: m.Identificativo, Msgid: m.Msgid,
+		From: m.Sender, To: m.Recipients, Subject: m.Subject,
+		Sources: []string{source}, IngestedAt: now, Warnings: m.Warnings,
+	}
+	if !m.Date.IsZero() {
+		d := m.Date
+		r.Date = &d
+	}
+	if d := m.Daticert; d != nil {
+		if !d.Data.IsZero() {
+			t := d.Data
+			r.Date = &t
+		}
+		r.Consegna = strings.ToLower(d.Consegna)
+		r.Ricezione = d.Ricezione
+		r.Errore, r.ErroreEsteso = d.Errore, d.ErroreEsteso
+	}
+	r.Dossier = dossierKey(r)
+	if v.Verdict != pec.Valid {
+		r.Flagged = true
+		r.FlagReason = string(v.Verdict) + ": " + v.Reason
+	}
+	return r
+}
+
+// dossierKey links an object to the message it is about: the original
+// Message-ID (daticert msgid, X-Riferimento-Message-ID), or for anything
+// else its own Message-ID, or failing all that its hash.
+func dossierKey(r *Record) string {
+	for _, id := range []string{r.Msgid, r.RefMessageID, r.MessageID} {
+		if k := NormalizeMessageID(id); k != "" {
+			return k
+		}
+	}
+	return "sha256:" + r.ID
+}
+
+// NormalizeMessageID strips blanks and angle brackets, so that
+// "<a@b>", "a@b" and " <a@b> " name the same message.
+func NormalizeMessageID(id string) string {
+	id = strings.TrimSpace(id)
+	id = strings.TrimPrefix(id, "<")
+	id = strings.TrimSuffix(id, ">")
+	return strings.TrimSpace(id)
+}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/conserva/conserva/archive"
+	"github.com/schollz/progressbar/v3"
+	"github.com/urfave/cli/v3"
+	"golang.org/x/term"
+)
+
+func archiveFlag() cli.Flag {
+	return &cli.StringFlag{
+		Name:    "archive",
+		Usage:   "archive home directory (default $XDG_DATA_HOME/conserva or ~/.local/share/conserva)",
+		Sources: cli.EnvVars("CONSERVA_ARCHIVE"),
+	}
+}
+
+func archiveDir(cmd *cli.Command) string {
+	if d := cmd.String("archive"); d != "" {
+		return d
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "conserva")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "conserva")
+	}
+	return ""
+}
+
+func openArchive(cmd *cli.Command) (*archive.Archive, error) {
+	log := slog.New(slog.NewTextHandler(cmd.Root().ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := archive.Open(archiveDir(cmd), log)
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	return a, nil
+}
+
+// progress returns a bar on stderr when stdout is a terminal and output is
+// for people; nil otherwise.
+func progress(cmd *cli.Command, max int, what string) *progressbar.ProgressBar {
+	if cmd.Bool("json") {
+		return nil
+	}
+	f, ok := cmd.Root().Writer.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return progressbar.NewOptions(max, progressbar.OptionSetDescription(what), progressbar.OptionSetWriter(os.Stderr),
+		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100_000_000))
+}

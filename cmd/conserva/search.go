@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/conserva/conserva/archive"
+	"github.com/conserva/conserva/pec"
+	"github.com/urfave/cli/v3"
+)
+
+func searchCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "search",
+		Usage: "find catalogued messages",
+		Description: "Every filter narrows the result; no filter lists everything.\n" +
+			"--json prints one object per line per message.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "message-id", Usage: "any Message-ID the message carries (its own, the original, the identificativo)"},
+			&cli.StringFlag{Name: "from", Usage: "sender address"},
+			&cli.StringFlag{Name: "to", Usage: "recipient address"},
+			&cli.StringFlag{Name: "subject", Usage: "text in the subject"},
+			&cli.StringFlag{Name: "kind", Usage: "PEC kind (posta-certificata, accettazione, …, not-pec)"},
+			&cli.StringFlag{Name: "since", Usage: "date (YYYY-MM-DD or RFC 3339), inclusive"},
+			&cli.StringFlag{Name: "until", Usage: "date (YYYY-MM-DD or RFC 3339), exclusive"},
+			&cli.BoolFlag{Name: "flagged", Usage: "only messages archived with a finding"},
+			jsonFlag(),
+		},
+		Action: runSearch,
+	}
+}
+
+func parseDate(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.ParseInLocation("2006-01-02", s, time.Local)
+}
+
+func runSearch(ctx context.Context, cmd *cli.Command) error {
+	if cmd.Args().Len() > 0 {
+		return usageErrorf("search: unexpected argument %q (filters are flags: see conserva search --help)", cmd.Args().First())
+	}
+	q := archive.Query{MessageID: cmd.String("message-id"), From: cmd.String("from"), To: cmd.String("to"),
+		Subject: cmd.String("subject"), Flagged: cmd.Bool("flagged")}
+	if k := cmd.String("kind"); k != "" {
+		kind, ok := pec.ParseKind(k)
+		if !ok {
+			return usageErrorf("search: unknown kind %q", k)
+		}
+		q.Kind = kind
+	}
+	for _, f := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &q.Since}, {"until", &q.Until}} {
+		if v := cmd.String(f.name); v != "" {
+			t, err := parseDate(v)
+			if err != nil {
+				return usageErrorf("search: --%s %q is not a date", f.name, v)
+			}
+			*f.dst = t
+		}
+	}
+	a, err := openArchive(cmd)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	out := cmd.Root().Writer
+	if cmd.Bool("json") {
+		enc := json.NewEncoder(out)
+		enc.SetEscapeHTML(false)
+		return a.Search(q, func(r *archive.Record) error { return enc.Encode(r) })
+	}
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tDATE\tFROM\tTO\tSUBJECT\tSIGNATURE\tPACKAGE")
+	n := 0
+	err = a.Search(q, func(r *archive.Record) error {
+		n++
+		date := "-"
+		if r.Date != nil {
+			date = r.Date.Local().Format("2006-01-02 15:04")
+		}
+		to := strings.Join(r.To, ",")
+		if r.Consegna != "" {
+			to = r.Consegna
+		}
+		pkg := r.Package
+		if pkg == "" {
+			pkg = "-"
+		}
+		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", short(r.ID), r.Kind, date, r.From, clip(to, 40), clip(r.Subject, 50), r.Signature, pkg)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	tw.Flush()
+	fmt.Fprintf(out, "%d message(s)\n", n)
+	return nil
+}
+
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
