@@ -16,9 +16,11 @@ import (
 	"sync"
 )
 
-// Local is a write-once directory. An object is written to a temporary
-// file, fsynced, then hard-linked into place: link(2) fails if the name
-// exists, so an object can never be replaced, even by a racing writer.
+// Local is a write-once directory. An object is written to an unnamed
+// temporary file (O_TMPFILE; a named one in .tmp where the file system
+// lacks it), fsynced, then hard-linked into place: link(2) fails if the
+// name exists, so an object can never be replaced, even by a racing writer,
+// and a killed writer leaves nothing behind.
 // Files are made read-only (0444). Directory entries become durable at
 // SyncDirs, which the caller runs before recording the objects anywhere.
 type Local struct {
@@ -63,12 +65,14 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, wantSHA256 str
 	if st, err := os.Stat(p); err == nil {
 		return l.existing(key, p, st.Size(), wantSHA256, r)
 	}
-	tmp, err := os.CreateTemp(l.tmp, "put-*")
+	dir := filepath.Dir(p)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return PutResult{}, err
+	}
+	tmp, publish, err := l.tempFile(dir)
 	if err != nil {
 		return PutResult{}, err
 	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName) // after the link, only the temporary name goes
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), ctxReader{ctx, r})
 	if err == nil {
@@ -77,21 +81,22 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, wantSHA256 str
 	if err == nil {
 		err = tmp.Sync()
 	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
+		tmp.Close()
+		publish("") // discard
 		return PutResult{}, fmt.Errorf("writing %s: %w", key, err)
 	}
 	got := hex.EncodeToString(h.Sum(nil))
 	if wantSHA256 != "" && got != wantSHA256 {
+		tmp.Close()
+		publish("")
 		return PutResult{}, &HashMismatchError{Key: key, Want: wantSHA256, Got: got}
 	}
-	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return PutResult{}, err
-	}
-	if err := os.Link(tmpName, p); err != nil {
+	// The link is made while the file is open: O_TMPFILE files are linked
+	// through their descriptor.
+	err = publish(p)
+	tmp.Close()
+	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			st, serr := os.Stat(p)
 			if serr != nil {
@@ -262,3 +267,20 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
+
+// namedTemp is the portable temporary file: created in .tmp, linked into
+// place, then its temporary name removed.
+func (l *Local) namedTemp() (*os.File, func(string) error, error) {
+	f, err := os.CreateTemp(l.tmp, "put-*")
+	if err != nil {
+		return nil, nil, err
+	}
+	name := f.Name()
+	return f, func(dst string) error {
+		defer os.Remove(name)
+		if dst == "" {
+			return nil
+		}
+		return os.Link(name, dst)
+	}, nil
+}
