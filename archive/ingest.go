@@ -209,7 +209,7 @@ func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, trust *pec.Trus
 		o.err = err
 		return o
 	}
-	raw, err := io.ReadAll(io.LimitReader(rc, lim.MaxSize+1))
+	raw, err := readAllSized(rc, it.Size, lim.MaxSize)
 	rc.Close()
 	if err != nil {
 		o.err = fmt.Errorf("reading: %w", err)
@@ -271,4 +271,22 @@ func (a *Archive) ingestLarge(ctx context.Context, it ingest.Item, trust *pec.Tr
 	m := pec.TooLarge(id, n, lim)
 	o.rec = newRecord(m, m.Verify(trust), it.Source, time.Now().UTC())
 	return o
+}
+
+// readAllSized reads up to max+1 bytes, in one allocation when the size is
+// known (io.ReadAll's growing buffer costs more than the hashing).
+func readAllSized(r io.Reader, size, max int64) ([]byte, error) {
+	if size < 0 || size > max {
+		return io.ReadAll(io.LimitReader(r, max+1))
+	}
+	buf := make([]byte, size+1) // +1 notices a file that grew
+	n, err := io.ReadFull(r, buf)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		return buf[:n], nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rest, err := io.ReadAll(io.LimitReader(r, max+1-int64(n)))
+	return append(buf[:n], rest...), err
 }

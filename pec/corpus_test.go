@@ -87,7 +87,7 @@ func TestRealDaticert(t *testing.T) {
 	if m.RefMessageID != d.Msgid {
 		t.Errorf("ref message id %q != msgid %q", m.RefMessageID, d.Msgid)
 	}
-	if len(m.Postacert) == 0 {
+	if len(postacert(t, m)) == 0 {
 		t.Error("postacert.eml not extracted from a completa receipt")
 	}
 }

@@ -45,10 +45,10 @@ type Message struct {
 	Date           time.Time `json:"date"`
 
 	Daticert *Daticert `json:"daticert"`
-	// Postacert is the embedded original message (postacert.eml) with its
-	// transfer encoding undone; PostacertRaw is the part body as embedded.
-	Postacert    []byte `json:"-"`
+	// PostacertRaw is the embedded original message (postacert.eml), the
+	// part body exactly as embedded; Postacert decodes it.
 	PostacertRaw []byte `json:"-"`
+	postacert    *entity
 
 	Warnings []string `json:"warnings"`
 
@@ -106,11 +106,7 @@ func Parse(raw []byte, lim Limits) (m *Message) {
 	m.readDaticert(parts.daticert)
 	if parts.postacert != nil {
 		m.PostacertRaw = parts.postacert.body
-		dec, err := parts.postacert.decodedBody(lim.MaxSize)
-		if err != nil {
-			m.warn("postacert.eml: %v", err)
-		}
-		m.Postacert = dec
+		m.postacert = parts.postacert
 	}
 	m.crossCheck(top)
 	return m
@@ -250,4 +246,14 @@ func TooLarge(sha256Hex string, size int64, lim Limits) *Message {
 	m.warn("message of %d bytes exceeds the %d-byte limit: not parsed", size, lim.MaxSize)
 	m.sig = &signature{problem: fmt.Sprintf("not verified: message exceeds the %d-byte size limit", lim.MaxSize)}
 	return m
+}
+
+// Postacert returns the embedded original message with its transfer
+// encoding undone (nil when there is none). Decoding is left until asked
+// for: ingest never needs it.
+func (m *Message) Postacert() ([]byte, error) {
+	if m.postacert == nil {
+		return nil, nil
+	}
+	return m.postacert.decodedBody(m.lim.MaxSize)
 }

@@ -159,7 +159,7 @@ func TestLinkingFields(t *testing.T) {
 	if m.Sender != "mittente@pec.test.example" || len(m.Recipients) != 1 {
 		t.Errorf("sender %q recipients %v", m.Sender, m.Recipients)
 	}
-	if !bytes.Contains(m.Postacert, []byte("%PDF-1.4")) && !bytes.Contains(m.Postacert, []byte("JVBERi0xLjQ")) {
+	if post := postacert(t, m); !bytes.Contains(post, []byte("%PDF-1.4")) && !bytes.Contains(post, []byte("JVBERi0xLjQ")) {
 		t.Error("postacert.eml does not carry the original attachment")
 	}
 	env, _ := check(t, set.Get("posta-certificata").Raw, nil)
@@ -174,11 +174,11 @@ func TestLinkingFields(t *testing.T) {
 func TestBreveReceiptKeepsTheHashes(t *testing.T) {
 	set := fixtureSet(t)
 	m, _ := check(t, set.Get("avvenuta-consegna-breve").Raw, nil)
-	if !bytes.Contains(m.Postacert, []byte("documento.pdf.hash")) || bytes.Contains(m.Postacert, []byte("JVBERi0xLjQ")) {
+	if post := postacert(t, m); !bytes.Contains(post, []byte("documento.pdf.hash")) || bytes.Contains(post, []byte("JVBERi0xLjQ")) {
 		t.Fatal("a breve receipt's postacert.eml should carry the hash, not the attachment")
 	}
 	s, _ := check(t, set.Get("avvenuta-consegna-sintetica").Raw, nil)
-	if s.Postacert != nil {
+	if postacert(t, s) != nil {
 		t.Fatal("a sintetica receipt carries no original")
 	}
 }
@@ -200,7 +200,7 @@ func TestAnomaliaCarryingAnEnvelope(t *testing.T) {
 	if m.Kind != pec.KindAnomalia {
 		t.Fatalf("kind %s: the outer kind must win", m.Kind)
 	}
-	inner := pec.Parse(m.Postacert, pec.DefaultLimits())
+	inner := pec.Parse(postacert(t, m), pec.DefaultLimits())
 	if inner.Kind != pec.KindPostaCertificata {
 		t.Fatalf("inner kind %s, want the carried envelope", inner.Kind)
 	}
@@ -267,4 +267,13 @@ func hasWarning(m *pec.Message, substr string) bool {
 		}
 	}
 	return false
+}
+
+func postacert(t *testing.T, m *pec.Message) []byte {
+	t.Helper()
+	b, err := m.Postacert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
