@@ -49,11 +49,14 @@ func runIngest(ctx context.Context, cmd *cli.Command) error {
 		return usageErrorf("%v", err)
 	}
 	opts := archive.IngestOptions{Trust: trust}
-	if bar := progress(cmd, -1, "ingesting"); bar != nil {
+	bar := progress(cmd, -1, "ingesting")
+	if bar != nil {
 		opts.Progress = func(done int) { _ = bar.Set(done) }
-		defer bar.Finish()
 	}
 	sum, err := a.Ingest(ctx, sources, opts)
+	if bar != nil {
+		_ = bar.Finish() // clears the line before the summary
+	}
 	out := cmd.Root().Writer
 	if cmd.Bool("json") {
 		enc := json.NewEncoder(out)
