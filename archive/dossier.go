@@ -150,7 +150,7 @@ func buildDossier(key string, recs []*Record) *Dossier {
 			return
 		}
 		if s.Status == StatusDelivered {
-			d.Warnings = append(d.Warnings, fmt.Sprintf("%s: %s notice %s despite the delivery receipt %s (delivery stands)", s.Address, r.Kind, short(r.ID), short(s.Evidence)))
+			d.Warnings = append(d.Warnings, fmt.Sprintf("%s: %s notice %s despite the delivery receipt %s (delivery stands)", s.Address, r.Kind, ShortID(r.ID), ShortID(s.Evidence)))
 			return
 		}
 		s.Status, s.Evidence = StatusFailed, r.ID
@@ -159,7 +159,7 @@ func buildDossier(key string, recs []*Record) *Dossier {
 		if r.Kind == pec.KindAvvenutaConsegna {
 			if s := addr(r.Consegna); s != nil {
 				if s.Status == StatusFailed {
-					d.Warnings = append(d.Warnings, fmt.Sprintf("%s: delivery receipt %s despite the failure notice %s (delivery stands)", s.Address, short(r.ID), short(s.Evidence)))
+					d.Warnings = append(d.Warnings, fmt.Sprintf("%s: delivery receipt %s despite the failure notice %s (delivery stands)", s.Address, ShortID(r.ID), ShortID(s.Evidence)))
 				}
 				s.Status, s.Evidence = StatusDelivered, r.ID
 			}
@@ -175,7 +175,7 @@ func buildDossier(key string, recs []*Record) *Dossier {
 			if strings.HasPrefix(strings.TrimSpace(r.ErroreEsteso), "5.") {
 				fail(addr(r.Consegna), r)
 			} else if s := addr(r.Consegna); s != nil {
-				d.Warnings = append(d.Warnings, fmt.Sprintf("%s: delivery not yet confirmed after the time limit (%s)", s.Address, short(r.ID)))
+				d.Warnings = append(d.Warnings, fmt.Sprintf("%s: delivery not yet confirmed after the time limit (%s)", s.Address, ShortID(r.ID)))
 			}
 		case pec.KindRilevazioneVirus:
 			for _, a := range r.Ricezione {
@@ -197,7 +197,8 @@ func buildDossier(key string, recs []*Record) *Dossier {
 	return d
 }
 
-func short(id string) string {
+// ShortID is the first 12 hex digits of an id, for people to read.
+func ShortID(id string) string {
 	if len(id) > 12 {
 		return id[:12]
 	}

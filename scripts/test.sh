@@ -24,6 +24,7 @@ go vet ./...
 go test -count=1 ./...
 
 # Fuzz smoke run: short, on the committed seeds (pec/testdata/fuzz).
-fuzztime=${CONSERVA_FUZZTIME:-20s}
+fuzztime=${CONSERVA_FUZZTIME:-15s}
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime "$fuzztime" -fuzzminimizetime 5s ./pec
 go test -run '^$' -fuzz '^FuzzDaticert$' -fuzztime "$fuzztime" -fuzzminimizetime 5s ./pec
+go test -run '^$' -fuzz '^FuzzMbox$' -fuzztime "$fuzztime" -fuzzminimizetime 5s ./ingest

@@ -267,7 +267,6 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-
 // namedTemp is the portable temporary file: created in .tmp, linked into
 // place, then its temporary name removed.
 func (l *Local) namedTemp() (*os.File, func(string) error, error) {

@@ -84,16 +84,9 @@ func printIngest(cmd *cli.Command, a *archive.Archive, s archive.IngestSummary, 
 		fmt.Fprintln(w, "note: no trust anchors configured (--trust or trust in conserva.toml): no signature can be valid")
 	}
 	for _, f := range s.FlaggedIDs {
-		fmt.Fprintf(w, "flagged %s %s (%s): %s\n", short(f.ID), f.Source, f.Kind, f.Reason)
+		fmt.Fprintf(w, "flagged %s %s (%s): %s\n", archive.ShortID(f.ID), f.Source, f.Kind, f.Reason)
 	}
 	for _, f := range s.Failures {
 		fmt.Fprintf(w, "error %s: %s\n", f.Source, f.Error)
 	}
-}
-
-func short(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }

@@ -94,7 +94,7 @@ func runSearch(ctx context.Context, cmd *cli.Command) error {
 		if pkg == "" {
 			pkg = "-"
 		}
-		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", short(r.ID), r.Kind, date, r.From, clip(to, 40), clip(r.Subject, 50), r.Signature, pkg)
+		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", archive.ShortID(r.ID), r.Kind, date, r.From, clip(to, 40), clip(r.Subject, 50), r.Signature, pkg)
 		return err
 	})
 	if err != nil {

@@ -51,7 +51,7 @@ func runShow(ctx context.Context, cmd *cli.Command) error {
 		return t.Local().Format("2006-01-02 15:04:05")
 	}
 	for _, ev := range d.Timeline() {
-		fmt.Fprintf(out, "  %s  %-30s %-40s %-9s %s\n", when(ev.Date), ev.Kind, ev.About, ev.Signature, short(ev.ID))
+		fmt.Fprintf(out, "  %s  %-30s %-40s %-9s %s\n", when(ev.Date), ev.Kind, ev.About, ev.Signature, archive.ShortID(ev.ID))
 	}
 	fmt.Fprintln(out, "recipients:")
 	for _, r := range d.Recipients {

@@ -86,7 +86,9 @@ func NewFixtureSet() (*FixtureSet, error) {
 		return nil, err
 	}
 	steps := []func() error{
-		func() error { return add("posta-certificata", prov, Spec{Kind: pec.KindPostaCertificata}, pec.Valid, "completa", nil) },
+		func() error {
+			return add("posta-certificata", prov, Spec{Kind: pec.KindPostaCertificata}, pec.Valid, "completa", nil)
+		},
 		func() error {
 			return add("anomalia", prov, Spec{Kind: pec.KindAnomalia, OmitDaticert: true, Inner: inner}, pec.Valid, "", nil)
 		},
@@ -95,7 +97,9 @@ func NewFixtureSet() (*FixtureSet, error) {
 			return add("non-accettazione", prov, Spec{Kind: pec.KindNonAccettazione, Errore: "altro",
 				ErroreEsteso: "Sono state riscontrate le seguenti anomalie: destinatario non valido"}, pec.Valid, "", nil)
 		},
-		func() error { return add("presa-in-carico", prov, Spec{Kind: pec.KindPresaInCarico}, pec.Valid, "", nil) },
+		func() error {
+			return add("presa-in-carico", prov, Spec{Kind: pec.KindPresaInCarico}, pec.Valid, "", nil)
+		},
 		func() error {
 			return add("avvenuta-consegna-completa", prov, Spec{Kind: pec.KindAvvenutaConsegna, ReceiptType: "completa",
 				Attachment: []byte("%PDF-1.4 documento di prova")}, pec.Valid, "completa", nil)
@@ -137,7 +141,9 @@ func NewFixtureSet() (*FixtureSet, error) {
 		func() error {
 			return add("signed-after-expiry", expiredProv, Spec{Kind: pec.KindPostaCertificata}, pec.Invalid, "completa", nil)
 		},
-		func() error { return add("opaque-p7m", prov, Spec{Kind: pec.KindPostaCertificata, Opaque: true}, pec.Valid, "completa", nil) },
+		func() error {
+			return add("opaque-p7m", prov, Spec{Kind: pec.KindPostaCertificata, Opaque: true}, pec.Valid, "completa", nil)
+		},
 		func() error {
 			return add("missing-daticert", prov, Spec{Kind: pec.KindAccettazione, OmitDaticert: true}, pec.Valid, "", nil)
 		},

@@ -1,0 +1,41 @@
+package ingest_test
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/conserva/conserva/ingest"
+)
+
+// FuzzMbox splits arbitrary mbox files: no panic, and the messages found
+// never hold more bytes than the file.
+func FuzzMbox(f *testing.F) {
+	f.Add([]byte("From a\nSubject: x\n\nbody\n>From y\n\nFrom b\r\nS: y\r\n\r\n"))
+	f.Add([]byte("From \n\n\nFrom \nFrom x\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "box")
+		if err := os.WriteFile(p, append([]byte("From fuzz\n"), data...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		err := ingest.Mbox{Path: p}.Walk(context.Background(), func(it ingest.Item) error {
+			r, err := it.Open()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			b, err := io.ReadAll(r)
+			total += len(b)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if total > len(data) {
+			t.Fatalf("%d message bytes from a %d-byte mbox", total, len(data)+10)
+		}
+	})
+}
