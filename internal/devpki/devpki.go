@@ -1,0 +1,166 @@
+// Package devpki makes and keeps the development keys of an archive: a CA,
+// a package signer and a TSA. They let the embedded default seal packages
+// with no setup, and they have no legal value: every name says so.
+package devpki
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Warning is said wherever development keys are used.
+const Warning = "DEVELOPMENT keys: no legal value"
+
+// Identity is a certificate with its key and chain (leaf first, CA last).
+type Identity struct {
+	Cert  *x509.Certificate
+	Key   crypto.Signer
+	Chain []*x509.Certificate
+}
+
+// Keys are an archive's development keys.
+type Keys struct {
+	CA     *x509.Certificate
+	Signer Identity
+	TSA    Identity
+}
+
+var oidExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}
+var oidTimeStamping = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
+
+// LoadOrCreate reads the keys from dir, making them on first use.
+func LoadOrCreate(dir string) (*Keys, error) {
+	path := filepath.Join(dir, "dev-keys.pem")
+	if data, err := os.ReadFile(path); err == nil {
+		return parse(data)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	data, err := create()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return nil, err
+	}
+	return parse(data)
+}
+
+func create() ([]byte, error) {
+	now := time.Now().Add(-time.Minute)
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber: serial(), NotBefore: now, NotAfter: now.AddDate(30, 0, 0),
+		Subject:               pkix.Name{CommonName: "conserva DEVELOPMENT CA - no legal value", Organization: []string{"conserva development"}},
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true, IsCA: true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	if err != nil {
+		return nil, err
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	issue := func(cn string, tmpl *x509.Certificate) ([]byte, []byte, error) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, nil, err
+		}
+		tmpl.SerialNumber, tmpl.NotBefore, tmpl.NotAfter = serial(), now, now.AddDate(30, 0, 0)
+		tmpl.Subject = pkix.Name{CommonName: cn, Organization: []string{"conserva development"}}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
+		if err != nil {
+			return nil, nil, err
+		}
+		k, err := x509.MarshalPKCS8PrivateKey(key)
+		return der, k, err
+	}
+	signerDER, signerKey, err := issue("conserva DEVELOPMENT package signer - no legal value",
+		&x509.Certificate{KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment})
+	if err != nil {
+		return nil, err
+	}
+	eku, _ := asn1.Marshal([]asn1.ObjectIdentifier{oidTimeStamping})
+	// RFC 3161 §2.3: exactly one EKU, timeStamping, marked critical
+	// (OpenSSL refuses the TSA otherwise).
+	tsaDER, tsaKey, err := issue("conserva DEVELOPMENT TSA - no legal value", &x509.Certificate{
+		KeyUsage:        x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
+		ExtraExtensions: []pkix.Extension{{Id: oidExtKeyUsage, Critical: true, Value: eku}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []byte
+	for _, b := range []*pem.Block{
+		{Type: "CERTIFICATE", Headers: map[string]string{"Role": "ca"}, Bytes: caDER},
+		{Type: "CERTIFICATE", Headers: map[string]string{"Role": "signer"}, Bytes: signerDER},
+		{Type: "PRIVATE KEY", Headers: map[string]string{"Role": "signer"}, Bytes: signerKey},
+		{Type: "CERTIFICATE", Headers: map[string]string{"Role": "tsa"}, Bytes: tsaDER},
+		{Type: "PRIVATE KEY", Headers: map[string]string{"Role": "tsa"}, Bytes: tsaKey},
+	} {
+		out = append(out, pem.EncodeToMemory(b)...)
+	}
+	return out, nil
+}
+
+func parse(data []byte) (*Keys, error) {
+	certs := map[string]*x509.Certificate{}
+	keys := map[string]crypto.Signer{}
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		role := b.Headers["Role"]
+		switch b.Type {
+		case "CERTIFICATE":
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return nil, err
+			}
+			certs[role] = c
+		case "PRIVATE KEY":
+			k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+			if err != nil {
+				return nil, err
+			}
+			s, ok := k.(crypto.Signer)
+			if !ok {
+				return nil, fmt.Errorf("%s key cannot sign", role)
+			}
+			keys[role] = s
+		}
+	}
+	if certs["ca"] == nil || certs["signer"] == nil || certs["tsa"] == nil || keys["signer"] == nil || keys["tsa"] == nil {
+		return nil, errors.New("development keys file is incomplete")
+	}
+	ca := certs["ca"]
+	return &Keys{
+		CA:     ca,
+		Signer: Identity{Cert: certs["signer"], Key: keys["signer"], Chain: []*x509.Certificate{certs["signer"], ca}},
+		TSA:    Identity{Cert: certs["tsa"], Key: keys["tsa"], Chain: []*x509.Certificate{certs["tsa"], ca}},
+	}, nil
+}
+
+func serial() *big.Int {
+	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	return n.Add(n, big.NewInt(1))
+}
