@@ -21,6 +21,8 @@ type Archive struct {
 	Store   storage.Store
 	Catalog *Catalog
 	Log     *slog.Logger
+	// Version is written into package indexes (CreatingApplication).
+	Version string
 }
 
 // Open opens the archive in dir, creating it on first use.
@@ -46,7 +48,7 @@ func Open(dir string, log *slog.Logger) (*Archive, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Archive{Dir: dir, Config: cfg, Store: store, Catalog: cat, Log: log}, nil
+	return &Archive{Dir: dir, Config: cfg, Store: store, Catalog: cat, Log: log, Version: "dev"}, nil
 }
 
 // Close releases the catalog.

@@ -21,7 +21,8 @@ var (
 	bucketDate     = []byte("ix_date")
 	bucketDossier  = []byte("ix_dossier")
 	bucketMeta     = []byte("meta")
-	allBuckets     = [][]byte{bucketMessages, bucketMsgID, bucketIdent, bucketAddr, bucketDate, bucketDossier, bucketMeta}
+	bucketPackages = []byte("packages")
+	allBuckets     = [][]byte{bucketMessages, bucketMsgID, bucketIdent, bucketAddr, bucketDate, bucketDossier, bucketMeta, bucketPackages}
 )
 
 // ErrBusy: another process holds the catalog.
@@ -288,4 +289,71 @@ func (c *Catalog) Count() (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// getJSON and putJSON keep small JSON values in a bucket.
+func (c *Catalog) getJSON(bucket []byte, key string, v any) (bool, error) {
+	var data []byte
+	err := c.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucket).Get([]byte(key)); b != nil {
+			data = append([]byte(nil), b...)
+		}
+		return nil
+	})
+	if err != nil || data == nil {
+		return false, err
+	}
+	return true, json.Unmarshal(data, v)
+}
+
+func (c *Catalog) putJSON(bucket []byte, key string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte(key), data) })
+}
+
+// Packages calls fn for every sealed package, in id (time) order.
+func (c *Catalog) Packages(fn func(PackageRecord) error) error {
+	return c.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPackages).ForEach(func(k, v []byte) error {
+			var p PackageRecord
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			return fn(p)
+		})
+	})
+}
+
+// markSealed records a package and its members in one transaction, and
+// ends the sealing journal: until then no message counts as sealed.
+func (c *Catalog) markSealed(p PackageRecord, ids []string) error {
+	return c.db.Update(func(tx *bolt.Tx) error {
+		for _, id := range ids {
+			r, err := getRecord(tx, id)
+			if err != nil {
+				return err
+			}
+			if r == nil {
+				return fmt.Errorf("sealing %s: message %s is not catalogued", p.ID, id)
+			}
+			if r.Package != "" && r.Package != p.ID {
+				return fmt.Errorf("sealing %s: message %s is already in package %s", p.ID, id, r.Package)
+			}
+			r.Package = p.ID
+			if err := putRecord(tx, r); err != nil {
+				return err
+			}
+		}
+		data, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketPackages).Put([]byte(p.ID), data); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Delete([]byte(journalKey))
+	})
 }

@@ -19,6 +19,25 @@ type Config struct {
 	MaxMessageSize string `toml:"max_message_size"`
 	// Retention of stored objects, e.g. "10y" or "3650d".
 	Retention string `toml:"retention"`
+
+	Seal SealConfig `toml:"seal"`
+}
+
+// SealConfig is the [seal] section: who signs, which TSA, package sizes and
+// the names the index gives the parties. Empty signer/TSA mean the
+// development ones (no legal value).
+type SealConfig struct {
+	Signer           string `toml:"signer"` // PKCS#12 file; password from CONSERVA_SIGNER_PASSWORD
+	TSAURL           string `toml:"tsa_url"`
+	TSAUser          string `toml:"tsa_user"`
+	TSAPasswordEnv   string `toml:"tsa_password_env"` // name of the variable holding the TSA password
+	TSACA            string `toml:"tsa_ca"`           // PEM file of the TSA's trust anchors
+	TSAInsecureTLS   bool   `toml:"tsa_insecure_tls"`
+	MaxMessages      int    `toml:"max_package_messages"`
+	MaxBytes         string `toml:"max_package_bytes"`
+	Submitter        string `toml:"submitter"`
+	Holder           string `toml:"holder"`
+	AuthorizedSigner string `toml:"authorized_signer"`
 }
 
 const defaultConfig = `# conserva archive configuration.
@@ -38,10 +57,32 @@ max_message_size = "200MB"
 
 # How long every stored object is kept.
 retention = "10y"
+
+[seal]
+# The responsabile della conservazione's signing key, as PKCS#12; its
+# password comes from CONSERVA_SIGNER_PASSWORD. Unset: a development key made
+# under keys/ (no legal value, and every package says so).
+# signer = "/etc/conserva/responsabile.p12"
+# RFC 3161 TSA. Unset: the built-in development TSA (no legal value).
+# tsa_url = "https://tsa.example.it/tsa"
+# tsa_user = "utente"
+# tsa_password_env = "CONSERVA_TSA_PASSWORD"
+# tsa_ca = "/etc/conserva/tsa-ca.pem"
+# tsa_insecure_tls = false
+# Past these sizes a night's ingest is split into several packages.
+max_package_messages = 100000
+max_package_bytes = "10GB"
+# Names written into each package index (UNI 11386 Process).
+submitter = "conserva archive"
+holder = "conserva archive"
+authorized_signer = "Responsabile della conservazione"
 `
 
 func defaults() Config {
-	return Config{Store: "local", MaxMessageSize: "200MB", Retention: "10y"}
+	return Config{Store: "local", MaxMessageSize: "200MB", Retention: "10y", Seal: SealConfig{
+		MaxMessages: 100000, MaxBytes: "10GB",
+		Submitter: "conserva archive", Holder: "conserva archive", AuthorizedSigner: "Responsabile della conservazione",
+	}}
 }
 
 // loadConfig reads conserva.toml, writing the commented default first when

@@ -76,3 +76,21 @@ func accept(ctx context.Context, req *tspclient.Request, der []byte, roots *x509
 	}
 	return Token{Response: der, Time: info.GenTime, Chain: chain}, nil
 }
+
+// Parse reads a stored TimeStampResp without judging it: its time and the
+// certificates it carries (used when resuming an interrupted seal).
+func Parse(der []byte) (Token, error) {
+	var resp tspclient.Response
+	if err := resp.UnmarshalBinary(der); err != nil {
+		return Token{}, fmt.Errorf("timestamp response: %w", err)
+	}
+	token, err := resp.SignedToken()
+	if err != nil {
+		return Token{}, err
+	}
+	info, err := token.Info()
+	if err != nil {
+		return Token{}, err
+	}
+	return Token{Response: der, Time: info.GenTime, Chain: token.Certificates}, nil
+}

@@ -69,6 +69,8 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			ingestCommand(),
 			searchCommand(),
 			showCommand(),
+			sealCommand(),
+			tsaCommand(),
 			versionCommand(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {

@@ -58,7 +58,13 @@ func LoadOrCreate(dir string) (*Keys, error) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		return nil, err
 	}
-	return parse(data)
+	k, err := parse(data)
+	if err != nil {
+		return nil, err
+	}
+	// The CA alone, for openssl -CAfile (the keys file carries PEM headers).
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k.CA.Raw})
+	return k, os.WriteFile(filepath.Join(dir, "dev-ca.pem"), ca, 0o644)
 }
 
 func create() ([]byte, error) {

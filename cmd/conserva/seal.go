@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/conserva/conserva/archive"
+	"github.com/conserva/conserva/internal/devpki"
+	"github.com/conserva/conserva/timestamp"
+	"github.com/urfave/cli/v3"
+)
+
+func sealCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "seal",
+		Usage: "put every message not yet sealed into signed, timestamped packages",
+		Description: "Writes packages/<id>/ in the store: index.xml (UNI 11386 SInCRO), meta/<sha256>.xml,\n" +
+			"index.xml.p7s (CAdES-BES), index.xml.p7s.tsr (RFC 3161), signer-chain.pem, tsa-chain.pem.\n" +
+			"Without a signer or TSA configured, development keys are used: no legal value, and the output says so.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "tsa-url", Usage: "RFC 3161 TSA (default: [seal] tsa_url, else the development TSA)"},
+			&cli.StringFlag{Name: "signer", Usage: "PKCS#12 signer, password in CONSERVA_SIGNER_PASSWORD (default: [seal] signer, else a development key)"},
+			jsonFlag(),
+		},
+		Action: runSeal,
+	}
+}
+
+func runSeal(ctx context.Context, cmd *cli.Command) error {
+	if cmd.Args().Len() > 0 {
+		return usageErrorf("seal: unexpected argument %q", cmd.Args().First())
+	}
+	a, err := openArchive(cmd)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	a.Version = version()
+	pkgs, warnings, err := a.Seal(ctx, archive.SealOptions{TSAURL: cmd.String("tsa-url"), Signer: cmd.String("signer")})
+	out := cmd.Root().Writer
+	if cmd.Bool("json") {
+		enc := json.NewEncoder(out)
+		if len(pkgs) == 0 && err == nil {
+			return enc.Encode(map[string]int{"messages": 0})
+		}
+		for _, p := range pkgs {
+			row := map[string]any{"package": p.ID, "messages": p.Messages, "bytes": p.Bytes, "timestamp": p.Timestamp.Format(time.RFC3339)}
+			if p.Development {
+				row["warning"] = devpki.Warning
+			}
+			if jerr := enc.Encode(row); jerr != nil {
+				return jerr
+			}
+		}
+	} else {
+		if len(pkgs) == 0 && err == nil {
+			fmt.Fprintln(out, "nothing to seal")
+		}
+		for _, p := range pkgs {
+			fmt.Fprintf(out, "sealed package %s: %d messages, %d bytes, timestamp %s\n", p.ID, p.Messages, p.Bytes, p.Timestamp.Format(time.RFC3339))
+			fmt.Fprintf(out, "  %s\n", filepath.Join(a.Dir, "store", "packages", p.ID))
+		}
+		if len(pkgs) > 0 {
+			for _, w := range warnings {
+				fmt.Fprintf(out, "WARNING: %s\n", w)
+			}
+		}
+	}
+	if err != nil {
+		return &exitError{code: exitFindings, msg: err.Error()}
+	}
+	return nil
+}
+
+func tsaCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "tsa",
+		Usage: "the development timestamp authority",
+		Commands: []*cli.Command{{
+			Name:  "serve",
+			Usage: "serve the development TSA over HTTP (RFC 3161; no legal value)",
+			Flags: []cli.Flag{&cli.StringFlag{Name: "addr", Value: "127.0.0.1:3161", Usage: "listen address"}},
+			Action: func(ctx context.Context, cmd *cli.Command) error {
+				keys, err := devpki.LoadOrCreate(filepath.Join(archiveDir(cmd), "keys"))
+				if err != nil {
+					return usageErrorf("%v", err)
+				}
+				dev := &timestamp.Dev{Cert: keys.TSA.Cert, Key: keys.TSA.Key, Chain: keys.TSA.Chain}
+				ln, err := net.Listen("tcp", cmd.String("addr"))
+				if err != nil {
+					return usageErrorf("tsa serve: %v", err)
+				}
+				fmt.Fprintf(cmd.Root().Writer, "development TSA (%s) on http://%s/\n", devpki.Warning, ln.Addr())
+				srv := &http.Server{Handler: dev.Handler(), ReadHeaderTimeout: 10 * time.Second}
+				go func() { <-ctx.Done(); srv.Close() }()
+				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					return err
+				}
+				return nil
+			},
+		}},
+	}
+}
