@@ -58,6 +58,26 @@ func (l *Local) path(key string) (string, error) {
 }
 
 func (l *Local) Put(ctx context.Context, key string, r io.Reader, wantSHA256 string) (PutResult, error) {
+	return l.put(ctx, key, r, wantSHA256, true)
+}
+
+// PutDeferred is Put without the per-object fsync: the object becomes
+// durable at the next Sync. For many small derived objects (package
+// metadata) written before one commit point.
+func (l *Local) PutDeferred(ctx context.Context, key string, r io.Reader, wantSHA256 string) (PutResult, error) {
+	return l.put(ctx, key, r, wantSHA256, false)
+}
+
+// Sync makes every object written so far durable: the whole file system is
+// flushed once (syncfs), then the new directory entries.
+func (l *Local) Sync(ctx context.Context) error {
+	if err := syncFS(l.root); err != nil {
+		return fmt.Errorf("syncing %s: %w", l.root, err)
+	}
+	return l.SyncDirs(ctx)
+}
+
+func (l *Local) put(ctx context.Context, key string, r io.Reader, wantSHA256 string, sync bool) (PutResult, error) {
 	p, err := l.path(key)
 	if err != nil {
 		return PutResult{}, err
@@ -78,7 +98,7 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, wantSHA256 str
 	if err == nil {
 		err = tmp.Chmod(0o444)
 	}
-	if err == nil {
+	if err == nil && sync {
 		err = tmp.Sync()
 	}
 	if err != nil {

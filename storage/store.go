@@ -69,6 +69,14 @@ type DirSyncer interface {
 	SyncDirs(ctx context.Context) error
 }
 
+// DeferredPutter is implemented by backends that can store without waiting
+// for the disk on each object; Sync then makes them all durable at once.
+// Callers must Sync before anything refers to those objects.
+type DeferredPutter interface {
+	PutDeferred(ctx context.Context, key string, r io.Reader, wantSHA256 string) (PutResult, error)
+	Sync(ctx context.Context) error
+}
+
 // Copy reads an object fully into w; a helper for small objects.
 func Copy(ctx context.Context, s Store, key string, w io.Writer) (int64, error) {
 	r, err := s.Get(ctx, key)

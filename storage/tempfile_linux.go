@@ -36,3 +36,13 @@ func (l *Local) tempFile(dir string) (*os.File, func(string) error, error) {
 		return err
 	}, nil
 }
+
+// syncFS flushes the whole file system holding dir.
+func syncFS(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.Syncfs(int(f.Fd()))
+}

@@ -1,0 +1,7 @@
+//go:build !linux && unix
+
+package storage
+
+import "syscall"
+
+func syscallSync() { syscall.Sync() }
