@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded default, end to end: build conserva, verify
 # the bundled samples, ingest them into a demo archive (local store, no
-# server), and show one dossier. The samples are synthetic PEC signed by a
+# server), show one dossier, and seal everything into a signed, timestamped
+# package (development signer and TSA: no legal value). The samples are synthetic PEC signed by a
 # development CA with no legal value: a dossier of envelope, accettazione,
 # a delivery and a failed delivery, a tampered copy and an ordinary mail.
 set -euo pipefail
@@ -27,4 +28,22 @@ echo
 echo "\$ conserva --archive $archive show '$ref'"
 bin/conserva --archive "$archive" show "$ref"
 echo
-echo "demo archive: $archive (conserva.toml, catalog.db, store/); remove it with: rm -rf '$archive'"
+echo "\$ conserva --archive $archive seal"
+bin/conserva --archive "$archive" seal
+pkg=$(ls -1d "$archive"/store/packages/*/ | tail -n 1)
+pkg=${pkg%/}
+echo
+echo "Verify the newest package with openssl and sha256sum alone (development keys: the CA is $archive/keys/dev-ca.pem):"
+cat <<CMDS
+  cd '$pkg'
+  openssl cms -verify -binary -inform DER -in index.xml.p7s -content index.xml -CAfile '$archive/keys/dev-ca.pem' -out /dev/null
+  openssl ts -verify -data index.xml.p7s -in index.xml.p7s.tsr -CAfile '$archive/keys/dev-ca.pem'
+  cd '$archive/store' && sha256sum messages/*/*.eml   # each hash is the file's name and appears in index.xml
+CMDS
+(
+  cd "$pkg"
+  openssl cms -verify -binary -inform DER -in index.xml.p7s -content index.xml -CAfile "$archive/keys/dev-ca.pem" -out /dev/null
+  openssl ts -verify -data index.xml.p7s -in index.xml.p7s.tsr -CAfile "$archive/keys/dev-ca.pem"
+) 2>&1 | sed 's/^/  => /'
+echo
+echo "demo archive: $archive (conserva.toml, catalog.db, keys/, store/); remove it with: rm -rf '$archive'"
