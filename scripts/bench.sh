@@ -77,3 +77,11 @@ import sys
 mb, floor, s, rss = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 print(f"{mb} MB message: durable floor cp + sha256sum + sync {floor:.3f} s; conserva ingest {s:.3f} s (ratio {s/floor:.2f}x), peak RSS {rss/1024:.0f} MB")
 PY
+
+# Seal: 100,000 catalogued messages into one package (one signature, one
+# timestamp); the figure is the Go benchmark's.
+if [ "${BENCH_SEAL:-1}" = 1 ]; then
+  echo "sealing 100,000 catalogued messages..."
+  go test ./archive -run '^$' -bench '^BenchmarkSeal$' -benchtime 1x -timeout 30m | grep -E '^BenchmarkSeal' |
+    awk '{printf "seal of 100000 messages: %.1f s, %s messages/s (target < 30 s)\n", $3/1e9, $5}'
+fi
