@@ -24,6 +24,9 @@ type IngestOptions struct {
 	BatchWait time.Duration // longest a finished message waits for its batch; default 250ms
 	// Progress, when set, is called after every message with the number done.
 	Progress func(done int)
+	// NoStore catalogues without storing: for objects read back from the
+	// store itself (catalog rebuild).
+	NoStore bool
 }
 
 // IngestSummary is the outcome of a run. Flagged messages are archived: they
@@ -101,7 +104,7 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 		go func() {
 			defer wg.Done()
 			for it := range items {
-				results <- a.ingestOne(ctx, it, opts.Trust, lim)
+				results <- a.ingestOne(ctx, it, opts, lim)
 			}
 		}()
 	}
@@ -199,10 +202,11 @@ func (a *Archive) commit(ctx context.Context, batch []outcome, sum *IngestSummar
 }
 
 // ingestOne hashes, parses, verifies and stores one message.
-func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, trust *pec.TrustStore, lim pec.Limits) outcome {
+func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, opts IngestOptions, lim pec.Limits) outcome {
 	o := outcome{source: it.Source}
+	trust := opts.Trust
 	if it.Size > lim.MaxSize {
-		return a.ingestLarge(ctx, it, trust, lim)
+		return a.ingestLarge(ctx, it, opts, lim)
 	}
 	rc, err := it.Open()
 	if err != nil {
@@ -217,19 +221,25 @@ func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, trust *pec.Trus
 	}
 	if int64(len(raw)) > lim.MaxSize {
 		// The size was unknown or has grown: stream it instead.
-		return a.ingestLarge(ctx, it, trust, lim)
+		return a.ingestLarge(ctx, it, opts, lim)
 	}
 	h := sha256.Sum256(raw)
 	id := hex.EncodeToString(h[:])
+	if it.WantSHA256 != "" && id != it.WantSHA256 {
+		o.err = fmt.Errorf("damaged: content hashes to %s, not %s", id, it.WantSHA256)
+		return o
+	}
 	if known, err := a.Catalog.Has(id); err == nil && known {
 		o.dup = true
 		return o
 	}
 	m := pec.Parse(raw, lim)
 	v := m.Verify(trust)
-	if _, err := a.Store.Put(ctx, storage.MessageKey(id), bytes.NewReader(raw), id); err != nil {
-		o.err = fmt.Errorf("storing: %w", err)
-		return o
+	if !opts.NoStore {
+		if _, err := a.Store.Put(ctx, storage.MessageKey(id), bytes.NewReader(raw), id); err != nil {
+			o.err = fmt.Errorf("storing: %w", err)
+			return o
+		}
 	}
 	o.rec = newRecord(m, v, it.Source, time.Now().UTC())
 	return o
@@ -237,7 +247,7 @@ func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, trust *pec.Trus
 
 // ingestLarge handles a message over the parse limit in constant memory:
 // one pass to hash it, one to store it. It is archived and flagged.
-func (a *Archive) ingestLarge(ctx context.Context, it ingest.Item, trust *pec.TrustStore, lim pec.Limits) outcome {
+func (a *Archive) ingestLarge(ctx context.Context, it ingest.Item, opts IngestOptions, lim pec.Limits) outcome {
 	o := outcome{source: it.Source}
 	rc, err := it.Open()
 	if err != nil {
@@ -252,24 +262,30 @@ func (a *Archive) ingestLarge(ctx context.Context, it ingest.Item, trust *pec.Tr
 		return o
 	}
 	id := hex.EncodeToString(h.Sum(nil))
+	if it.WantSHA256 != "" && id != it.WantSHA256 {
+		o.err = fmt.Errorf("damaged: content hashes to %s, not %s", id, it.WantSHA256)
+		return o
+	}
 	if known, err := a.Catalog.Has(id); err == nil && known {
 		o.dup = true
 		return o
 	}
-	rc, err = it.Open()
-	if err != nil {
-		o.err = err
-		return o
-	}
-	defer rc.Close()
-	// The announced hash makes the store refuse a source that changed
-	// between the two passes.
-	if _, err := a.Store.Put(ctx, storage.MessageKey(id), rc, id); err != nil {
-		o.err = fmt.Errorf("storing: %w", err)
-		return o
+	if !opts.NoStore {
+		rc, err = it.Open()
+		if err != nil {
+			o.err = err
+			return o
+		}
+		defer rc.Close()
+		// The announced hash makes the store refuse a source that changed
+		// between the two passes.
+		if _, err := a.Store.Put(ctx, storage.MessageKey(id), rc, id); err != nil {
+			o.err = fmt.Errorf("storing: %w", err)
+			return o
+		}
 	}
 	m := pec.TooLarge(id, n, lim)
-	o.rec = newRecord(m, m.Verify(trust), it.Source, time.Now().UTC())
+	o.rec = newRecord(m, m.Verify(opts.Trust), it.Source, time.Now().UTC())
 	return o
 }
 

@@ -23,8 +23,16 @@ type Item struct {
 	Size int64
 	// Err is set when the message could not even be located or read; it is
 	// reported by name and does not stop the run.
-	Err  error
-	open func() (io.ReadCloser, error)
+	Err error
+	// WantSHA256, when set, is the hash the bytes must have (an object read
+	// back from a store names its hash): a mismatch is damage, reported.
+	WantSHA256 string
+	open       func() (io.ReadCloser, error)
+}
+
+// NewItem makes an item from any opener (sources outside this package).
+func NewItem(source string, size int64, open func() (io.ReadCloser, error)) Item {
+	return Item{Source: source, Size: size, open: open}
 }
 
 // Open opens the message's raw bytes.

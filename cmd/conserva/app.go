@@ -71,6 +71,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			showCommand(),
 			sealCommand(),
 			tsaCommand(),
+			catalogCommand(),
 			versionCommand(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {

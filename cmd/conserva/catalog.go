@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/urfave/cli/v3"
+)
+
+func catalogCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "catalog",
+		Usage: "maintain the catalog (a cache of the store)",
+		Commands: []*cli.Command{{
+			Name:  "rebuild",
+			Usage: "rebuild catalog.db from the store alone: every message re-read, re-parsed and re-verified",
+			Description: "Package membership is read from the package indexes. The old catalog, if any, is kept\n" +
+				"as catalog.db.old-<time>; where messages came from is carried over from it.",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "trust", Usage: "trust anchors (default: the archive's conserva.toml)", Sources: cli.EnvVars("CONSERVA_TRUST")},
+				jsonFlag(),
+			},
+			Action: runRebuild,
+		}},
+	}
+}
+
+func runRebuild(ctx context.Context, cmd *cli.Command) error {
+	a, err := openArchive(cmd)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	trust, err := a.Trust(cmd.String("trust"))
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	bar := progress(cmd, -1, "rebuilding")
+	var prog func(int)
+	if bar != nil {
+		prog = func(n int) { _ = bar.Set(n) }
+	}
+	sum, err := a.Rebuild(ctx, trust, prog)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	out := cmd.Root().Writer
+	if cmd.Bool("json") {
+		if jerr := json.NewEncoder(out).Encode(sum); jerr != nil {
+			return jerr
+		}
+	} else {
+		fmt.Fprintf(out, "catalog rebuilt from the store: %d messages (%d flagged), %d packages, %d incomplete, %d errors\n",
+			sum.Messages, sum.Flagged, sum.Packages, sum.Incomplete, sum.Errors)
+		if sum.Previous != "" {
+			fmt.Fprintf(out, "previous catalog kept as %s\n", sum.Previous)
+		}
+		for _, f := range sum.Failures {
+			fmt.Fprintf(out, "error %s: %s\n", f.Source, f.Error)
+		}
+	}
+	if err != nil {
+		return &exitError{code: exitFindings, msg: err.Error()}
+	}
+	if sum.Errors > 0 {
+		return &exitError{code: exitFindings, msg: fmt.Sprintf("%d object(s) could not be read or are damaged", sum.Errors)}
+	}
+	return nil
+}
