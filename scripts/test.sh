@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: installs what the tests need, then
-# go vet, go test (every package, with the real openssl as the independent
-# verifier), and a short fuzz run of the parsers.
+# The whole test suite, as CI runs it: installs what the tests need (openssl,
+# xmllint, curl; MinIO built once into .cache), starts a throwaway MinIO, then
+# go vet, go test (every package, with the real openssl and xmllint as the
+# independent verifiers), and a short fuzz run of the parsers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v xmllint >/dev/null 2>&1 || missing+=(libxml2-utils)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   sudo_cmd=()
@@ -16,9 +18,36 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# Under this script a test that needs openssl, xmllint, … fails when the
-# tool is missing instead of skipping.
+# Under this script a test that needs openssl, xmllint, MinIO, … fails when
+# the tool is missing instead of skipping.
 export CONSERVA_TEST_REQUIRE_TOOLS=1
+
+# A real MinIO for the S3 tests: built once into .cache/bin (git-ignored;
+# about 4 minutes the first time), started on a free loopback port with
+# throwaway credentials, stopped on exit.
+cache=${CONSERVA_CACHE:-$PWD/.cache}
+minio=$cache/bin/minio
+if [ ! -x "$minio" ]; then
+  echo "building MinIO into $cache/bin (first time only, about 4 minutes)..."
+  GOBIN=$cache/bin go install github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
+fi
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+s3port=$(free_port)
+s3dir=$(mktemp -d)
+export AWS_ACCESS_KEY_ID="conserva$RANDOM" AWS_SECRET_ACCESS_KEY="$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')" AWS_REGION=us-east-1
+MINIO_ROOT_USER=$AWS_ACCESS_KEY_ID MINIO_ROOT_PASSWORD=$AWS_SECRET_ACCESS_KEY \
+  "$minio" server "$s3dir/drive" --address "127.0.0.1:$s3port" --console-address "127.0.0.1:$(free_port)" --quiet >"$s3dir/minio.log" 2>&1 &
+minio_pid=$!
+trap 'kill "$minio_pid" 2>/dev/null; wait "$minio_pid" 2>/dev/null; rm -rf "$s3dir"' EXIT
+for _ in $(seq 1 120); do
+  curl -sf "http://127.0.0.1:$s3port/minio/health/live" >/dev/null && break
+  sleep 0.5
+done
+if ! curl -sf "http://127.0.0.1:$s3port/minio/health/live" >/dev/null; then
+  echo "MinIO did not start:"; cat "$s3dir/minio.log"; exit 1
+fi
+export CONSERVA_TEST_S3_ENDPOINT="http://127.0.0.1:$s3port"
+export CONSERVA_TEST_MINIO="$minio"
 
 go vet ./...
 go test -count=1 ./...

@@ -50,11 +50,19 @@ func OpenLocal(dir string) (*Local, error) {
 func (l *Local) Root() string { return l.root }
 
 func (l *Local) path(key string) (string, error) {
-	clean := path.Clean(key)
-	if key == "" || clean != key || strings.HasPrefix(clean, "/") || strings.HasPrefix(clean, "../") || clean == ".." || strings.HasPrefix(clean, ".") {
-		return "", fmt.Errorf("invalid object key %q", key)
+	if err := validKey(key); err != nil {
+		return "", err
 	}
 	return filepath.Join(l.root, filepath.FromSlash(key)), nil
+}
+
+// validKey accepts clean relative slash paths that do not start with a dot.
+func validKey(key string) error {
+	clean := path.Clean(key)
+	if key == "" || clean != key || strings.HasPrefix(clean, "/") || strings.HasPrefix(clean, "../") || clean == ".." || strings.HasPrefix(clean, ".") {
+		return fmt.Errorf("invalid object key %q", key)
+	}
+	return nil
 }
 
 func (l *Local) Put(ctx context.Context, key string, r io.Reader, wantSHA256 string) (PutResult, error) {

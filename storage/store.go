@@ -77,6 +77,26 @@ type DeferredPutter interface {
 	Sync(ctx context.Context) error
 }
 
+// Versioned is implemented by backends that keep versions (S3): reads by
+// version id cannot be fooled by a newer version or a delete marker.
+type Versioned interface {
+	GetVersion(ctx context.Context, key, version string) (io.ReadCloser, error)
+}
+
+// LegalHolder is implemented by backends that can put a legal hold on an
+// object version.
+type LegalHolder interface {
+	SetLegalHold(ctx context.Context, key, version string, on bool) error
+}
+
+// GetVersion reads a version where the store keeps versions, else the object.
+func GetVersion(ctx context.Context, s Store, key, version string) (io.ReadCloser, error) {
+	if v, ok := s.(Versioned); ok && version != "" {
+		return v.GetVersion(ctx, key, version)
+	}
+	return s.Get(ctx, key)
+}
+
 // Copy reads an object fully into w; a helper for small objects.
 func Copy(ctx context.Context, s Store, key string, w io.Writer) (int64, error) {
 	r, err := s.Get(ctx, key)
