@@ -3,11 +3,13 @@
 package archive
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/conserva/conserva/pec"
@@ -40,7 +42,7 @@ func Open(dir string, log *slog.Logger) (*Archive, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := storage.OpenLocal(filepath.Join(dir, "store"))
+	store, err := openStore(dir, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -77,4 +79,17 @@ func (a *Archive) Trust(override string) (*pec.TrustStore, error) {
 		return nil, nil
 	}
 	return pec.LoadTrustFile(path)
+}
+
+func openStore(dir string, cfg Config) (storage.Store, error) {
+	if cfg.Store == "local" {
+		return storage.OpenLocal(filepath.Join(dir, "store"))
+	}
+	ret, err := storage.ParseRetention(cfg.Retention)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return storage.OpenS3(ctx, cfg.Store, storage.S3Options{Retention: ret, Governance: strings.EqualFold(cfg.RetentionMode, "GOVERNANCE")})
 }

@@ -4,14 +4,20 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/conserva/conserva/storage"
 )
 
 // Config is conserva.toml, in the archive's home.
 type Config struct {
-	// Store is "local" (the store/ directory of the archive home).
+	// Store is "local" (the store/ directory of the archive home) or
+	// s3://BUCKET[/PREFIX] (endpoint and credentials from AWS_* variables).
+	// CONSERVA_STORE overrides it.
 	Store string `toml:"store"`
+	// RetentionMode is COMPLIANCE (default) or GOVERNANCE, for S3.
+	RetentionMode string `toml:"retention_mode"`
 	// Trust is the trust anchors file (PEM bundle or IGPEC LDIF); relative
 	// paths are relative to the archive home.
 	Trust string `toml:"trust"`
@@ -44,8 +50,13 @@ const defaultConfig = `# conserva archive configuration.
 # This directory holds the archive: catalog.db (a cache, rebuildable from the
 # store), store/ (the evidence, write-once) and this file.
 
-# Where evidence objects are kept: "local" is the store/ directory here.
+# Where evidence objects are kept: "local" is the store/ directory here;
+# "s3://BUCKET/PREFIX" is an S3 bucket with Object Lock (endpoint and
+# credentials from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+# AWS_REGION). CONSERVA_STORE overrides this setting.
 store = "local"
+# S3 retention mode: COMPLIANCE (nobody can shorten it) or GOVERNANCE.
+retention_mode = "COMPLIANCE"
 
 # Trust anchors for the providers' signatures: a PEM bundle of CA or provider
 # certificates, or an IGPEC LDIF export. Relative to this directory.
@@ -102,8 +113,22 @@ func loadConfig(home string) (Config, error) {
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
 		return Config{}, fmt.Errorf("%s: unknown setting %q", path, undecoded[0].String())
 	}
-	if cfg.Store != "local" {
-		return Config{}, fmt.Errorf("%s: store %q is not supported (only \"local\")", path, cfg.Store)
+	if v := os.Getenv("CONSERVA_STORE"); v != "" {
+		cfg.Store = v
+	}
+	if v := os.Getenv("CONSERVA_RETENTION"); v != "" {
+		cfg.Retention = v
+	}
+	if cfg.Store != "local" && !strings.HasPrefix(cfg.Store, "s3://") {
+		return Config{}, fmt.Errorf("%s: store %q: use \"local\" or s3://BUCKET[/PREFIX]", path, cfg.Store)
+	}
+	if _, err := storage.ParseRetention(cfg.Retention); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	switch strings.ToUpper(cfg.RetentionMode) {
+	case "", "COMPLIANCE", "GOVERNANCE":
+	default:
+		return Config{}, fmt.Errorf("%s: retention_mode %q: COMPLIANCE or GOVERNANCE", path, cfg.RetentionMode)
 	}
 	if _, err := ParseSize(cfg.MaxMessageSize); err != nil {
 		return Config{}, fmt.Errorf("%s: max_message_size: %w", path, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -55,6 +56,14 @@ type Flag struct {
 	Reason string `json:"reason"`
 }
 
+var (
+	errStoring   = errors.New("storing")
+	errStoreDown = errors.New("stopped: the store keeps failing")
+)
+
+// maxStoreFails consecutive store failures end a run.
+const maxStoreFails = 8
+
 type outcome struct {
 	source string
 	rec    *Record // nil on error or on a known duplicate
@@ -77,6 +86,10 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 	if opts.BatchWait <= 0 {
 		opts.BatchWait = 250 * time.Millisecond
 	}
+	// The run stops early when the store keeps failing (a server gone):
+	// the remaining messages are simply not read, and the next run takes them.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	items := make(chan ingest.Item, 4*opts.Workers)
 	results := make(chan outcome, 4*opts.Workers)
 	var walkErr error
@@ -110,23 +123,28 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 	}
 	go func() { wg.Wait(); close(results) }()
 
-	sum, err := a.collect(ctx, results, opts)
-	if err == nil && walkErr != nil {
-		err = walkErr
+	sum, err := a.collect(ctx, cancel, results, opts)
+	if err == nil {
+		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, errStoreDown) {
+			err = cause
+		} else if walkErr != nil {
+			err = walkErr
+		}
 	}
 	return sum, err
 }
 
 // collect is the single writer: it batches finished messages into catalog
 // transactions.
-func (a *Archive) collect(ctx context.Context, results <-chan outcome, opts IngestOptions) (IngestSummary, error) {
+func (a *Archive) collect(ctx context.Context, stop context.CancelCauseFunc, results <-chan outcome, opts IngestOptions) (IngestSummary, error) {
 	var (
-		sum     IngestSummary
-		batch   []outcome
-		done    int
-		werr    error
-		timer   = time.NewTimer(opts.BatchWait)
-		timerOn = true
+		storeFails int // consecutive
+		sum        IngestSummary
+		batch      []outcome
+		done       int
+		werr       error
+		timer      = time.NewTimer(opts.BatchWait)
+		timerOn    = true
 	)
 	flush := func() {
 		if len(batch) == 0 || werr != nil {
@@ -149,9 +167,15 @@ func (a *Archive) collect(ctx context.Context, results <-chan outcome, opts Inge
 			case o.err != nil:
 				sum.Errors++
 				sum.Failures = append(sum.Failures, Failure{Source: o.source, Error: o.err.Error()})
+				if errors.Is(o.err, errStoring) {
+					if storeFails++; storeFails == maxStoreFails {
+						stop(fmt.Errorf("%w: %d failures in a row, the last: %v", errStoreDown, storeFails, o.err))
+					}
+				}
 			case o.dup:
 				sum.Duplicates++
 			default:
+				storeFails = 0
 				batch = append(batch, o)
 			}
 			done++
@@ -235,13 +259,17 @@ func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, opts IngestOpti
 	}
 	m := pec.Parse(raw, lim)
 	v := m.Verify(trust)
+	version := it.Version
 	if !opts.NoStore {
-		if _, err := a.Store.Put(ctx, storage.MessageKey(id), bytes.NewReader(raw), id); err != nil {
-			o.err = fmt.Errorf("storing: %w", err)
+		res, err := a.Store.Put(ctx, storage.MessageKey(id), bytes.NewReader(raw), id)
+		if err != nil {
+			o.err = fmt.Errorf("%w: %w", errStoring, err)
 			return o
 		}
+		version = res.VersionID
 	}
 	o.rec = newRecord(m, v, it.Source, time.Now().UTC())
+	o.rec.VersionID = version
 	return o
 }
 
@@ -270,6 +298,7 @@ func (a *Archive) ingestLarge(ctx context.Context, it ingest.Item, opts IngestOp
 		o.dup = true
 		return o
 	}
+	version := it.Version
 	if !opts.NoStore {
 		rc, err = it.Open()
 		if err != nil {
@@ -279,13 +308,16 @@ func (a *Archive) ingestLarge(ctx context.Context, it ingest.Item, opts IngestOp
 		defer rc.Close()
 		// The announced hash makes the store refuse a source that changed
 		// between the two passes.
-		if _, err := a.Store.Put(ctx, storage.MessageKey(id), rc, id); err != nil {
-			o.err = fmt.Errorf("storing: %w", err)
+		res, err := a.Store.Put(ctx, storage.MessageKey(id), rc, id)
+		if err != nil {
+			o.err = fmt.Errorf("%w: %w", errStoring, err)
 			return o
 		}
+		version = res.VersionID
 	}
 	m := pec.TooLarge(id, n, lim)
 	o.rec = newRecord(m, m.Verify(opts.Trust), it.Source, time.Now().UTC())
+	o.rec.VersionID = version
 	return o
 }
 

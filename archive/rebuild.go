@@ -151,7 +151,7 @@ func (a *Archive) restorePackages(ctx context.Context, hasJournal bool, j journa
 func (a *Archive) readPackage(ctx context.Context, id string) (PackageRecord, []string, error) {
 	prefix := "packages/" + id + "/"
 	read := func(name string) ([]byte, error) {
-		rc, err := a.Store.Get(ctx, prefix+name)
+		rc, err := a.readEvidence(ctx, prefix+name)
 		if err != nil {
 			return nil, err
 		}
@@ -214,10 +214,33 @@ func (s storeSource) String() string { return "store" }
 
 func (s storeSource) Walk(ctx context.Context, fn func(ingest.Item) error) error {
 	return s.store.List(ctx, "messages/", func(i storage.Info) error {
-		key := i.Key
-		it := ingest.NewItem("store:"+key, i.Size, func() (io.ReadCloser, error) { return s.store.Get(ctx, key) })
+		key, version := i.Key, i.VersionID
+		it := ingest.NewItem("store:"+key, i.Size, func() (io.ReadCloser, error) { return storage.GetVersion(ctx, s.store, key, version) })
+		it.Version = version
 		// The object's name is its hash.
 		it.WantSHA256 = strings.TrimSuffix(path.Base(key), ".eml")
 		return fn(it)
 	})
+}
+
+// readEvidence reads the first version of an object (on S3 a newer version
+// or a delete marker may sit on top of it).
+func (a *Archive) readEvidence(ctx context.Context, key string) (io.ReadCloser, error) {
+	if _, ok := a.Store.(storage.Versioned); !ok {
+		return a.Store.Get(ctx, key)
+	}
+	var version string
+	err := a.Store.List(ctx, key, func(i storage.Info) error {
+		if i.Key == key {
+			version = i.VersionID
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if version == "" {
+		return nil, fmt.Errorf("%s: %w", key, storage.ErrNotFound)
+	}
+	return storage.GetVersion(ctx, a.Store, key, version)
 }

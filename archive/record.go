@@ -14,6 +14,8 @@ import (
 type Record struct {
 	ID          string      `json:"id"` // SHA-256 of the raw bytes, hex
 	Key         string      `json:"key"`
+	VersionID   string      `json:"version_id,omitempty"` // on S3: reads go by this version
+	LegalHold   bool        `json:"legal_hold,omitempty"`
 	Size        int64       `json:"size"`
 	Kind        pec.Kind    `json:"kind"`
 	ReceiptType string      `json:"receipt_type"`

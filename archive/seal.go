@@ -281,7 +281,7 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, signer *sip.Signe
 // reuseOr returns the object under key if a previous, interrupted run
 // stored it, else makes it and stores it.
 func (a *Archive) reuseOr(ctx context.Context, key string, make func() ([]byte, error)) ([]byte, error) {
-	rc, err := a.Store.Get(ctx, key)
+	rc, err := a.readEvidence(ctx, key)
 	if err == nil {
 		defer rc.Close()
 		return io.ReadAll(rc)

@@ -27,7 +27,9 @@ type Item struct {
 	// WantSHA256, when set, is the hash the bytes must have (an object read
 	// back from a store names its hash): a mismatch is damage, reported.
 	WantSHA256 string
-	open       func() (io.ReadCloser, error)
+	// Version is the store version the item was read from (rebuild on S3).
+	Version string
+	open    func() (io.ReadCloser, error)
 }
 
 // NewItem makes an item from any opener (sources outside this package).

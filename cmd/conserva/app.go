@@ -72,6 +72,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			sealCommand(),
 			tsaCommand(),
 			catalogCommand(),
+			holdCommand(),
 			versionCommand(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
