@@ -22,7 +22,7 @@ var (
 	bucketDossier  = []byte("ix_dossier")
 	bucketMeta     = []byte("meta")
 	bucketPackages = []byte("packages")
-	allBuckets     = [][]byte{bucketMessages, bucketMsgID, bucketIdent, bucketAddr, bucketDate, bucketDossier, bucketMeta, bucketPackages}
+	allBuckets     = [][]byte{bucketMessages, bucketMsgID, bucketIdent, bucketAddr, bucketDate, bucketDossier, bucketMeta, bucketPackages, bucketAudits}
 )
 
 // ErrBusy: another process holds the catalog.

@@ -244,3 +244,9 @@ func (a *Archive) readEvidence(ctx context.Context, key string) (io.ReadCloser, 
 	}
 	return storage.GetVersion(ctx, a.Store, key, version)
 }
+
+func parseXML(r io.Reader) (*etree.Document, error) {
+	doc := etree.NewDocument()
+	_, err := doc.ReadFrom(r)
+	return doc, err
+}

@@ -94,3 +94,32 @@ func Parse(der []byte) (Token, error) {
 	}
 	return Token{Response: der, Time: info.GenTime, Chain: token.Certificates}, nil
 }
+
+// Check verifies a stored TimeStampResp over content: the token's
+// signature, its TSA certificate (critical timeStamping EKU, against the
+// certificates it carries) and that its imprint is the hash of content.
+func Check(ctx context.Context, der, content []byte) error {
+	var resp tspclient.Response
+	if err := resp.UnmarshalBinary(der); err != nil {
+		return fmt.Errorf("timestamp response: %w", err)
+	}
+	token, err := resp.SignedToken()
+	if err != nil {
+		return fmt.Errorf("timestamp response: %w", err)
+	}
+	roots := x509.NewCertPool()
+	for _, c := range token.Certificates {
+		roots.AddCert(c)
+	}
+	if _, err := token.Verify(ctx, x509.VerifyOptions{Roots: roots}); err != nil {
+		return fmt.Errorf("timestamp token: %w", err)
+	}
+	info, err := token.Info()
+	if err != nil {
+		return err
+	}
+	if _, err := info.Validate(content); err != nil {
+		return fmt.Errorf("the timestamp is not over index.xml.p7s: %w", err)
+	}
+	return nil
+}

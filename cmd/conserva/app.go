@@ -73,6 +73,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			tsaCommand(),
 			catalogCommand(),
 			holdCommand(),
+			auditCommand(),
 			versionCommand(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {

@@ -1,0 +1,246 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/conserva/conserva/storage"
+	"github.com/conserva/conserva/timestamp"
+	"github.com/smallstep/pkcs7"
+)
+
+// Problem is one finding of an audit.
+type Problem struct {
+	ID      string `json:"id,omitempty"`
+	Key     string `json:"key"`
+	Problem string `json:"problem"`
+}
+
+// AuditReport is the outcome of an audit run.
+type AuditReport struct {
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Scope    string    `json:"scope"`   // "all" or "sample of N"
+	Objects  int       `json:"objects"` // objects read back and hashed
+	OK       int       `json:"ok"`
+	Bytes    int64     `json:"bytes"`
+	Packages int       `json:"packages"`
+	Unsealed int       `json:"unsealed"` // catalogued messages in no package yet
+	Problems []Problem `json:"problems"`
+}
+
+var bucketAudits = []byte("audits")
+
+// Audit reads back every catalogued message (by version on S3), recomputes
+// its SHA-256 and compares it with its id and with the signed index of its
+// package; checks every package's signature, timestamp and metadata; on S3
+// checks that retention is still in place and notices delete markers. The
+// run is recorded in the catalog.
+func (a *Archive) Audit(ctx context.Context, sample int, progress func(done int)) (AuditReport, error) {
+	rep := AuditReport{Started: time.Now().UTC(), Scope: "all", Problems: []Problem{}}
+	var recs []*Record
+	if err := a.Catalog.Scan(func(r *Record) error { recs = append(recs, r); return nil }); err != nil {
+		return rep, err
+	}
+	if sample > 0 && sample < len(recs) {
+		rand.Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
+		recs = recs[:sample]
+		rep.Scope = fmt.Sprintf("sample of %d", sample)
+	}
+	var mu sync.Mutex
+	problem := func(p Problem) {
+		mu.Lock()
+		rep.Problems = append(rep.Problems, p)
+		mu.Unlock()
+	}
+	// Packages first: their indexes say what each member must hash to.
+	members := map[string]map[string]bool{}
+	err := a.Catalog.Packages(func(p PackageRecord) error {
+		rep.Packages++
+		ids, probs := a.auditPackage(ctx, p)
+		members[p.ID] = ids
+		for _, pr := range probs {
+			problem(pr)
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+	next := make(chan *Record)
+	var wg sync.WaitGroup
+	done := 0
+	for range 2 * runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range next {
+				n, p := a.auditMessage(ctx, r, members)
+				mu.Lock()
+				rep.Objects++
+				rep.Bytes += n
+				if p == nil {
+					rep.OK++
+				} else {
+					rep.Problems = append(rep.Problems, *p)
+				}
+				if r.Package == "" {
+					rep.Unsealed++
+				}
+				done++
+				if progress != nil {
+					progress(done)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, r := range recs {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- r
+	}
+	close(next)
+	wg.Wait()
+	sort.Slice(rep.Problems, func(i, j int) bool { return rep.Problems[i].Key < rep.Problems[j].Key })
+	rep.Finished = time.Now().UTC()
+	if err := a.Catalog.putJSON(bucketAudits, rep.Started.Format(time.RFC3339Nano), rep); err != nil {
+		return rep, err
+	}
+	return rep, ctx.Err()
+}
+
+// auditMessage reads one message back and checks it.
+func (a *Archive) auditMessage(ctx context.Context, r *Record, members map[string]map[string]bool) (int64, *Problem) {
+	p := func(format string, args ...any) *Problem {
+		return &Problem{ID: r.ID, Key: r.Key, Problem: fmt.Sprintf(format, args...)}
+	}
+	rc, err := storage.GetVersion(ctx, a.Store, r.Key, r.VersionID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return 0, p("missing from the store")
+	}
+	if err != nil {
+		return 0, p("unreadable: %v", err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, rc)
+	rc.Close()
+	if err != nil {
+		return n, p("unreadable: %v", err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != r.ID {
+		return n, p("damaged: content hashes to %s", got)
+	}
+	if n != r.Size {
+		return n, p("size %d, catalogued %d", n, r.Size)
+	}
+	if r.Package != "" && !members[r.Package][r.ID] {
+		return n, p("not listed in the signed index of its package %s", r.Package)
+	}
+	if s3, ok := a.Store.(*storage.S3); ok {
+		mode, until, err := s3.Retention(ctx, r.Key, r.VersionID)
+		if err != nil || mode == "" || until.Before(time.Now()) {
+			return n, p("retention no longer in place (mode %q until %v): %v", mode, until, err)
+		}
+		if _, err := s3.Stat(ctx, r.Key); errors.Is(err, storage.ErrNotFound) {
+			return n, p("a delete marker or a newer version hides it (the evidence version is intact)")
+		} else if st, err := s3.Stat(ctx, r.Key); err == nil && r.VersionID != "" && st.VersionID != r.VersionID {
+			return n, p("a newer version %s was written over it (the evidence version is intact)", st.VersionID)
+		}
+	}
+	return n, nil
+}
+
+// auditPackage checks a package's signature, timestamp and metadata, and
+// returns the message ids its signed index lists.
+func (a *Archive) auditPackage(ctx context.Context, pkg PackageRecord) (map[string]bool, []Problem) {
+	prefix := "packages/" + pkg.ID + "/"
+	var probs []Problem
+	bad := func(key, format string, args ...any) {
+		probs = append(probs, Problem{Key: key, Problem: fmt.Sprintf(format, args...)})
+	}
+	read := func(name string) []byte {
+		rc, err := a.readEvidence(ctx, prefix+name)
+		if err != nil {
+			bad(prefix+name, "missing from the store: %v", err)
+			return nil
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			bad(prefix+name, "unreadable: %v", err)
+		}
+		return b
+	}
+	index, p7s, tsr := read("index.xml"), read("index.xml.p7s"), read("index.xml.p7s.tsr")
+	ids := map[string]bool{}
+	if index == nil {
+		return ids, probs
+	}
+	if p7s != nil {
+		if p7, err := pkcs7.Parse(p7s); err != nil {
+			bad(prefix+"index.xml.p7s", "not a CMS signature: %v", err)
+		} else {
+			p7.Content = index
+			if err := p7.Verify(); err != nil {
+				bad(prefix+"index.xml.p7s", "the signature does not match index.xml: %v", err)
+			}
+		}
+	}
+	if p7s != nil && tsr != nil {
+		if err := timestamp.Check(ctx, tsr, p7s); err != nil {
+			bad(prefix+"index.xml.p7s.tsr", "%v", err)
+		}
+	}
+	files, err := indexFiles(index)
+	if err != nil {
+		bad(prefix+"index.xml", "%v", err)
+		return ids, probs
+	}
+	for _, f := range files {
+		if strings.HasPrefix(f.Path, "messages/") {
+			ids[f.SHA256] = true
+			continue
+		}
+		data := read(strings.TrimPrefix(f.Path, prefix))
+		if data == nil {
+			continue
+		}
+		sum := sha256.Sum256(data)
+		if hex.EncodeToString(sum[:]) != f.SHA256 {
+			bad(f.Path, "damaged: does not match the hash in the signed index")
+		}
+	}
+	return ids, probs
+}
+
+// indexFile is one File of a package index.
+type indexFile struct{ Path, SHA256 string }
+
+func indexFiles(index []byte) ([]indexFile, error) {
+	var out []indexFile
+	dec := bytes.NewReader(index)
+	doc, err := parseXML(dec)
+	if err != nil {
+		return nil, fmt.Errorf("index.xml: %w", err)
+	}
+	for _, f := range doc.FindElements("//File") {
+		p, h := f.SelectElement("Path"), f.SelectElement("Hash")
+		if p != nil && h != nil {
+			out = append(out, indexFile{Path: strings.TrimSpace(p.Text()), SHA256: strings.TrimSpace(h.Text())})
+		}
+	}
+	return out, nil
+}
