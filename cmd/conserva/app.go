@@ -74,6 +74,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			catalogCommand(),
 			holdCommand(),
 			auditCommand(),
+			exportCommand(),
 			versionCommand(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
