@@ -105,7 +105,11 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, trust *pe
 		}
 		m := pec.Parse(raw, a.Limits())
 		v := m.Verify(trust)
-		em := ExportMessage{ID: r.ID, File: name, Kind: r.Kind, ReceiptType: r.ReceiptType, Recipient: r.Consegna, Date: r.Date,
+		recipient := r.Consegna
+		if recipient == "" {
+			recipient = strings.Join(r.To, ", ")
+		}
+		em := ExportMessage{ID: r.ID, File: name, Kind: r.Kind, ReceiptType: r.ReceiptType, Recipient: recipient, Date: r.Date,
 			Subject: r.Subject, Signature: v.Verdict, Reason: v.Reason, Signer: v.Signer, SignedAt: v.SignedAt,
 			HashOK: m.SHA256 == r.ID, Package: r.Package}
 		if !em.HashOK {

@@ -85,3 +85,16 @@ if [ "${BENCH_SEAL:-1}" = 1 ]; then
   go test ./archive -run '^$' -bench '^BenchmarkSeal$' -benchtime 1x -timeout 30m | grep -E '^BenchmarkSeal' |
     awk '{printf "seal of 100000 messages: %.1f s, %s messages/s (target < 30 s)\n", $3/1e9, $5}'
 fi
+
+# Audit: read back and hash every stored message, against sha256sum over the
+# same files.
+if [ "${BENCH_AUDIT:-1}" = 1 ]; then
+  sync
+  read -r sha_s _ < <(measure bash -c "find '$work/archive/store/messages' -type f -print0 | xargs -0 sha256sum >/dev/null")
+  read -r audit_s _ < <(measure "$work/conserva" --archive "$work/archive" audit --json)
+  python3 - "$bytes" "$sha_s" "$audit_s" <<'PY'
+import sys
+b, sha, aud = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+print(f"audit: sha256sum {sha:.3f} s ({b/sha/1e6:.0f} MB/s); conserva audit {aud:.3f} s ({b/aud/1e6:.0f} MB/s) = {sha/aud*100:.0f}% of sha256sum's throughput (target >= 80%)")
+PY
+fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what the tests need (openssl,
-# xmllint, curl; MinIO built once into .cache), starts a throwaway MinIO, then
+# xmllint, curl, chromium; MinIO built once into .cache), starts a throwaway MinIO, then
 # go vet, go test (every package, with the real openssl and xmllint as the
 # independent verifiers), and a short fuzz run of the parsers.
 set -euo pipefail
@@ -10,6 +10,7 @@ missing=()
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v xmllint >/dev/null 2>&1 || missing+=(libxml2-utils)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)   # renders report.html in a test
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   sudo_cmd=()
