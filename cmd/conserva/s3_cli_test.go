@@ -103,6 +103,18 @@ func TestS3ArchiveEndToEnd(t *testing.T) {
 	if r := conserva(t, append(cfg, "hold", "clear", ref)...); r.code != 0 {
 		t.Fatalf("hold clear: %d %s", r.code, r.stderr)
 	}
+	// Audit on S3: intact, then a delete marker is noticed (the evidence
+	// version itself still reads and hashes right).
+	if r := conserva(t, append(cfg, "audit", "--json")...); r.code != 0 || !strings.Contains(r.stdout, `"problems":[]`) {
+		t.Fatalf("audit of the intact S3 archive: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if err := client.RemoveObject(context.Background(), bucket, "archivio/"+row["key"].(string), minio.RemoveObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r := conserva(t, append(cfg, "audit", "--json")...)
+	if r.code != 1 || !strings.Contains(r.stdout, "delete marker") || !strings.Contains(r.stdout, row["id"].(string)) {
+		t.Fatalf("audit after a delete marker: %d %s", r.code, r.stdout)
+	}
 }
 
 // strip drops the fields a rebuild cannot know (where and when a message
