@@ -22,7 +22,8 @@ var (
 	bucketDossier  = []byte("ix_dossier")
 	bucketMeta     = []byte("meta")
 	bucketPackages = []byte("packages")
-	allBuckets     = [][]byte{bucketMessages, bucketMsgID, bucketIdent, bucketAddr, bucketDate, bucketDossier, bucketMeta, bucketPackages, bucketAudits}
+	bucketSources  = []byte("sources")
+	allBuckets     = [][]byte{bucketMessages, bucketMsgID, bucketIdent, bucketAddr, bucketDate, bucketDossier, bucketMeta, bucketPackages, bucketAudits, bucketSources}
 )
 
 // ErrBusy: another process holds the catalog.
@@ -356,4 +357,22 @@ func (c *Catalog) markSealed(p PackageRecord, ids []string) error {
 		}
 		return tx.Bucket(bucketMeta).Delete([]byte(journalKey))
 	})
+}
+
+type sourceMark struct {
+	UIDValidity uint32    `json:"uidvalidity"`
+	UID         uint32    `json:"uid"`
+	Updated     time.Time `json:"updated"`
+}
+
+// Mark is where an IMAP source stands (ingest.Marks).
+func (c *Catalog) Mark(source string) (uint32, uint32, bool, error) {
+	var m sourceMark
+	ok, err := c.getJSON(bucketSources, source, &m)
+	return m.UIDValidity, m.UID, ok, err
+}
+
+// SetMark records that every message of source up to uid is catalogued.
+func (c *Catalog) SetMark(source string, validity, uid uint32) error {
+	return c.putJSON(bucketSources, source, sourceMark{UIDValidity: validity, UID: uid, Updated: time.Now().UTC()})
 }

@@ -27,6 +27,18 @@ type Config struct {
 	Retention string `toml:"retention"`
 
 	Seal SealConfig `toml:"seal"`
+
+	// Sources are what `conserva run` ingests every night.
+	Sources []SourceConfig `toml:"source"`
+}
+
+// SourceConfig is one [[source]]: a mailbox or a folder.
+type SourceConfig struct {
+	URL                string `toml:"url"` // imap[s]://USER@HOST[:PORT]/MAILBOX, or a path
+	Label              string `toml:"label"`
+	PasswordEnv        string `toml:"password_env"`
+	PasswordFile       string `toml:"password_file"`
+	InsecureSkipVerify bool   `toml:"insecure_skip_verify"`
 }
 
 // SealConfig is the [seal] section: who signs, which TSA, package sizes and
@@ -84,9 +96,21 @@ retention = "10y"
 max_package_messages = 100000
 max_package_bytes = "10GB"
 # Names written into each package index (UNI 11386 Process).
+# (see the [[source]] examples at the end of this file)
 submitter = "conserva archive"
 holder = "conserva archive"
 authorized_signer = "Responsabile della conservazione"
+
+# What "conserva run" ingests every night, then seals. One [[source]] per
+# mailbox or folder; IMAP is read-only (EXAMINE, BODY.PEEK[]) and incremental.
+# [[source]]
+# url = "imaps://protocollo%40ente.it@imaps.pec.aruba.it/INBOX"
+# label = "Protocollo generale"
+# password_env = "PEC_PROTOCOLLO_PASSWORD"     # or password_file = "/etc/conserva/protocollo.pw"
+# insecure_skip_verify = false
+# [[source]]
+# url = "/srv/pec/export"
+# label = "Esportazioni"
 `
 
 func defaults() Config {

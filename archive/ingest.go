@@ -66,6 +66,7 @@ const maxStoreFails = 8
 
 type outcome struct {
 	source string
+	done   func() // the item's Done, called once it is catalogued
 	rec    *Record // nil on error or on a known duplicate
 	dup    bool    // already catalogued before this run looked
 	err    error
@@ -105,8 +106,11 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 				}
 			})
 			if err != nil {
-				walkErr = fmt.Errorf("%s: %w", src, err)
-				return
+				// One source failing (a mailbox unreachable) does not stop the others.
+				walkErr = errors.Join(walkErr, fmt.Errorf("%s: %w", src, err))
+				if ctx.Err() != nil {
+					return
+				}
 			}
 		}
 	}()
@@ -174,6 +178,9 @@ func (a *Archive) collect(ctx context.Context, stop context.CancelCauseFunc, res
 				}
 			case o.dup:
 				sum.Duplicates++
+				if o.done != nil {
+					o.done()
+				}
 			default:
 				storeFails = 0
 				batch = append(batch, o)
@@ -211,6 +218,11 @@ func (a *Archive) commit(ctx context.Context, batch []outcome, sum *IngestSummar
 	if err != nil {
 		return fmt.Errorf("writing the catalog: %w", err)
 	}
+	for _, o := range batch {
+		if o.done != nil {
+			o.done()
+		}
+	}
 	for i, r := range recs {
 		if !added[i] {
 			sum.Duplicates++
@@ -227,7 +239,7 @@ func (a *Archive) commit(ctx context.Context, batch []outcome, sum *IngestSummar
 
 // ingestOne hashes, parses, verifies and stores one message.
 func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, opts IngestOptions, lim pec.Limits) outcome {
-	o := outcome{source: it.Source}
+	o := outcome{source: it.Source, done: it.Done}
 	trust := opts.Trust
 	if it.Size > lim.MaxSize {
 		return a.ingestLarge(ctx, it, opts, lim)
@@ -276,7 +288,7 @@ func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, opts IngestOpti
 // ingestLarge handles a message over the parse limit in constant memory:
 // one pass to hash it, one to store it. It is archived and flagged.
 func (a *Archive) ingestLarge(ctx context.Context, it ingest.Item, opts IngestOptions, lim pec.Limits) outcome {
-	o := outcome{source: it.Source}
+	o := outcome{source: it.Source, done: it.Done}
 	rc, err := it.Open()
 	if err != nil {
 		o.err = err

@@ -29,6 +29,10 @@ type Item struct {
 	WantSHA256 string
 	// Version is the store version the item was read from (rebuild on S3).
 	Version string
+	// Done, when set, is called once the message is stored and catalogued
+	// (or found already catalogued): sources that keep a position (IMAP
+	// UIDs) advance it only then.
+	Done func()
 	open    func() (io.ReadCloser, error)
 }
 

@@ -75,6 +75,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			holdCommand(),
 			auditCommand(),
 			exportCommand(),
+			runCommand(),
 			versionCommand(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {

@@ -13,8 +13,8 @@ import (
 func ingestCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "ingest",
-		Usage:     "archive messages from files, directories, mbox files and Maildirs",
-		ArgsUsage: "SOURCE...",
+		Usage:     "archive messages from files, directories, mbox files, Maildirs and IMAP mailboxes",
+		ArgsUsage: "SOURCE... (a path, or imap[s]://USER@HOST[:PORT]/MAILBOX)",
 		Description: "Stores every message byte for byte (its SHA-256 is its id), verifies it and catalogues it.\n" +
 			"Messages that are not valid are archived and flagged with the reason, never dropped.\n" +
 			"Exit status: 0 when the run completed, 1 when a message could not be read or stored, 2 on usage errors.",
@@ -31,19 +31,19 @@ func runIngest(ctx context.Context, cmd *cli.Command) error {
 	if len(specs) == 0 {
 		return usageErrorf("ingest: no SOURCE given (see conserva ingest --help)")
 	}
-	var sources []ingest.Source
-	for _, s := range specs {
-		src, err := ingest.Open(s)
-		if err != nil {
-			return usageErrorf("ingest: %v", err)
-		}
-		sources = append(sources, src)
-	}
 	a, err := openArchive(cmd)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	var sources []ingest.Source
+	for _, s := range specs {
+		src, err := openSource(a, s)
+		if err != nil {
+			return usageErrorf("ingest: %v", err)
+		}
+		sources = append(sources, src)
+	}
 	trust, err := a.Trust(cmd.String("trust"))
 	if err != nil {
 		return usageErrorf("%v", err)

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/conserva/conserva/archive"
+	"github.com/conserva/conserva/ingest"
+	"github.com/urfave/cli/v3"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "run",
+		Usage: "the nightly job: ingest every [[source]] of conserva.toml, then seal",
+		Description: "Prints a summary fit for a cron mail. Exit status: 0 when every source was read and the seal\n" +
+			"succeeded, 1 on any failure (each named), 2 on usage errors.",
+		Flags: []cli.Flag{jsonFlag()},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			a, err := openArchive(cmd)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			a.Version = version()
+			if len(a.Config.Sources) == 0 {
+				return usageErrorf("run: no [[source]] in %s/conserva.toml", a.Dir)
+			}
+			trust, err := a.Trust("")
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			start := time.Now()
+			type sourceResult struct {
+				Source string                 `json:"source"`
+				Label  string                 `json:"label,omitempty"`
+				Result *archive.IngestSummary `json:"result,omitempty"`
+				Error  string                 `json:"error,omitempty"`
+			}
+			var results []sourceResult
+			failed := 0
+			for _, sc := range a.Config.Sources {
+				r := sourceResult{Source: sc.URL, Label: sc.Label}
+				src, err := openSource(a, sc.URL)
+				if err == nil {
+					var sum archive.IngestSummary
+					sum, err = a.Ingest(ctx, []ingest.Source{src}, archive.IngestOptions{Trust: trust})
+					r.Result = &sum
+					if err == nil && sum.Errors > 0 {
+						err = fmt.Errorf("%d message(s) could not be read or stored", sum.Errors)
+					}
+				}
+				if err != nil {
+					r.Error = err.Error()
+					failed++
+				}
+				results = append(results, r)
+			}
+			pkgs, warnings, sealErr := a.Seal(ctx, archive.SealOptions{})
+			out := cmd.Root().Writer
+			if cmd.Bool("json") {
+				res := map[string]any{"sources": results, "packages": pkgs, "seconds": time.Since(start).Seconds()}
+				if sealErr != nil {
+					res["seal_error"] = sealErr.Error()
+				}
+				if err := json.NewEncoder(out).Encode(res); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(out, "conserva run on %s: %d sources, %s\n", a.Dir, len(results), time.Since(start).Round(time.Second))
+				for _, r := range results {
+					name := r.Source
+					if r.Label != "" {
+						name = r.Label + " (" + r.Source + ")"
+					}
+					if r.Result != nil {
+						s := r.Result
+						fmt.Fprintf(out, "  %s: %d seen, %d archived, %d duplicates, %d flagged, %d errors\n", name, s.Seen, s.Archived, s.Duplicates, s.Flagged, s.Errors)
+						for _, f := range s.FlaggedIDs {
+							fmt.Fprintf(out, "    flagged %s %s: %s\n", archive.ShortID(f.ID), f.Source, f.Reason)
+						}
+					}
+					if r.Error != "" {
+						fmt.Fprintf(out, "  FAILED %s: %s\n", name, r.Error)
+					}
+				}
+				for _, p := range pkgs {
+					fmt.Fprintf(out, "  sealed package %s: %d messages, timestamp %s\n", p.ID, p.Messages, p.Timestamp.Format(time.RFC3339))
+				}
+				if len(pkgs) == 0 && sealErr == nil {
+					fmt.Fprintln(out, "  nothing new to seal")
+				}
+				if len(pkgs) > 0 {
+					for _, w := range warnings {
+						fmt.Fprintf(out, "  WARNING: %s\n", w)
+					}
+				}
+			}
+			if sealErr != nil {
+				return &exitError{code: exitFindings, msg: "seal: " + sealErr.Error()}
+			}
+			if failed > 0 {
+				return &exitError{code: exitFindings, msg: fmt.Sprintf("%d source(s) failed", failed)}
+			}
+			return nil
+		},
+	}
+}
