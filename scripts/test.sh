@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what the tests need (openssl,
-# xmllint, curl, chromium; MinIO built once into .cache), starts a throwaway MinIO, then
+# xmllint, curl, chromium, dovecot-imapd; MinIO built once into .cache), starts a throwaway MinIO, then
 # go vet, go test (every package, with the real openssl and xmllint as the
 # independent verifiers), and a short fuzz run of the parsers.
 set -euo pipefail
@@ -11,6 +11,7 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v xmllint >/dev/null 2>&1 || missing+=(libxml2-utils)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)   # renders report.html in a test
+[ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)          # a real IMAP server for the IMAP tests
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   sudo_cmd=()
@@ -49,6 +50,8 @@ if ! curl -sf "http://127.0.0.1:$s3port/minio/health/live" >/dev/null; then
 fi
 export CONSERVA_TEST_S3_ENDPOINT="http://127.0.0.1:$s3port"
 export CONSERVA_TEST_MINIO="$minio"
+# The IMAP tests start their own throwaway Dovecots (config in a temp dir).
+export CONSERVA_TEST_DOVECOT=/usr/sbin/dovecot
 
 go vet ./...
 go test -count=1 ./...
