@@ -4,8 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
-	"path/filepath"
-	"testing"
+		"testing"
 
 	"github.com/conserva/conserva/ingest"
 )
@@ -15,13 +14,20 @@ import (
 func FuzzMbox(f *testing.F) {
 	f.Add([]byte("From a\nSubject: x\n\nbody\n>From y\n\nFrom b\r\nS: y\r\n\r\n"))
 	f.Add([]byte("From \n\n\nFrom \nFrom x\n"))
+	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p := filepath.Join(t.TempDir(), "box")
+		fh, err := os.CreateTemp(dir, "box")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fh.Close()
+		p := fh.Name()
+		defer os.Remove(p)
 		if err := os.WriteFile(p, append([]byte("From fuzz\n"), data...), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		total := 0
-		err := ingest.Mbox{Path: p}.Walk(context.Background(), func(it ingest.Item) error {
+		err = ingest.Mbox{Path: p}.Walk(context.Background(), func(it ingest.Item) error {
 			r, err := it.Open()
 			if err != nil {
 				return err
