@@ -154,9 +154,11 @@ func (a *Archive) auditMessage(ctx context.Context, r *Record, members map[strin
 		if err != nil || mode == "" || until.Before(time.Now()) {
 			return n, p("retention no longer in place (mode %q until %v): %v", mode, until, err)
 		}
-		if _, err := s3.Stat(ctx, r.Key); errors.Is(err, storage.ErrNotFound) {
+		st, err := s3.Stat(ctx, r.Key)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
 			return n, p("a delete marker or a newer version hides it (the evidence version is intact)")
-		} else if st, err := s3.Stat(ctx, r.Key); err == nil && r.VersionID != "" && st.VersionID != r.VersionID {
+		case err == nil && r.VersionID != "" && st.VersionID != r.VersionID:
 			return n, p("a newer version %s was written over it (the evidence version is intact)", st.VersionID)
 		}
 	}

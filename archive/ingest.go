@@ -66,7 +66,7 @@ const maxStoreFails = 8
 
 type outcome struct {
 	source string
-	done   func() // the item's Done, called once it is catalogued
+	done   func()  // the item's Done, called once it is catalogued
 	rec    *Record // nil on error or on a known duplicate
 	dup    bool    // already catalogued before this run looked
 	err    error

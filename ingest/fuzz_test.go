@@ -4,7 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
-		"testing"
+	"testing"
 
 	"github.com/conserva/conserva/ingest"
 )

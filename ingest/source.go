@@ -33,7 +33,7 @@ type Item struct {
 	// (or found already catalogued): sources that keep a position (IMAP
 	// UIDs) advance it only then.
 	Done func()
-	open    func() (io.ReadCloser, error)
+	open func() (io.ReadCloser, error)
 }
 
 // NewItem makes an item from any opener (sources outside this package).

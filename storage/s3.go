@@ -42,7 +42,7 @@ type S3Options struct {
 	SecretKey  string
 	Region     string
 	Retention  Retention // zero: DefaultRetention
-	Governance bool // GOVERNANCE instead of COMPLIANCE retention
+	Governance bool      // GOVERNANCE instead of COMPLIANCE retention
 }
 
 // OpenS3 opens s3://BUCKET[/PREFIX], creating the bucket with Object Lock

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"testing"
 	"time"
 
@@ -18,24 +17,9 @@ import (
 	"github.com/minio/minio-go/v7"
 )
 
-// s3Endpoint is the MinIO that scripts/test.sh starts (CONSERVA_TEST_S3_ENDPOINT,
-// with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY). Under the test script a
-// missing MinIO fails the test; plain go test skips it.
-func s3Endpoint(t *testing.T) string {
-	t.Helper()
-	ep := os.Getenv("CONSERVA_TEST_S3_ENDPOINT")
-	if ep == "" {
-		if os.Getenv(testutil.RequireEnv) != "" {
-			t.Fatal("CONSERVA_TEST_S3_ENDPOINT is not set: scripts/test.sh should have started MinIO")
-		}
-		t.Skip("no MinIO (CONSERVA_TEST_S3_ENDPOINT unset; scripts/test.sh starts one)")
-	}
-	return ep
-}
-
 func openBucket(t *testing.T) *storage.S3 {
 	t.Helper()
-	ep := s3Endpoint(t)
+	ep := testutil.S3Endpoint(t)
 	name := fmt.Sprintf("s3://conserva-test-%d/pfx", time.Now().UnixNano())
 	s, err := storage.OpenS3(context.Background(), name, storage.S3Options{Endpoint: ep, Region: "us-east-1"})
 	if err != nil {
@@ -161,7 +145,7 @@ func TestS3LargeObjectMultipart(t *testing.T) {
 }
 
 func TestS3RefusesBucketWithoutLock(t *testing.T) {
-	ep := s3Endpoint(t)
+	ep := testutil.S3Endpoint(t)
 	s := openBucket(t)
 	client, _ := s.Client()
 	name := fmt.Sprintf("conserva-nolock-%d", time.Now().UnixNano())

@@ -53,19 +53,9 @@ func accept(ctx context.Context, req *tspclient.Request, der []byte, roots *x509
 	if err := resp.Validate(req); err != nil {
 		return Token{}, fmt.Errorf("timestamp response rejected: %w", err)
 	}
-	token, err := resp.SignedToken()
+	token, chain, err := verifyToken(ctx, &resp, roots)
 	if err != nil {
 		return Token{}, err
-	}
-	if roots == nil {
-		roots = x509.NewCertPool()
-		for _, c := range token.Certificates {
-			roots.AddCert(c)
-		}
-	}
-	chain, err := token.Verify(ctx, x509.VerifyOptions{Roots: roots})
-	if err != nil {
-		return Token{}, fmt.Errorf("timestamp token rejected: %w", err)
 	}
 	info, err := token.Info()
 	if err != nil {
@@ -103,16 +93,9 @@ func Check(ctx context.Context, der, content []byte) error {
 	if err := resp.UnmarshalBinary(der); err != nil {
 		return fmt.Errorf("timestamp response: %w", err)
 	}
-	token, err := resp.SignedToken()
+	token, _, err := verifyToken(ctx, &resp, nil)
 	if err != nil {
-		return fmt.Errorf("timestamp response: %w", err)
-	}
-	roots := x509.NewCertPool()
-	for _, c := range token.Certificates {
-		roots.AddCert(c)
-	}
-	if _, err := token.Verify(ctx, x509.VerifyOptions{Roots: roots}); err != nil {
-		return fmt.Errorf("timestamp token: %w", err)
+		return err
 	}
 	info, err := token.Info()
 	if err != nil {
@@ -122,4 +105,25 @@ func Check(ctx context.Context, der, content []byte) error {
 		return fmt.Errorf("the timestamp is not over index.xml.p7s: %w", err)
 	}
 	return nil
+}
+
+// verifyToken checks the token's signature and its TSA certificate (the
+// critical timeStamping EKU) against roots, or against the certificates the
+// token carries when roots is nil.
+func verifyToken(ctx context.Context, resp *tspclient.Response, roots *x509.CertPool) (*tspclient.SignedToken, []*x509.Certificate, error) {
+	token, err := resp.SignedToken()
+	if err != nil {
+		return nil, nil, fmt.Errorf("timestamp response: %w", err)
+	}
+	if roots == nil {
+		roots = x509.NewCertPool()
+		for _, c := range token.Certificates {
+			roots.AddCert(c)
+		}
+	}
+	chain, err := token.Verify(ctx, x509.VerifyOptions{Roots: roots})
+	if err != nil {
+		return nil, nil, fmt.Errorf("timestamp token rejected: %w", err)
+	}
+	return token, chain, nil
 }

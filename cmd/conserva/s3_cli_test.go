@@ -18,23 +18,11 @@ import (
 	"github.com/minio/minio-go/v7"
 )
 
-func s3Env(t *testing.T) string {
-	t.Helper()
-	ep := os.Getenv("CONSERVA_TEST_S3_ENDPOINT")
-	if ep == "" {
-		if os.Getenv(testutil.RequireEnv) != "" {
-			t.Fatal("CONSERVA_TEST_S3_ENDPOINT is not set: scripts/test.sh should have started MinIO")
-		}
-		t.Skip("no MinIO (scripts/test.sh starts one)")
-	}
-	return ep
-}
-
 // TestS3ArchiveEndToEnd: ingest and seal on MinIO leave every object locked
 // for ten years; deleting catalog.db loses nothing; legal hold reaches the
 // store.
 func TestS3ArchiveEndToEnd(t *testing.T) {
-	ep := s3Env(t)
+	ep := testutil.S3Endpoint(t)
 	bucket := fmt.Sprintf("conserva-e2e-%d", time.Now().UnixNano())
 	t.Setenv("AWS_ENDPOINT_URL", ep)
 	t.Setenv("CONSERVA_STORE", "s3://"+bucket+"/archivio")
@@ -149,7 +137,7 @@ func strip(out string) string {
 // ingest: a clear error and a non-zero exit; after a restart the same run
 // completes with nothing lost.
 func TestS3OutageMidIngest(t *testing.T) {
-	s3Env(t)
+	testutil.S3Endpoint(t)
 	minioBin := os.Getenv("CONSERVA_TEST_MINIO")
 	if minioBin == "" {
 		t.Fatal("CONSERVA_TEST_MINIO is not set")

@@ -58,3 +58,19 @@ func Shared(t testing.TB, elem ...string) string {
 	}
 	return filepath.Join(append([]string{base}, elem...)...)
 }
+
+// S3Endpoint is the MinIO that scripts/test.sh starts
+// (CONSERVA_TEST_S3_ENDPOINT, credentials in AWS_ACCESS_KEY_ID and
+// AWS_SECRET_ACCESS_KEY). Under the script a missing MinIO fails the test;
+// plain go test skips it.
+func S3Endpoint(t testing.TB) string {
+	t.Helper()
+	ep := os.Getenv("CONSERVA_TEST_S3_ENDPOINT")
+	if ep == "" {
+		if os.Getenv(RequireEnv) != "" {
+			t.Fatal("CONSERVA_TEST_S3_ENDPOINT is not set: scripts/test.sh should have started MinIO")
+		}
+		t.Skip("no MinIO (CONSERVA_TEST_S3_ENDPOINT unset; scripts/test.sh starts one)")
+	}
+	return ep
+}
