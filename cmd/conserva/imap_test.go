@@ -196,3 +196,32 @@ label = "Esportazioni"
 		t.Fatalf("run with the mailbox down: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestIMAPOverTLS: STARTTLS on imap:// and implicit TLS on imaps://; the
+// server's self-signed certificate is refused unless the source says
+// insecure_skip_verify.
+func TestIMAPOverTLS(t *testing.T) {
+	d := testutil.StartDovecotTLS(t)
+	set := fixtures(t)
+	d.Deliver("1.test", set.Get("accettazione").Raw)
+	home := filepath.Join(t.TempDir(), "archive")
+	conserva(t, "--archive", home, "search")
+	starttls := "imap://" + d.User + "@" + d.Addr + "/INBOX"
+	implicit := "imaps://" + d.User + "@" + d.TLSAddr + "/INBOX"
+	t.Setenv("CONSERVA_IMAP_PASSWORD", d.Password)
+	for _, url := range []string{starttls, implicit} {
+		r := conserva(t, "--archive", home, "ingest", "--json", url)
+		if r.code != 1 || !strings.Contains(r.stderr, "certificate") {
+			t.Fatalf("%s with an unknown certificate: exit %d %s %s", url, r.code, r.stdout, r.stderr)
+		}
+	}
+	cfg := filepath.Join(home, "conserva.toml")
+	base, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(base, []byte(fmt.Sprintf("\n[[source]]\nurl = %q\ninsecure_skip_verify = true\n[[source]]\nurl = %q\ninsecure_skip_verify = true\n", starttls, implicit))...), 0o644)
+	for i, url := range []string{starttls, implicit} {
+		s := ingestSummary(t, conserva(t, "--archive", home, "ingest", "--json", url))
+		if s["errors"] != 0 || s["seen"] != 1 || s["archived"] != float64(1-i) {
+			t.Fatalf("%s with insecure_skip_verify: %v", url, s)
+		}
+	}
+}

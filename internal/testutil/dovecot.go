@@ -1,7 +1,14 @@
 package testutil
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -16,6 +23,8 @@ import (
 // temp dir, plaintext auth on loopback, one passwd-file user, Maildir.
 type Dovecot struct {
 	Addr     string
+	TLSAddr  string // implicit TLS (imaps), with StartDovecotTLS
+	CertPEM  string // the server certificate file, with StartDovecotTLS
 	User     string
 	Password string
 	dir      string
@@ -26,7 +35,13 @@ type Dovecot struct {
 
 // StartDovecot starts one. Under scripts/test.sh a missing dovecot fails the
 // test; otherwise it is skipped.
-func StartDovecot(t testing.TB) *Dovecot {
+func StartDovecot(t testing.TB) *Dovecot { return startDovecot(t, false) }
+
+// StartDovecotTLS starts one that offers STARTTLS on Addr and implicit TLS on
+// TLSAddr, with a self-signed certificate for 127.0.0.1 (CertPEM).
+func StartDovecotTLS(t testing.TB) *Dovecot { return startDovecot(t, true) }
+
+func startDovecot(t testing.TB, withTLS bool) *Dovecot {
 	t.Helper()
 	bin := os.Getenv("CONSERVA_TEST_DOVECOT")
 	if bin == "" {
@@ -49,6 +64,16 @@ func StartDovecot(t testing.TB) *Dovecot {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	d := &Dovecot{Addr: fmt.Sprintf("127.0.0.1:%d", port), User: "pec", Password: "segreta-di-prova", dir: dir, bin: bin, uid: uid, gid: gid, t: t}
+	sslConf, tlsPort := "ssl = no\n", 0
+	if withTLS {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		tlsPort = ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		d.TLSAddr = fmt.Sprintf("127.0.0.1:%d", tlsPort)
+		d.CertPEM = filepath.Join(dir, "cert.pem")
+		writeSelfSigned(t, d.CertPEM, filepath.Join(dir, "key.pem"))
+		sslConf = fmt.Sprintf("ssl = yes\nssl_cert = <%s\nssl_key = <%s\n", d.CertPEM, filepath.Join(dir, "key.pem"))
+	}
 	os.WriteFile(filepath.Join(dir, "users"), []byte(fmt.Sprintf("%s:{PLAIN}%s:%d:%d::%s/home/%s\n", d.User, d.Password, uid, gid, dir, d.User)), 0o644)
 	conf := fmt.Sprintf(`base_dir = %[1]s/run
 state_dir = %[1]s/state
@@ -56,8 +81,7 @@ log_path = %[1]s/dovecot.log
 instance_name = conserva-test-%[2]d
 protocols = imap
 listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
+%[4]sdisable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = %[3]d
 last_valid_uid = %[3]d
@@ -78,7 +102,8 @@ service imap-login {
     port = %[2]d
   }
   inet_listener imaps {
-    port = 0
+    address = 127.0.0.1
+    port = %[5]d
   }
 }
 service anvil {
@@ -87,7 +112,7 @@ service anvil {
 service imap-login {
   chroot =
 }
-`, dir, port, uid)
+`, dir, port, uid, sslConf, tlsPort)
 	os.WriteFile(filepath.Join(dir, "dovecot.conf"), []byte(conf), 0o644)
 	for _, sub := range []string{"run", "state", "home/" + d.User + "/Maildir/cur", "home/" + d.User + "/Maildir/new", "home/" + d.User + "/Maildir/tmp"} {
 		os.MkdirAll(filepath.Join(dir, sub), 0o755)
@@ -175,4 +200,21 @@ func (d *Dovecot) MaildirFiles() []string {
 		out = append(out, m...)
 	}
 	return out
+}
+
+// writeSelfSigned makes a throwaway certificate for 127.0.0.1.
+func writeSelfSigned(t testing.TB, certPath, keyPath string) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k8, _ := x509.MarshalPKCS8PrivateKey(key)
+	os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: k8}), 0o600)
 }
