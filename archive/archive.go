@@ -42,6 +42,9 @@ func Open(dir string, log *slog.Logger) (*Archive, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseSilentMove(dir, cfg); err != nil {
+		return nil, err
+	}
 	store, err := openStore(dir, cfg)
 	if err != nil {
 		return nil, err

@@ -76,6 +76,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			auditCommand(),
 			exportCommand(),
 			runCommand(),
+			storeCommand(),
 			versionCommand(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {

@@ -208,3 +208,40 @@ func TestS3OutageMidIngest(t *testing.T) {
 func specWithAttachment(i int, payload []byte) pecgen.Spec {
 	return pecgen.Spec{Kind: pec.KindPostaCertificata, Subject: fmt.Sprint("allegato ", i), Attachment: payload}
 }
+
+// TestStoreMigrate: an archive with evidence in the local store is not
+// silently opened on S3; `store migrate` copies it (locked, verified) and
+// switches; the audit then passes on S3.
+func TestStoreMigrate(t *testing.T) {
+	ep := testutil.S3Endpoint(t)
+	t.Setenv("AWS_ENDPOINT_URL", ep)
+	home := filepath.Join(t.TempDir(), "archive")
+	ingestFixtures(t, home, 5)
+	cfg := []string{"--archive", home}
+	if r := conserva(t, append(cfg, "seal")...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	to := fmt.Sprintf("s3://conserva-migrate-%d/archivio", time.Now().UnixNano())
+	t.Setenv("CONSERVA_STORE", to)
+	if r := conserva(t, append(cfg, "search")...); r.code != 2 || !strings.Contains(r.stderr, "store migrate") {
+		t.Fatalf("opening a local archive on S3: %d %s", r.code, r.stderr)
+	}
+	os.Unsetenv("CONSERVA_STORE")
+	r := conserva(t, append(cfg, "store", "migrate", "--json", "--to", to)...)
+	if r.code != 0 || !strings.Contains(r.stdout, `"config_updated":true`) {
+		t.Fatalf("migrate: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := conserva(t, append(cfg, "store", "migrate", "--to", to)...); r.code != 2 {
+		// the archive is on S3 now: a second migrate has no local store to read
+		t.Fatalf("second migrate: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = conserva(t, append(cfg, "audit", "--json")...)
+	if r.code != 0 || !strings.Contains(r.stdout, `"objects":5`) || !strings.Contains(r.stdout, `"problems":[]`) {
+		t.Fatalf("audit on S3 after migrate: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	for _, row := range decodeLines(t, conserva(t, append(cfg, "search", "--json")...).stdout) {
+		if row["version_id"] == nil || row["version_id"] == "" {
+			t.Fatalf("no version id after migrate: %v", row)
+		}
+	}
+}
