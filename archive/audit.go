@@ -68,7 +68,7 @@ func (a *Archive) Audit(ctx context.Context, sample int, progress func(done int)
 	members := map[string]map[string]bool{}
 	err := a.Catalog.Packages(func(p PackageRecord) error {
 		rep.Packages++
-		ids, probs := a.auditPackage(ctx, p)
+		ids, probs := a.auditPackage(ctx, p.ID, nil, nil)
 		members[p.ID] = ids
 		for _, pr := range probs {
 			problem(pr)
@@ -166,14 +166,20 @@ func (a *Archive) auditMessage(ctx context.Context, r *Record, members map[strin
 }
 
 // auditPackage checks a package's signature, timestamp and metadata, and
-// returns the message ids its signed index lists.
-func (a *Archive) auditPackage(ctx context.Context, pkg PackageRecord) (map[string]bool, []Problem) {
-	prefix := "packages/" + pkg.ID + "/"
+// returns the message ids its signed index lists. have holds files already
+// read (by name inside the package), so they are not read again; metaOf,
+// when not nil, limits the metadata checked to those messages (an export
+// of one dossier must not read a whole 100,000-message package).
+func (a *Archive) auditPackage(ctx context.Context, id string, have map[string][]byte, metaOf map[string]bool) (map[string]bool, []Problem) {
+	prefix := "packages/" + id + "/"
 	var probs []Problem
 	bad := func(key, format string, args ...any) {
 		probs = append(probs, Problem{Key: key, Problem: fmt.Sprintf(format, args...)})
 	}
 	read := func(name string) []byte {
+		if b, ok := have[name]; ok {
+			return b
+		}
 		rc, err := a.readEvidence(ctx, prefix+name)
 		if err != nil {
 			bad(prefix+name, "missing from the store: %v", err)
@@ -216,7 +222,11 @@ func (a *Archive) auditPackage(ctx context.Context, pkg PackageRecord) (map[stri
 			ids[f.SHA256] = true
 			continue
 		}
-		data := read(strings.TrimPrefix(f.Path, prefix))
+		name := strings.TrimPrefix(f.Path, prefix)
+		if metaOf != nil && !metaOf[strings.TrimSuffix(strings.TrimPrefix(name, "meta/"), ".xml")] {
+			continue
+		}
+		data := read(name)
 		if data == nil {
 			continue
 		}

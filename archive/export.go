@@ -203,16 +203,22 @@ func (a *Archive) exportPackage(ctx context.Context, id string, recs []*Record, 
 			return ep, err
 		}
 	}
+	exported := map[string]bool{}
 	for _, r := range recs {
-		data, err := read("meta/" + r.ID + ".xml")
+		name := "meta/" + r.ID + ".xml"
+		data, err := read(name)
 		if err != nil {
 			return ep, fmt.Errorf("package %s: %w", id, err)
 		}
-		if err := add(prefix+"meta/"+r.ID+".xml", data); err != nil {
+		files[name] = data
+		exported[r.ID] = true
+		if err := add(prefix+name, data); err != nil {
 			return ep, err
 		}
 	}
-	listed, probs := a.auditPackage(ctx, PackageRecord{ID: id})
+	// Checked on the bytes just put in the pack, the exported messages'
+	// metadata only.
+	listed, probs := a.auditPackage(ctx, id, files, exported)
 	ep.listed = listed
 	ep.SignatureOK, ep.TimestampOK = true, true
 	for _, p := range probs {

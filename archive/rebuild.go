@@ -226,23 +226,7 @@ func (s storeSource) Walk(ctx context.Context, fn func(ingest.Item) error) error
 // readEvidence reads the first version of an object (on S3 a newer version
 // or a delete marker may sit on top of it).
 func (a *Archive) readEvidence(ctx context.Context, key string) (io.ReadCloser, error) {
-	if _, ok := a.Store.(storage.Versioned); !ok {
-		return a.Store.Get(ctx, key)
-	}
-	var version string
-	err := a.Store.List(ctx, key, func(i storage.Info) error {
-		if i.Key == key {
-			version = i.VersionID
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if version == "" {
-		return nil, fmt.Errorf("%s: %w", key, storage.ErrNotFound)
-	}
-	return storage.GetVersion(ctx, a.Store, key, version)
+	return storage.ReadEvidence(ctx, a.Store, key)
 }
 
 func parseXML(r io.Reader) (*etree.Document, error) {

@@ -146,11 +146,10 @@ func (l *Local) put(ctx context.Context, key string, r io.Reader, wantSHA256 str
 // content is hashed (read to the end) and compared with the stored one.
 func (l *Local) existing(key, p string, size int64, want string, r io.Reader) (PutResult, error) {
 	if want == "" {
-		h := sha256.New()
-		if _, err := io.Copy(h, r); err != nil {
+		var err error
+		if want, err = HashReader(r); err != nil {
 			return PutResult{}, err
 		}
-		want = hex.EncodeToString(h.Sum(nil))
 	}
 	return l.existingHash(key, p, size, want)
 }
@@ -275,11 +274,7 @@ func hashFile(p string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return HashReader(f)
 }
 
 // ctxReader stops a long copy when the context ends.

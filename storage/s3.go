@@ -188,22 +188,20 @@ func (s *S3) evidence(ctx context.Context, key string) (Info, bool, error) {
 // existing compares an object already there with what is offered.
 func (s *S3) existing(ctx context.Context, st Info, r io.Reader, want string) (PutResult, error) {
 	if want == "" {
-		h := sha256.New()
-		if _, err := io.Copy(h, r); err != nil {
+		var err error
+		if want, err = HashReader(r); err != nil {
 			return PutResult{}, err
 		}
-		want = hex.EncodeToString(h.Sum(nil))
 	}
 	obj, err := s.GetVersion(ctx, st.Key, st.VersionID)
 	if err != nil {
 		return PutResult{}, err
 	}
 	defer obj.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, obj); err != nil {
+	got, err := HashReader(obj)
+	if err != nil {
 		return PutResult{}, err
 	}
-	got := hex.EncodeToString(h.Sum(nil))
 	if got != want {
 		return PutResult{}, fmt.Errorf("%s: %w (stored %s, offered %s)", st.Key, ErrConflict, got, want)
 	}

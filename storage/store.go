@@ -5,6 +5,8 @@ package storage
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -95,6 +97,39 @@ func GetVersion(ctx context.Context, s Store, key, version string) (io.ReadClose
 		return v.GetVersion(ctx, key, version)
 	}
 	return s.Get(ctx, key)
+}
+
+// evidencer is implemented by stores where a key may hold several versions
+// (S3): it finds the oldest version that is not a delete marker.
+type evidencer interface {
+	evidence(ctx context.Context, key string) (Info, bool, error)
+}
+
+// ReadEvidence reads the evidence under key: on a versioned store its first
+// version, whatever delete markers or newer versions sit on top of it;
+// elsewhere the object itself.
+func ReadEvidence(ctx context.Context, s Store, key string) (io.ReadCloser, error) {
+	e, ok := s.(evidencer)
+	if !ok {
+		return s.Get(ctx, key)
+	}
+	info, found, err := e.evidence(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("%s: %w", key, ErrNotFound)
+	}
+	return GetVersion(ctx, s, key, info.VersionID)
+}
+
+// HashReader returns the SHA-256 (hex) of everything r delivers.
+func HashReader(r io.Reader) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Copy reads an object fully into w; a helper for small objects.

@@ -97,6 +97,7 @@ userdb {
   args = username_format=%%u %[1]s/users
 }
 service imap-login {
+  chroot =
   inet_listener imap {
     address = 127.0.0.1
     port = %[2]d
@@ -107,9 +108,6 @@ service imap-login {
   }
 }
 service anvil {
-  chroot =
-}
-service imap-login {
   chroot =
 }
 `, dir, port, uid, sslConf, tlsPort)
