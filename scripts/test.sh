@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what the tests need (openssl,
-# xmllint, curl, chromium, dovecot-imapd; MinIO built once into .cache), starts a throwaway MinIO, then
+# xmllint, curl, chromium, dovecot-imapd, a JDK with Bouncy Castle; MinIO built once into .cache), starts a throwaway MinIO, then
 # go vet, go test (every package, with the real openssl and xmllint as the
 # independent verifiers), and a short fuzz run of the parsers.
 set -euo pipefail
@@ -12,6 +12,8 @@ command -v xmllint >/dev/null 2>&1 || missing+=(libxml2-utils)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)   # renders report.html in a test
 [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)          # a real IMAP server for the IMAP tests
+command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)   # Bouncy Castle, the second
+[ -f /usr/share/java/bcpkix.jar ] || missing+=(libbcpkix-java)        # implementation of CAdES and RFC 4998
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   sudo_cmd=()
