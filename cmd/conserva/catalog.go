@@ -32,7 +32,7 @@ func runRebuild(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer a.Close()
-	trust, err := a.Trust(cmd.String("trust"))
+	trust, _, err := a.ProviderTrust(ctx, cmd.String("trust"))
 	if err != nil {
 		return usageErrorf("%v", err)
 	}

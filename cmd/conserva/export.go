@@ -34,7 +34,7 @@ func exportCommand() *cli.Command {
 				return err
 			}
 			defer a.Close()
-			trust, err := a.Trust(cmd.String("trust"))
+			trust, _, err := a.ProviderTrust(ctx, cmd.String("trust"))
 			if err != nil {
 				return usageErrorf("%v", err)
 			}
