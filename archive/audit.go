@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -208,7 +209,15 @@ func (a *Archive) auditPackage(ctx context.Context, id string, have map[string][
 		}
 	}
 	if p7s != nil && tsr != nil {
-		if err := timestamp.Check(ctx, tsr, p7s); err != nil {
+		// Interim (issue 11 replaces it with the pinned TSA roots): the
+		// token's own certificates, as before.
+		roots := x509.NewCertPool()
+		if tok, err := timestamp.Parse(tsr); err == nil {
+			for _, c := range tok.Chain {
+				roots.AddCert(c)
+			}
+		}
+		if _, err := timestamp.VerifyResponse(ctx, tsr, p7s, roots); err != nil {
 			bad(prefix+"index.xml.p7s.tsr", "%v", err)
 		}
 	}
