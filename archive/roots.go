@@ -77,7 +77,11 @@ func RootOf(chain []*x509.Certificate, roots []*x509.Certificate) *x509.Certific
 // use, the development CA. A configured signer or TSA without its roots is
 // an error: nothing would attribute its seals.
 func (a *Archive) SealRoots(opts RootsOptions) (*Roots, error) {
-	cfg := a.Config.Seal
+	return a.sealRootsFor(a.Config.Seal, opts)
+}
+
+// sealRootsFor resolves the roots for a signer and TSA configured as cfg.
+func (a *Archive) sealRootsFor(cfg SealConfig, opts RootsOptions) (*Roots, error) {
 	r := &Roots{}
 	var devCA []byte
 	dev := func() ([]byte, error) {
@@ -101,7 +105,7 @@ func (a *Archive) SealRoots(opts RootsOptions) (*Roots, error) {
 		}
 		if path == "" {
 			if configured {
-				return nil, nil, "", fmt.Errorf("the %s is configured but its roots are not: set [seal] %s in conserva.toml (or %s, or --%s-roots) to the PEM file of its CA", what, confName, env, what)
+				return nil, nil, "", fmt.Errorf("the %s is given but not its roots: set [seal] %s in conserva.toml (or %s, or --%s-roots) to the PEM file of its CA", what, confName, env, what)
 			}
 			data, err := dev()
 			if err != nil {
@@ -169,4 +173,18 @@ func (a *Archive) keepRoots(ctx context.Context, r *Roots) (signerKey, tsaKey st
 	}
 	tsaKey, err = put(r.TSAPEM)
 	return signerKey, tsaKey, err
+}
+
+// verifyRoots are the pinned roots every package is checked against: the
+// run's overrides, else the configuration, else the development CA.
+func (a *Archive) verifyRoots() (*Roots, error) {
+	if a.roots != nil {
+		return a.roots, nil
+	}
+	r, err := a.SealRoots(a.RootsOverride)
+	if err != nil {
+		return nil, err
+	}
+	a.roots = r
+	return r, nil
 }

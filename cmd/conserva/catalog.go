@@ -18,6 +18,7 @@ func catalogCommand() *cli.Command {
 			Description: "Package membership is read from the package indexes. The old catalog, if any, is kept\n" +
 				"as catalog.db.old-<time>; where messages came from is carried over from it.",
 			Flags: []cli.Flag{
+				signerRootsFlag(), tsaRootsFlag(),
 				&cli.StringFlag{Name: "trust", Usage: "trust anchors (default: the archive's conserva.toml)", Sources: cli.EnvVars("CONSERVA_TRUST")},
 				jsonFlag(),
 			},

@@ -21,6 +21,7 @@ func exportCommand() *cli.Command {
 			"timestamp, chains, and the metadata of these messages only), report.html, report.json, SHA256SUMS and\n" +
 			"VERIFY.txt (sha256sum and openssl commands, runnable as they are: sh VERIFY.txt).",
 		Flags: []cli.Flag{
+			signerRootsFlag(), tsaRootsFlag(),
 			&cli.StringFlag{Name: "out", Usage: "zip file to write", Required: true},
 			&cli.StringFlag{Name: "trust", Usage: "trust anchors for the providers' signatures (default: conserva.toml)", Sources: cli.EnvVars("CONSERVA_TRUST")},
 			jsonFlag(),
