@@ -188,3 +188,14 @@ func (a *Archive) verifyRoots() (*Roots, error) {
 	a.roots = r
 	return r, nil
 }
+
+// chainRoot is the root among roots that cert chains to through
+// intermediates, nil when none does (judged now: for what is about to be
+// signed).
+func chainRoot(cert *x509.Certificate, intermediates, roots []*x509.Certificate) *x509.Certificate {
+	chains, err := cert.Verify(x509.VerifyOptions{Roots: pool(roots), Intermediates: pool(intermediates), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	if err != nil || len(chains) == 0 {
+		return nil
+	}
+	return chains[0][len(chains[0])-1]
+}
