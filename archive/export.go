@@ -332,7 +332,8 @@ func (a *Archive) exportPackage(ctx context.Context, id string, recs []*Record, 
 	for _, name := range []string{"index.xml", "index.xml.p7s", "index.xml.p7s.tsr", "signer-chain.pem", "tsa-chain.pem"} {
 		data, err := a.readAll(ctx, prefix+name)
 		if err != nil {
-			return ep, fmt.Errorf("package %s: %w", id, err)
+			// Named by the checks below; the pack is still made, and says so.
+			continue
 		}
 		files[name] = data
 		if err := add(prefix+name, data); err != nil {
@@ -344,7 +345,8 @@ func (a *Archive) exportPackage(ctx context.Context, id string, recs []*Record, 
 		name := "meta/" + r.ID + ".xml"
 		data, err := a.readAll(ctx, prefix+name)
 		if err != nil {
-			return ep, fmt.Errorf("package %s: %w", id, err)
+			ep.Problems = append(ep.Problems, prefix+name+": "+err.Error())
+			continue
 		}
 		files[name] = data
 		exported[r.ID] = true
