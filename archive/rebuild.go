@@ -41,7 +41,7 @@ func (a *Archive) Rebuild(ctx context.Context, trust *pec.TrustStore, progress f
 	hasJournal := false
 	if a.Catalog != nil {
 		_ = a.Catalog.Scan(func(r *Record) error {
-			carried[r.ID] = &Record{Sources: r.Sources, IngestedAt: r.IngestedAt}
+			carried[r.ID] = &Record{Sources: r.Sources, IngestedAt: r.IngestedAt, History: r.History}
 			return nil
 		})
 		hasJournal, _ = a.Catalog.getJSON(bucketMeta, journalKey, &j)
@@ -104,6 +104,17 @@ func (a *Archive) restoreOrigins(carried map[string]*Record) error {
 				continue // catalogued once, gone from the store: audit reports it
 			}
 			r.Sources, r.IngestedAt = c.Sources, c.IngestedAt
+			// The verdicts given before stay; the rebuild's own judgement
+			// is added when it differs from the latest.
+			if n := len(c.History); n > 0 {
+				now := r.History
+				r.History = c.History
+				if len(now) > 0 && (now[0].Verdict != c.History[n-1].Verdict || now[0].Reason != c.History[n-1].Reason) {
+					ev := now[0]
+					ev.By = "rebuild"
+					r.History = append(r.History, ev)
+				}
+			}
 			if err := put(r); err != nil {
 				return err
 			}
