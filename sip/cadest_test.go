@@ -38,7 +38,7 @@ func pool(c *x509.Certificate) *x509.CertPool {
 }
 
 // devTrust is the development hierarchy: ECDSA P-256, one CA for both.
-func devTrust(t *testing.T) trust {
+func devTrust(t testing.TB) trust {
 	t.Helper()
 	keys, err := devpki.LoadOrCreate(t.TempDir())
 	if err != nil {
