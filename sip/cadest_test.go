@@ -167,6 +167,8 @@ func TestCAdESBESVerifiesWithoutTimestamp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A BES signature (or a CAdES-T one whose unsigned token was stripped)
+	// verifies with no timestamp: callers expecting CAdES-T check for it.
 	if v.Timestamp != nil || v.SigningTime.IsZero() {
 		t.Fatalf("BES: %+v", v)
 	}
@@ -437,4 +439,23 @@ func embeddedToken(t *testing.T, p7s, want []byte) []byte {
 		t.Fatal("the token is not the value of id-aa-signatureTimeStampToken")
 	}
 	return p7s[at : at+len(want)]
+}
+
+func TestVerifyCAdESRefusesWeakDigest(t *testing.T) {
+	tr := devTrust(t)
+	sd, err := pkcs7.NewSignedData(content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA1)
+	if err := sd.AddSignerChain(tr.signer.Cert, tr.signer.Key, tr.signer.Chain[1:], pkcs7.SignerInfoConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	sd.Detach()
+	p7s, err := sd.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sip.VerifyCAdES(context.Background(), p7s, content, tr.signerRoots, tr.tsaRoots)
+	mustFail(t, "SHA-1", err, "digest algorithm")
 }
