@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -357,6 +358,25 @@ func TestCAdESTIndependentVerifiers(t *testing.T) {
 				t.Fatalf("openssl: the embedded token also covers the whole p7s?\n%s", out)
 			}
 
+			// openssl alone (the recipe VERIFY.txt can use): extract the
+			// token and the signature value from the p7s, ts -verify.
+			script, err := filepath.Abs("testdata/verify-signature-timestamp.sh")
+			if err != nil {
+				t.Fatal(err)
+			}
+			recipe := func(p7s string) (string, error) {
+				cmd := exec.Command(testutil.Tool(t, "sh"), script, p7s, "tsa-root.pem")
+				cmd.Dir = dir
+				out, err := cmd.CombinedOutput()
+				return string(out), err
+			}
+			if out, err := recipe("index.xml.p7s"); err != nil || !strings.Contains(out, "Verification: OK") {
+				t.Fatalf("verify-signature-timestamp.sh: %v\n%s", err, out)
+			}
+			if got, err := os.ReadFile(filepath.Join(dir, "sigvalue.bin")); err != nil || !bytes.Equal(got, sig) {
+				t.Fatalf("the script's signature value differs: %v", err)
+			}
+
 			// Bouncy Castle: the genuine signature alone, then every forgery
 			// in one JVM, each refused for its own reason.
 			bc := func(cases ...string) (string, error) {
@@ -400,6 +420,12 @@ func TestCAdESTIndependentVerifiers(t *testing.T) {
 			write("bes.p7s", bes)
 			tokAt := bytes.Index(p7s, tok.TokenDER)
 			write("flipped-token.p7s", flip(p7s, tokAt+len(tok.TokenDER)-10))
+
+			for _, f := range []string{"forged-tsa.p7s", "other-imprint.p7s", "bes.p7s", "flipped-token.p7s"} {
+				if out, err := recipe(f); err == nil {
+					t.Fatalf("verify-signature-timestamp.sh accepted %s:\n%s", f, out)
+				}
+			}
 
 			out, err = bc("index.xml.p7s altered.xml", "forged-signer.p7s index.xml", "forged-tsa.p7s index.xml",
 				"other-imprint.p7s index.xml", "bes.p7s index.xml", "flipped-token.p7s index.xml")
