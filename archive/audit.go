@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,9 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/conserva/conserva/sip"
 	"github.com/conserva/conserva/storage"
 	"github.com/conserva/conserva/timestamp"
-	"github.com/smallstep/pkcs7"
 )
 
 // Problem is one finding of an audit.
@@ -198,26 +197,20 @@ func (a *Archive) auditPackage(ctx context.Context, id string, have map[string][
 	if index == nil {
 		return ids, probs
 	}
+	roots, err := a.verifyRoots()
+	if err != nil {
+		bad(prefix+"index.xml.p7s", "cannot be checked: %v", err)
+		return ids, probs
+	}
 	if p7s != nil {
-		if p7, err := pkcs7.Parse(p7s); err != nil {
-			bad(prefix+"index.xml.p7s", "not a CMS signature: %v", err)
-		} else {
-			p7.Content = index
-			if err := p7.Verify(); err != nil {
-				bad(prefix+"index.xml.p7s", "the signature does not match index.xml: %v", err)
-			}
+		// Against the pinned roots only: the chain files of the package
+		// could be anyone's.
+		if _, err := sip.VerifyCAdES(ctx, p7s, index, roots.SignerPool(), roots.TSAPool()); err != nil {
+			bad(prefix+"index.xml.p7s", "%v", err)
 		}
 	}
 	if p7s != nil && tsr != nil {
-		// Interim (issue 11 replaces it with the pinned TSA roots): the
-		// token's own certificates, as before.
-		roots := x509.NewCertPool()
-		if tok, err := timestamp.Parse(tsr); err == nil {
-			for _, c := range tok.Chain {
-				roots.AddCert(c)
-			}
-		}
-		if _, err := timestamp.VerifyResponse(ctx, tsr, p7s, roots); err != nil {
+		if _, err := timestamp.VerifyResponse(ctx, tsr, p7s, roots.TSAPool()); err != nil {
 			bad(prefix+"index.xml.p7s.tsr", "%v", err)
 		}
 	}

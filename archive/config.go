@@ -45,11 +45,16 @@ type SourceConfig struct {
 // the names the index gives the parties. Empty signer/TSA mean the
 // development ones (no legal value).
 type SealConfig struct {
-	Signer           string `toml:"signer"` // PKCS#12 file; password from CONSERVA_SIGNER_PASSWORD
-	TSAURL           string `toml:"tsa_url"`
-	TSAUser          string `toml:"tsa_user"`
-	TSAPasswordEnv   string `toml:"tsa_password_env"` // name of the variable holding the TSA password
-	TSACA            string `toml:"tsa_ca"`           // PEM file of the TSA's trust anchors
+	Signer         string `toml:"signer"` // PKCS#12 file; password from CONSERVA_SIGNER_PASSWORD
+	TSAURL         string `toml:"tsa_url"`
+	TSAUser        string `toml:"tsa_user"`
+	TSAPasswordEnv string `toml:"tsa_password_env"` // name of the variable holding the TSA password
+	TSACA          string `toml:"tsa_ca"`           // older name of tsa_roots
+	// SignerRoots and TSARoots pin who may seal packages: PEM files of the
+	// signer's CA and the TSA's CA. Every package signature and timestamp is
+	// checked against them, never against the certificates it carries.
+	SignerRoots      string `toml:"signer_roots"`
+	TSARoots         string `toml:"tsa_roots"`
 	TSAInsecureTLS   bool   `toml:"tsa_insecure_tls"`
 	MaxMessages      int    `toml:"max_package_messages"`
 	MaxBytes         string `toml:"max_package_bytes"`
@@ -90,7 +95,11 @@ retention = "10y"
 # tsa_url = "https://tsa.example.it/tsa"
 # tsa_user = "utente"
 # tsa_password_env = "CONSERVA_TSA_PASSWORD"
-# tsa_ca = "/etc/conserva/tsa-ca.pem"
+# The roots that attribute every seal: the CA of the signer above and the CA
+# of the TSA (PEM). Required with a configured signer or TSA; the development
+# CA otherwise. CONSERVA_SIGNER_ROOTS / CONSERVA_TSA_ROOTS override them.
+# signer_roots = "/etc/conserva/signer-ca.pem"
+# tsa_roots = "/etc/conserva/tsa-ca.pem"
 # tsa_insecure_tls = false
 # Past these sizes a night's ingest is split into several packages.
 max_package_messages = 100000

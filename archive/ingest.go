@@ -28,6 +28,10 @@ type IngestOptions struct {
 	// NoStore catalogues without storing: for objects read back from the
 	// store itself (catalog rebuild).
 	NoStore bool
+
+	// TrustFiles are the SHA-256 of the kept trust files Trust was made
+	// of, recorded with each verdict.
+	TrustFiles []string
 }
 
 // IngestSummary is the outcome of a run. Flagged messages are archived: they
@@ -281,6 +285,7 @@ func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, opts IngestOpti
 		version = res.VersionID
 	}
 	o.rec = newRecord(m, v, it.Source, time.Now().UTC())
+	o.rec.History[0].Trust = opts.TrustFiles
 	o.rec.VersionID = version
 	return o
 }
@@ -329,6 +334,7 @@ func (a *Archive) ingestLarge(ctx context.Context, it ingest.Item, opts IngestOp
 	}
 	m := pec.TooLarge(id, n, lim)
 	o.rec = newRecord(m, m.Verify(opts.Trust), it.Source, time.Now().UTC())
+	o.rec.History[0].Trust = opts.TrustFiles
 	o.rec.VersionID = version
 	return o
 }

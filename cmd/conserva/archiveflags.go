@@ -38,6 +38,7 @@ func openArchive(cmd *cli.Command) (*archive.Archive, error) {
 	if err != nil {
 		return nil, usageErrorf("%v", err)
 	}
+	a.RootsOverride = rootsOptions(cmd)
 	return a, nil
 }
 
@@ -53,4 +54,18 @@ func progress(cmd *cli.Command, max int, what string) *progressbar.ProgressBar {
 	}
 	return progressbar.NewOptions(max, progressbar.OptionSetDescription(what), progressbar.OptionSetWriter(os.Stderr),
 		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100_000_000))
+}
+
+// signerRootsFlag and tsaRootsFlag are the pinned roots of the archive's
+// own seals, for every command that signs or checks packages.
+func signerRootsFlag() cli.Flag {
+	return &cli.StringFlag{Name: "signer-roots", Usage: "PEM file of the CA(s) that may sign packages (default: [seal] signer_roots, CONSERVA_SIGNER_ROOTS, else the development CA)"}
+}
+
+func tsaRootsFlag() cli.Flag {
+	return &cli.StringFlag{Name: "tsa-roots", Usage: "PEM file of the CA(s) that may timestamp packages (default: [seal] tsa_roots, CONSERVA_TSA_ROOTS, else the development CA)"}
+}
+
+func rootsOptions(cmd *cli.Command) archive.RootsOptions {
+	return archive.RootsOptions{Signer: cmd.String("signer-roots"), TSA: cmd.String("tsa-roots")}
 }

@@ -15,6 +15,7 @@ func auditCommand() *cli.Command {
 		Description: "Exit status: 0 when everything is intact, 1 when there is any problem (each named), 2 on usage errors.\n" +
 			"Every run is recorded in the catalog.",
 		Flags: []cli.Flag{
+			signerRootsFlag(), tsaRootsFlag(),
 			&cli.IntFlag{Name: "sample", Usage: "check N messages chosen at random instead of all"},
 			jsonFlag(),
 		},

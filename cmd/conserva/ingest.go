@@ -44,11 +44,11 @@ func runIngest(ctx context.Context, cmd *cli.Command) error {
 		}
 		sources = append(sources, src)
 	}
-	trust, err := a.Trust(cmd.String("trust"))
+	trust, tfiles, err := a.ProviderTrust(ctx, cmd.String("trust"))
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
-	opts := archive.IngestOptions{Trust: trust}
+	opts := archive.IngestOptions{Trust: trust, TrustFiles: archive.TrustHashes(tfiles)}
 	bar := progress(cmd, -1, "ingesting")
 	if bar != nil {
 		opts.Progress = func(done int) { _ = bar.Set(done) }

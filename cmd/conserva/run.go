@@ -28,7 +28,7 @@ func runCommand() *cli.Command {
 			if len(a.Config.Sources) == 0 {
 				return usageErrorf("run: no [[source]] in %s/conserva.toml", a.Dir)
 			}
-			trust, err := a.Trust("")
+			trust, tfiles, err := a.ProviderTrust(ctx, "")
 			if err != nil {
 				return usageErrorf("%v", err)
 			}
@@ -46,7 +46,7 @@ func runCommand() *cli.Command {
 				src, err := openSource(a, sc.URL)
 				if err == nil {
 					var sum archive.IngestSummary
-					sum, err = a.Ingest(ctx, []ingest.Source{src}, archive.IngestOptions{Trust: trust})
+					sum, err = a.Ingest(ctx, []ingest.Source{src}, archive.IngestOptions{Trust: trust, TrustFiles: archive.TrustHashes(tfiles)})
 					r.Result = &sum
 					if err == nil && sum.Errors > 0 {
 						err = fmt.Errorf("%d message(s) could not be read or stored", sum.Errors)
