@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -484,4 +485,42 @@ func TestVerifyCAdESRefusesWeakDigest(t *testing.T) {
 	}
 	_, err = sip.VerifyCAdES(context.Background(), p7s, content, tr.signerRoots, tr.tsaRoots)
 	mustFail(t, "SHA-1", err, "digest algorithm")
+}
+
+// counting wraps a key and a TSA to count what SignT asks of them.
+type countingKey struct {
+	crypto.Signer
+	n int
+}
+
+func (k *countingKey) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	k.n++
+	return k.Signer.Sign(r, digest, opts)
+}
+
+type countingTSA struct {
+	timestamp.Authority
+	n int
+}
+
+func (c *countingTSA) Timestamp(ctx context.Context, b []byte) (timestamp.Token, error) {
+	c.n++
+	return c.Authority.Timestamp(ctx, b)
+}
+
+func TestSignTSignsOnceAndStampsOnce(t *testing.T) {
+	tr := devTrust(t)
+	key := &countingKey{Signer: tr.signer.Key}
+	tsa := &countingTSA{Authority: tr.tsa}
+	s := &sip.Signer{Cert: tr.signer.Cert, Key: key, Chain: tr.signer.Chain}
+	p7s, _, err := s.SignT(context.Background(), content, tsa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key.n != 1 || tsa.n != 1 {
+		t.Fatalf("%d signatures, %d TSA requests; want one of each", key.n, tsa.n)
+	}
+	if _, err := sip.VerifyCAdES(context.Background(), p7s, content, tr.signerRoots, tr.tsaRoots); err != nil {
+		t.Fatal(err)
+	}
 }
