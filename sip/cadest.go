@@ -128,6 +128,9 @@ var (
 // else at signingTime; and, when the signature carries a
 // signatureTimeStampToken, that token over the signature value against
 // tsaRoots. Any failure is an error naming its cause.
+//
+// An unsigned attribute can be stripped without breaking the signature: a
+// caller that expects CAdES-T must require Verified.Timestamp != nil.
 func VerifyCAdES(ctx context.Context, p7s, content []byte, signerRoots, tsaRoots *x509.CertPool) (*Verified, error) {
 	if signerRoots == nil || signerRoots.Equal(x509.NewCertPool()) {
 		return nil, errors.New("signature: no signer roots configured to judge it against")
@@ -215,6 +218,9 @@ func parseSignerInfo(p7s []byte) (*cmsSignerInfo, error) {
 		return nil, fmt.Errorf("signature: %d signers, want exactly one", len(sd.SignerInfos))
 	}
 	si := sd.SignerInfos[0]
+	if alg := si.DigestAlgorithm.Algorithm; !alg.Equal(oidSHA256) && !alg.Equal(oidSHA384) && !alg.Equal(oidSHA512) {
+		return nil, fmt.Errorf("signature: digest algorithm %v is not SHA-256, SHA-384 or SHA-512", alg)
+	}
 	if len(si.SignedAttrs.Bytes) == 0 {
 		return nil, errors.New("signature: no signed attributes (not CAdES)")
 	}
@@ -233,6 +239,9 @@ func attributes(raw []byte, signed bool) (map[string][]asn1.RawValue, error) {
 			return nil, err
 		}
 		raw = rest
+		if len(a.Values) == 0 {
+			return nil, fmt.Errorf("attribute %v has no value", a.Type)
+		}
 		key := a.Type.String()
 		if signed && (len(a.Values) != 1 || len(out[key]) > 0) {
 			return nil, fmt.Errorf("attribute %v must appear once with one value", a.Type)
