@@ -163,7 +163,8 @@ func putRecord(tx *bolt.Tx, r *Record) error {
 	return tx.Bucket(bucketMessages).Put([]byte(r.ID), data)
 }
 
-func ixKey(value, id string) []byte { return []byte(value + "\x00" + id) }
+// ixKey is bounded in length whatever the value (see ixValue).
+func ixKey(value, id string) []byte { return []byte(ixValue(value) + "\x00" + id) }
 
 func index(tx *bolt.Tx, r *Record) error {
 	put := func(bucket []byte, value string) error {
@@ -198,7 +199,7 @@ func index(tx *bolt.Tx, r *Record) error {
 func (c *Catalog) lookup(bucket []byte, value string) ([]string, error) {
 	var ids []string
 	err := c.db.View(func(tx *bolt.Tx) error {
-		prefix := []byte(value + "\x00")
+		prefix := []byte(ixValue(value) + "\x00")
 		cur := tx.Bucket(bucket).Cursor()
 		for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
 			ids = append(ids, string(k[len(prefix):]))

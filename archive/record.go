@@ -71,6 +71,7 @@ func newRecord(m *pec.Message, v pec.Verification, source string, now time.Time)
 		r.Ricezione = d.Ricezione
 		r.Errore, r.ErroreEsteso = d.Errore, d.ErroreEsteso
 	}
+	capRecord(r)
 	r.Dossier = dossierKey(r)
 	if v.Verdict != pec.Valid {
 		r.Flagged = true
