@@ -46,6 +46,24 @@ type Record struct {
 	Flagged    bool      `json:"flagged"`
 	FlagReason string    `json:"flag_reason,omitempty"`
 	Warnings   []string  `json:"warnings,omitempty"`
+
+	// Damage is set when the stored object is not what the record names
+	// ("damaged: …", "missing from the store"): a rebuild keeps such records
+	// so that the damage stays visible (audit names them), and seal skips them.
+	Damage string `json:"damage,omitempty"`
+	// PackageProblem is set when the package the message was sealed in is
+	// missing or broken: the message stays in it, never re-sealed silently.
+	PackageProblem string `json:"package_problem,omitempty"`
+	// VerdictHistory keeps earlier verdicts a rebuild replaced (the catalog
+	// alone knew them).
+	VerdictHistory []VerdictChange `json:"verdict_history,omitempty"`
+}
+
+// VerdictChange is a verdict the catalog held until a re-verification.
+type VerdictChange struct {
+	Signature pec.Verdict `json:"signature"`
+	Reason    string      `json:"reason"`
+	Until     time.Time   `json:"until"`
 }
 
 // newRecord describes a parsed and verified message.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+
+	"github.com/conserva/conserva/archive"
 
 	"github.com/urfave/cli/v3"
 )
@@ -27,9 +30,11 @@ func catalogCommand() *cli.Command {
 }
 
 func runRebuild(ctx context.Context, cmd *cli.Command) error {
-	a, err := openArchive(cmd)
+	// A damaged catalog is what rebuild is for: open the archive without it.
+	log := slog.New(slog.NewTextHandler(cmd.Root().ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := archive.OpenForRebuild(archiveDir(cmd), log)
 	if err != nil {
-		return err
+		return usageErrorf("%v", err)
 	}
 	defer a.Close()
 	trust, err := a.Trust(cmd.String("trust"))
@@ -51,10 +56,13 @@ func runRebuild(ctx context.Context, cmd *cli.Command) error {
 			return jerr
 		}
 	} else {
-		fmt.Fprintf(out, "catalog rebuilt from the store: %d messages (%d flagged), %d packages, %d incomplete, %d errors\n",
-			sum.Messages, sum.Flagged, sum.Packages, sum.Incomplete, sum.Errors)
+		fmt.Fprintf(out, "catalog rebuilt from the store: %d messages (%d flagged), %d packages, %d incomplete, %d damaged, %d missing, %d broken packages, %d errors\n",
+			sum.Messages, sum.Flagged, sum.Packages, sum.Incomplete, sum.Damaged, sum.Missing, sum.BrokenPackages, sum.Errors)
 		if sum.Previous != "" {
 			fmt.Fprintf(out, "previous catalog kept as %s\n", sum.Previous)
+		}
+		for _, w := range sum.Warnings {
+			fmt.Fprintf(out, "warning: %s\n", w)
 		}
 		for _, f := range sum.Failures {
 			fmt.Fprintf(out, "error %s: %s\n", f.Source, f.Error)
@@ -64,7 +72,7 @@ func runRebuild(ctx context.Context, cmd *cli.Command) error {
 		return &exitError{code: exitFindings, msg: err.Error()}
 	}
 	if sum.Errors > 0 {
-		return &exitError{code: exitFindings, msg: fmt.Sprintf("%d object(s) could not be read or are damaged", sum.Errors)}
+		return &exitError{code: exitFindings, msg: fmt.Sprintf("%d problem(s): damaged or missing objects and broken packages stay in the catalog, marked (see conserva audit)", sum.Errors)}
 	}
 	return nil
 }
