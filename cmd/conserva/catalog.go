@@ -25,8 +25,59 @@ func catalogCommand() *cli.Command {
 				jsonFlag(),
 			},
 			Action: runRebuild,
+		}, {
+			Name:  "check",
+			Usage: "reconcile the catalog with the store and the signed package indexes",
+			Description: "Lists the store and every package index and names every object not catalogued, every catalogued\n" +
+				"message missing from the store, every message in no package or in two, every sealed package the\n" +
+				"catalog lacks, and every record whose fields differ from re-parsing and re-verifying its bytes.\n" +
+				"Exit status: 0 when they agree, 1 when anything differs (each named), 2 on usage errors.",
+			Flags: []cli.Flag{
+				&cli.IntFlag{Name: "sample", Usage: "re-verify N records chosen at random instead of all"},
+				trustFlag(),
+				jsonFlag(),
+			},
+			Action: runCheck,
 		}},
 	}
+}
+
+func runCheck(ctx context.Context, cmd *cli.Command) error {
+	if cmd.Int("sample") < 0 {
+		return usageErrorf("catalog check: --sample must be positive")
+	}
+	a, err := openArchive(cmd)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	trust, err := a.Trust(cmd.String("trust"))
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	rep, err := a.CheckCatalog(ctx, archive.CheckOptions{Sample: int(cmd.Int("sample")), Trust: trust})
+	if err != nil {
+		return &exitError{code: exitFindings, msg: err.Error()}
+	}
+	out := cmd.Root().Writer
+	if cmd.Bool("json") {
+		if err := json.NewEncoder(out).Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(out, "catalog check (%s): store %d messages, catalog %d, %d package folders, %d re-verified, %d problems\n",
+			rep.Scope, rep.Stored, rep.Catalogued, rep.Packages, rep.Reverified, len(rep.Problems))
+		for _, n := range rep.Notes {
+			fmt.Fprintf(out, "note: %s\n", n)
+		}
+		for _, p := range rep.Problems {
+			fmt.Fprintf(out, "PROBLEM %s: %s\n", p.Key, p.Problem)
+		}
+	}
+	if len(rep.Problems) > 0 {
+		return findings()
+	}
+	return nil
 }
 
 func runRebuild(ctx context.Context, cmd *cli.Command) error {
