@@ -2,11 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
+	"github.com/conserva/conserva/archive"
+	"github.com/conserva/conserva/internal/pecgen"
+	"github.com/conserva/conserva/pec"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -122,5 +127,112 @@ func TestAuditReconciles(t *testing.T) {
 	rep, r = audit(t, home, "audit", "--trust", set.TrustPEM)
 	if r.code != 1 || !rep.names(ids[2], "listed in 2 packages") {
 		t.Fatalf("a message in two packages: exit %d %s", r.code, r.stdout)
+	}
+}
+
+func catalogRecords(t *testing.T, home string) map[string]*archive.Record {
+	t.Helper()
+	a, err := archive.Open(home, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	out := map[string]*archive.Record{}
+	if err := a.Catalog.Scan(func(r *archive.Record) error { out[r.ID] = r; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestRebuildKeepsDamage is issue 12 case 3. Before: after a flipped byte
+// rebuild swapped in a catalog without the message; a deleted message or a
+// removed package folder gave exit 0, the package's messages became
+// unsealed and were sealed again; a broken signature was accepted.
+func TestRebuildKeepsDamage(t *testing.T) {
+	set := fixtures(t)
+	home := filepath.Join(t.TempDir(), "archive")
+	cfg := []string{"--archive", home}
+	trust := []string{"--trust", set.TrustPEM}
+	ingestFixtures(t, home, 4)
+	conserva(t, append(cfg, "seal")...)
+	before := catalogRecords(t, home)
+	for i := 0; i < 3; i++ { // a second package of three
+		p := filepath.Join(t.TempDir(), "m.eml")
+		raw, _ := set.Provider.Build(pecgen.Spec{Kind: pec.KindAvvenutaConsegna, Subject: fmt.Sprint("second ", i)})
+		os.WriteFile(p, raw, 0o644)
+		conserva(t, append(append(cfg, "ingest"), append(trust, p)...)...)
+	}
+	conserva(t, append(cfg, "seal")...)
+	all := catalogRecords(t, home)
+	var first []string
+	var second string
+	for id, r := range all {
+		if before[id] != nil {
+			first = append(first, id)
+		} else {
+			second = r.Package
+		}
+	}
+	sort.Strings(first)
+	flipped, deleted := all[first[0]], all[first[1]]
+	obj := filepath.Join(home, "store", flipped.Key)
+	os.Chmod(obj, 0o644)
+	data := mustRead(t, obj)
+	data[len(data)/2] ^= 1
+	os.WriteFile(obj, data, 0o644)
+	os.Remove(filepath.Join(home, "store", deleted.Key))
+	os.RemoveAll(filepath.Join(home, "store", "packages", second))
+	pending := filepath.Join(t.TempDir(), "pending.eml")
+	os.WriteFile(pending, set.Get("presa-in-carico").Raw, 0o644)
+	conserva(t, append(append(cfg, "ingest"), append(trust, pending)...)...)
+
+	r := conserva(t, append(append(cfg, "catalog", "rebuild", "--json"), trust...)...)
+	var sum archive.RebuildSummary
+	json.Unmarshal([]byte(r.stdout), &sum)
+	if r.code != 1 || sum.Damaged != 1 || sum.Missing != 1 || sum.BrokenPackages != 1 || sum.Messages != 6 {
+		t.Fatalf("rebuild: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	recs := catalogRecords(t, home)
+	if len(recs) != 8 || !strings.HasPrefix(recs[flipped.ID].Damage, "damaged") || recs[deleted.ID].Damage != "missing from the store" {
+		t.Fatalf("damaged and missing not kept: %d records; %q %q", len(recs), recs[flipped.ID].Damage, recs[deleted.ID].Damage)
+	}
+	if recs[deleted.ID].Subject != deleted.Subject || recs[deleted.ID].Package != deleted.Package {
+		t.Fatalf("what the old catalog knew of the missing message is lost: %+v", recs[deleted.ID])
+	}
+	for id, rec := range recs {
+		if all[id] != nil && all[id].Package == second && (rec.Package != second || !strings.Contains(rec.PackageProblem, "missing from the store")) {
+			t.Fatalf("a message of the removed package: package %q, problem %q", rec.Package, rec.PackageProblem)
+		}
+		if all[id] != nil && (rec.Sources[0] != all[id].Sources[0] || !rec.IngestedAt.Equal(all[id].IngestedAt)) {
+			t.Fatalf("sources or ingestion time not carried over: %v %v", rec.Sources, rec.IngestedAt)
+		}
+	}
+	rep, ar := audit(t, home, append([]string{"audit"}, trust...)...)
+	if ar.code != 1 || !rep.names(flipped.ID, "damaged") || !rep.names(deleted.ID, "missing from the store") || !rep.names(second, "missing from the store") {
+		t.Fatalf("audit after the rebuild: %d %s", ar.code, ar.stdout)
+	}
+	// Only the pending message is sealed: no message of the removed package,
+	// nothing damaged or missing.
+	if r := conserva(t, append(cfg, "seal", "--json")...); r.code != 0 || !strings.Contains(r.stdout, `"messages":1`) {
+		t.Fatalf("seal after the rebuild: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+
+	// A package whose signature no longer matches is named, its messages kept.
+	p7s := filepath.Join(home, "store", "packages", flipped.Package, "index.xml.p7s")
+	os.Chmod(p7s, 0o644)
+	sig := mustRead(t, p7s)
+	sig[len(sig)-40] ^= 1
+	os.WriteFile(p7s, sig, 0o644)
+	r = conserva(t, append(append(cfg, "catalog", "rebuild", "--json"), trust...)...)
+	json.Unmarshal([]byte(r.stdout), &sum)
+	if r.code != 1 || sum.BrokenPackages != 2 || !strings.Contains(r.stdout, "package "+flipped.Package+" is broken") {
+		t.Fatalf("rebuild with a broken signature: %d %s", r.code, r.stdout)
+	}
+	recs = catalogRecords(t, home)
+	if m := recs[first[2]]; m.Package != flipped.Package || !strings.Contains(m.PackageProblem, "broken") {
+		t.Fatalf("a message of the broken package: %q %q", m.Package, m.PackageProblem)
+	}
+	if r := conserva(t, append(cfg, "seal", "--json")...); r.code != 0 || !strings.Contains(r.stdout, `"messages":0`) {
+		t.Fatalf("seal after the second rebuild sealed something: %s", r.stdout)
 	}
 }
