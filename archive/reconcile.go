@@ -135,6 +135,10 @@ func (a *Archive) reconcile(ctx context.Context, all, sample []*Record, members 
 		}
 	}
 
+	if err := a.reconcileVersions(ctx, bad); err != nil {
+		return res, err
+	}
+
 	// The packages: folders in the store, the catalog's, and who lists what.
 	if err := a.reconcilePackages(ctx, byID, stored, members, bad, &res); err != nil {
 		return res, err
@@ -428,4 +432,51 @@ func mergeProblems(have, more []Problem) []Problem {
 		}
 	}
 	return have
+}
+
+// reconcileVersions names, on a versioned store, every key whose latest
+// version is not its evidence: a delete marker or a version written over
+// it (the evidence is intact, and read by version, but someone tried).
+func (a *Archive) reconcileVersions(ctx context.Context, bad func(id, key, format string, args ...any)) error {
+	vl, ok := a.Store.(storage.VersionLister)
+	if !ok {
+		return nil
+	}
+	type state struct {
+		latest   storage.Info
+		marker   bool
+		evidence string
+	}
+	keys := map[string]*state{}
+	for _, prefix := range []string{"messages/", "packages/"} {
+		err := vl.ListVersions(ctx, prefix, func(i storage.Info, marker bool) error {
+			st := keys[i.Key]
+			if st == nil { // newest first: the first seen is the latest
+				st = &state{latest: i, marker: marker}
+				keys[i.Key] = st
+			}
+			if !marker {
+				st.evidence = i.VersionID // the last seen is the oldest
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("listing the store's versions: %w", err)
+		}
+	}
+	for key, st := range keys {
+		id := ""
+		if strings.HasPrefix(key, "messages/") {
+			id = strings.TrimSuffix(path.Base(key), ".eml")
+		}
+		switch {
+		case st.evidence == "":
+			bad(id, key, "only delete markers: no version of it is left in the store")
+		case st.marker:
+			bad(id, key, "a delete marker or a newer version hides it (the evidence version is intact)")
+		case st.latest.VersionID != st.evidence:
+			bad(id, key, "a newer version %s was written over it (the evidence version is intact)", st.latest.VersionID)
+		}
+	}
+	return nil
 }
