@@ -55,6 +55,11 @@ func open(dir string, log *slog.Logger, anyCatalog bool) (*Archive, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !anyCatalog {
+		if err := refuseLostCatalog(dir, store); err != nil {
+			return nil, err
+		}
+	}
 	cat, err := OpenCatalog(filepath.Join(dir, "catalog.db"), 5*time.Second)
 	if err != nil && (!anyCatalog || errors.Is(err, ErrBusy)) {
 		return nil, err

@@ -93,12 +93,28 @@ func TestAuditReconciles(t *testing.T) {
 	pkg := rows[0]["package"].(string)
 	save := mustRead(t, filepath.Join(home, "catalog.db"))
 
-	// 1. No catalog at all beside a full store.
+	// 1. No catalog at all beside a full store: no command makes an empty
+	// one (the next seal would put sealed messages in a second package).
 	os.Remove(filepath.Join(home, "catalog.db"))
+	for _, cmd := range [][]string{{"audit"}, {"seal"}, {"search"}} {
+		r = conserva(t, append(cfg, cmd...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, "catalog.db is missing but the store holds messages: run conserva catalog rebuild") {
+			t.Fatalf("%s without catalog.db: exit %d %s %s", cmd, r.code, r.stdout, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(home, "catalog.db")); err == nil {
+		t.Fatal("an empty catalog.db was made")
+	}
+	// An empty catalog beside it: every object named.
+	a, err := archive.OpenCatalog(filepath.Join(home, "catalog.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
 	rep, r = audit(t, home, "audit")
 	if r.code != 1 || !rep.names("", "catalog is empty but the store holds 6 messages") || !rep.names(ids[0], "stored but not catalogued") ||
 		!rep.names(pkg, "sealed package the catalog does not know") {
-		t.Fatalf("missing catalog: exit %d %s", r.code, r.stdout)
+		t.Fatalf("empty catalog: exit %d %s", r.code, r.stdout)
 	}
 	os.WriteFile(filepath.Join(home, "catalog.db"), save, 0o600)
 
