@@ -152,3 +152,39 @@ func TestRebuildSurvivesKill9(t *testing.T) {
 	}
 	t.Logf("20 kills within %v (a full rebuild)", full)
 }
+
+// TestRebuildAfterLostCatalog: the state a rebuild killed between its two
+// renames used to leave (catalog.db renamed away, the new one not yet in
+// place). Before, the next command silently made an empty catalog (audit:
+// 0 objects, exit 0) and the next rebuild lost every record's sources and
+// ingestion times. Now commands refuse, and rebuild carries them over from
+// the newest catalog.db.old-*.
+func TestRebuildAfterLostCatalog(t *testing.T) {
+	set := fixtures(t)
+	home := filepath.Join(t.TempDir(), "archive")
+	ingestFixtures(t, home, 5)
+	cfg := []string{"--archive", home}
+	if r := conserva(t, append(cfg, "seal")...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	before := catalogRecords(t, home)
+	live := filepath.Join(home, "catalog.db")
+	if err := os.Rename(live, live+".old-20260101T000000Z"); err != nil {
+		t.Fatal(err)
+	}
+	if r := conserva(t, append(cfg, "audit")...); r.code == 0 || !strings.Contains(r.stderr, "run conserva catalog rebuild") {
+		t.Fatalf("audit without catalog.db: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r := conserva(t, append(cfg, "catalog", "rebuild", "--json", "--trust", set.TrustPEM)...)
+	if r.code != 0 || !strings.Contains(r.stdout, `"carried_from":"`+live+`.old-20260101T000000Z"`) {
+		t.Fatalf("rebuild: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	for id, rec := range catalogRecords(t, home) {
+		if rec.Sources[0] != before[id].Sources[0] || !rec.IngestedAt.Equal(before[id].IngestedAt) {
+			t.Fatalf("sources or ingestion time lost: %v %v, were %v %v", rec.Sources, rec.IngestedAt, before[id].Sources, before[id].IngestedAt)
+		}
+	}
+	if rep, r := audit(t, home, "audit", "--trust", set.TrustPEM); r.code != 0 || rep.Catalogued != 5 {
+		t.Fatalf("audit after the rebuild: %d %s", r.code, r.stdout)
+	}
+}
