@@ -31,7 +31,13 @@ type Archive struct {
 }
 
 // Open opens the archive in dir, creating it on first use.
-func Open(dir string, log *slog.Logger) (*Archive, error) {
+func Open(dir string, log *slog.Logger) (*Archive, error) { return open(dir, log, false) }
+
+// OpenForRebuild opens the archive even when its catalog cannot be opened
+// (damaged): Catalog is then nil, and Rebuild makes a new one.
+func OpenForRebuild(dir string, log *slog.Logger) (*Archive, error) { return open(dir, log, true) }
+
+func open(dir string, log *slog.Logger, anyCatalog bool) (*Archive, error) {
 	if dir == "" {
 		return nil, errors.New("no archive: set CONSERVA_ARCHIVE or --archive DIR")
 	}
@@ -52,15 +58,28 @@ func Open(dir string, log *slog.Logger) (*Archive, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !anyCatalog {
+		if err := refuseLostCatalog(dir, store); err != nil {
+			return nil, err
+		}
+	}
 	cat, err := OpenCatalog(filepath.Join(dir, "catalog.db"), 5*time.Second)
-	if err != nil {
+	if err != nil && (!anyCatalog || errors.Is(err, ErrBusy)) {
 		return nil, err
+	}
+	if err != nil {
+		log.Warn("the catalog cannot be opened: rebuilding without it", "error", err)
 	}
 	return &Archive{Dir: dir, Config: cfg, Store: store, Catalog: cat, Log: log, Version: "dev"}, nil
 }
 
 // Close releases the catalog.
-func (a *Archive) Close() error { return a.Catalog.Close() }
+func (a *Archive) Close() error {
+	if a.Catalog == nil {
+		return nil
+	}
+	return a.Catalog.Close()
+}
 
 // Limits are the parsing limits from the configuration.
 func (a *Archive) Limits() pec.Limits {

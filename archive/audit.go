@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/conserva/conserva/pec"
 	"github.com/conserva/conserva/sip"
 	"github.com/conserva/conserva/storage"
 	"github.com/conserva/conserva/timestamp"
@@ -37,7 +38,13 @@ type AuditReport struct {
 	Bytes    int64     `json:"bytes"`
 	Packages int       `json:"packages"`
 	Unsealed int       `json:"unsealed"` // catalogued messages in no package yet
-	Problems []Problem `json:"problems"`
+	// Reconciliation (reconcile.go): the store's listing, the catalog and
+	// the package indexes compared; records re-verified from their bytes.
+	Stored     int       `json:"stored"`
+	Catalogued int       `json:"catalogued"`
+	Reverified int       `json:"reverified"`
+	Notes      []string  `json:"notes,omitempty"`
+	Problems   []Problem `json:"problems"`
 }
 
 var bucketAudits = []byte("audits")
@@ -47,12 +54,16 @@ var bucketAudits = []byte("audits")
 // package; checks every package's signature, timestamp and metadata; on S3
 // checks that retention is still in place and notices delete markers. The
 // run is recorded in the catalog.
-func (a *Archive) Audit(ctx context.Context, sample int, progress func(done int)) (AuditReport, error) {
+//
+// It also reconciles the catalog with the store and the package indexes
+// (see reconcile), re-verifying the same records with trust.
+func (a *Archive) Audit(ctx context.Context, sample int, trust *pec.TrustStore, progress func(done int)) (AuditReport, error) {
 	rep := AuditReport{Started: time.Now().UTC(), Scope: "all", Problems: []Problem{}}
 	var recs []*Record
 	if err := a.Catalog.Scan(func(r *Record) error { recs = append(recs, r); return nil }); err != nil {
 		return rep, err
 	}
+	all := recs // the shuffle below reorders, never drops
 	if sample > 0 && sample < len(recs) {
 		rand.Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
 		recs = recs[:sample]
@@ -78,6 +89,11 @@ func (a *Archive) Audit(ctx context.Context, sample int, progress func(done int)
 	if err != nil {
 		return rep, err
 	}
+	rec, err := a.reconcile(ctx, all, recs, members, trust, nil)
+	if err != nil {
+		return rep, err
+	}
+	rep.Stored, rep.Catalogued, rep.Reverified, rep.Notes = rec.stored, len(all), rec.reverified, rec.notes
 	next := make(chan *Record)
 	var wg sync.WaitGroup
 	done := 0
@@ -114,6 +130,7 @@ func (a *Archive) Audit(ctx context.Context, sample int, progress func(done int)
 	}
 	close(next)
 	wg.Wait()
+	rep.Problems = mergeProblems(rep.Problems, rec.problems)
 	sort.Slice(rep.Problems, func(i, j int) bool { return rep.Problems[i].Key < rep.Problems[j].Key })
 	rep.Finished = time.Now().UTC()
 	if err := a.Catalog.putJSON(bucketAudits, rep.Started.Format(time.RFC3339Nano), rep); err != nil {

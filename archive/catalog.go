@@ -30,19 +30,19 @@ var (
 var ErrBusy = errors.New("the archive is in use by another conserva process")
 
 // Catalog is the bbolt database of an archive.
-type Catalog struct{ db *bolt.DB }
+type Catalog struct{ db safeDB }
 
 // OpenCatalog opens (creating) the catalog. It waits at most timeout for
 // another process to release it.
 func OpenCatalog(path string, timeout time.Duration) (*Catalog, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	db, err := openBolt(path, &bolt.Options{Timeout: timeout})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("%s: %w", path, ErrBusy)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening catalog %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = safeDB{db}.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -54,7 +54,7 @@ func OpenCatalog(path string, timeout time.Duration) (*Catalog, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Catalog{db: db}, nil
+	return &Catalog{db: safeDB{db}}, nil
 }
 
 // Close closes the catalog.
@@ -86,11 +86,7 @@ func getRecord(tx *bolt.Tx, id string) (*Record, error) {
 	if data == nil {
 		return nil, nil
 	}
-	var r Record
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("catalog record %s: %w", id, err)
-	}
-	return &r, nil
+	return decodeRecord([]byte(id), data)
 }
 
 // Added says, for each record given to Insert, whether it was new.
@@ -163,7 +159,8 @@ func putRecord(tx *bolt.Tx, r *Record) error {
 	return tx.Bucket(bucketMessages).Put([]byte(r.ID), data)
 }
 
-func ixKey(value, id string) []byte { return []byte(value + "\x00" + id) }
+// ixKey is bounded in length whatever the value (see ixValue).
+func ixKey(value, id string) []byte { return []byte(ixValue(value) + "\x00" + id) }
 
 func index(tx *bolt.Tx, r *Record) error {
 	put := func(bucket []byte, value string) error {
@@ -198,7 +195,7 @@ func index(tx *bolt.Tx, r *Record) error {
 func (c *Catalog) lookup(bucket []byte, value string) ([]string, error) {
 	var ids []string
 	err := c.db.View(func(tx *bolt.Tx) error {
-		prefix := []byte(value + "\x00")
+		prefix := []byte(ixValue(value) + "\x00")
 		cur := tx.Bucket(bucket).Cursor()
 		for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
 			ids = append(ids, string(k[len(prefix):]))
@@ -254,11 +251,11 @@ func (c *Catalog) records(ids []string) ([]*Record, error) {
 func (c *Catalog) Scan(fn func(*Record) error) error {
 	return c.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMessages).ForEach(func(k, v []byte) error {
-			var r Record
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("catalog record %s: %w", k, err)
+			r, err := decodeRecord(k, v)
+			if err != nil {
+				return err
 			}
-			return fn(&r)
+			return fn(r)
 		})
 	})
 }
@@ -321,7 +318,7 @@ func (c *Catalog) Packages(fn func(PackageRecord) error) error {
 		return tx.Bucket(bucketPackages).ForEach(func(k, v []byte) error {
 			var p PackageRecord
 			if err := json.Unmarshal(v, &p); err != nil {
-				return err
+				return fmt.Errorf("catalog package %.64q: %w (%v)", k, ErrCatalogDamaged, err)
 			}
 			return fn(p)
 		})

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -219,15 +220,24 @@ func (a *Archive) commit(ctx context.Context, batch []outcome, sum *IngestSummar
 		recs[i] = o.rec
 	}
 	added, err := a.Catalog.Insert(recs)
+	failed := make([]bool, len(recs))
 	if err != nil {
-		return fmt.Errorf("writing the catalog: %w", err)
+		// One record must never strand the batch (nor every later one):
+		// retry one by one and name what still cannot be catalogued.
+		added, failed, err = a.insertEach(recs, batch, sum)
+		if err != nil {
+			return fmt.Errorf("writing the catalog: %w", err)
+		}
 	}
-	for _, o := range batch {
-		if o.done != nil {
+	for i, o := range batch {
+		if o.done != nil && !failed[i] {
 			o.done()
 		}
 	}
 	for i, r := range recs {
+		if failed[i] {
+			continue
+		}
 		if !added[i] {
 			sum.Duplicates++
 			continue
@@ -355,4 +365,31 @@ func readAllSized(r io.Reader, size, max int64) ([]byte, error) {
 	}
 	rest, err := io.ReadAll(io.LimitReader(r, max+1-int64(n)))
 	return append(buf[:n], rest...), err
+}
+
+// insertEach catalogues a batch record by record, after the batch as a
+// whole failed. A record refused on its own is a named error of the run;
+// an error for every record is the catalog's own failure.
+func (a *Archive) insertEach(recs []*Record, batch []outcome, sum *IngestSummary) (Added, []bool, error) {
+	added := make(Added, len(recs))
+	failed := make([]bool, len(recs))
+	errs := make([]error, len(recs))
+	for i, r := range recs {
+		ok, err := a.Catalog.Insert([]*Record{r})
+		if err != nil {
+			failed[i], errs[i] = true, err
+			continue
+		}
+		added[i] = ok[0]
+	}
+	if len(recs) > 1 && !slices.Contains(failed, false) {
+		return nil, nil, errs[0]
+	}
+	for i, r := range recs {
+		if failed[i] {
+			sum.Errors++
+			sum.Failures = append(sum.Failures, Failure{Source: batch[i].source, Error: fmt.Sprintf("stored as %s but not catalogued: %v", r.Key, errs[i])})
+		}
+	}
+	return added, failed, nil
 }

@@ -2,11 +2,16 @@ package archive
 
 import (
 	"context"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	bolt "go.etcd.io/bbolt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -19,34 +24,53 @@ import (
 
 // RebuildSummary is the outcome of a catalog rebuild.
 type RebuildSummary struct {
-	Messages   int       `json:"messages"`
-	Flagged    int       `json:"flagged"`
-	Packages   int       `json:"packages"`
-	Incomplete int       `json:"incomplete_packages"` // a seal to resume: left pending
-	Errors     int       `json:"errors"`
-	Previous   string    `json:"previous_catalog,omitempty"`
-	Failures   []Failure `json:"failures,omitempty"`
+	Messages   int `json:"messages"`
+	Flagged    int `json:"flagged"`
+	Packages   int `json:"packages"`
+	Incomplete int `json:"incomplete_packages"` // a seal to resume: left pending
+	// Damaged and Missing count records kept, marked, for objects whose
+	// bytes are not what their name says and for objects gone from the store.
+	Damaged int `json:"damaged"`
+	Missing int `json:"missing"`
+	// BrokenPackages are packages whose folder, signature or timestamp is
+	// gone or wrong: their messages stay in them, marked.
+	BrokenPackages int       `json:"broken_packages"`
+	Errors         int       `json:"errors"`
+	Previous       string    `json:"previous_catalog,omitempty"`
+	CarriedFrom    string    `json:"carried_from,omitempty"` // the catalog sources and ingestion times came from
+	Failures       []Failure `json:"failures,omitempty"`
+	Warnings       []string  `json:"warnings,omitempty"`
 }
 
 // Rebuild makes a new catalog from the store alone: every message is read
 // back, re-parsed and re-verified; package membership comes from the
-// package indexes. What the store cannot tell (where a message came from,
-// when it was ingested) is carried over from the old catalog when there is
-// one, else the object's time stands for it. The old catalog is kept beside
-// the new one, renamed, never deleted.
+// package indexes. It never hides damage: a damaged or missing object stays
+// as a record marked so, a package whose folder or signature is gone keeps
+// its messages (marked), and each is an error of the run. What the store
+// cannot tell (sources, ingestion times, legal holds, earlier verdicts,
+// audit history) is carried over from the old catalog, or when it is empty
+// or unreadable from the newest readable catalog.db.old-*.
+//
+// The old catalog stays the live one until the new one is complete and
+// durable: kill -9 at any moment leaves a working catalog.db.
 func (a *Archive) Rebuild(ctx context.Context, trust *pec.TrustStore, progress func(int)) (RebuildSummary, error) {
 	var sum RebuildSummary
-	carried := map[string]*Record{}
+	livePath := filepath.Join(a.Dir, "catalog.db")
+	old, oldPath, closeOld := a.carrySource(&sum)
+	defer closeOld()
 	var j journal
 	hasJournal := false
 	if a.Catalog != nil {
-		_ = a.Catalog.Scan(func(r *Record) error {
-			carried[r.ID] = &Record{Sources: r.Sources, IngestedAt: r.IngestedAt, History: r.History}
-			return nil
-		})
-		hasJournal, _ = a.Catalog.getJSON(bucketMeta, journalKey, &j)
+		var err error
+		if hasJournal, err = a.Catalog.getJSON(bucketMeta, journalKey, &j); err != nil {
+			hasJournal = false
+			sum.Warnings = append(sum.Warnings, "the interrupted seal's journal could not be read: "+err.Error())
+		}
 	}
-	newPath := filepath.Join(a.Dir, "catalog.db.rebuilding")
+	if old != nil && oldPath != livePath {
+		sum.CarriedFrom = oldPath
+	}
+	newPath := livePath + ".rebuilding"
 	_ = os.Remove(newPath) // a previous rebuild that died: start over
 	cat, err := OpenCatalog(newPath, 5*time.Second)
 	if err != nil {
@@ -54,17 +78,17 @@ func (a *Archive) Rebuild(ctx context.Context, trust *pec.TrustStore, progress f
 	}
 	b := *a
 	b.Catalog = cat
-	src := storeSource{store: a.Store}
-	ing, err := b.Ingest(ctx, []ingest.Source{src}, IngestOptions{Trust: trust, Progress: progress, NoStore: true})
-	sum.Messages, sum.Flagged, sum.Errors, sum.Failures = ing.Archived+ing.Duplicates, ing.Flagged, ing.Errors, ing.Failures
-	if err == nil {
-		err = b.restoreOrigins(carried)
-	}
-	if err == nil {
-		sum.Packages, sum.Incomplete, err = b.restorePackages(ctx, hasJournal, j)
-	}
+	err = b.rebuildInto(ctx, old, trust, progress, hasJournal, j, &sum)
 	if err == nil && hasJournal {
 		err = cat.putJSON(bucketMeta, journalKey, j)
+	}
+	if err == nil && old != nil {
+		// What only the catalog knew: audit history and IMAP marks.
+		for _, bk := range [][]byte{bucketAudits, bucketSources} {
+			if cerr := copyBucket(old, cat, bk); cerr != nil {
+				sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s not carried over: %v", bk, cerr))
+			}
+		}
 	}
 	if err != nil {
 		cat.Close()
@@ -73,49 +97,136 @@ func (a *Archive) Rebuild(ctx context.Context, trust *pec.TrustStore, progress f
 	if err := cat.Close(); err != nil {
 		return sum, err
 	}
-	// Swap: the old catalog is kept under a dated name.
-	old := filepath.Join(a.Dir, "catalog.db")
+	closeOld()
+	return sum, a.swapCatalog(newPath, livePath, &sum)
+}
+
+// swapCatalog makes the complete new catalog the live one. The old file is
+// first given a second name (a hard link: catalog.db stays in place), then
+// the new one is renamed over catalog.db, atomically; each step is made
+// durable before the next.
+func (a *Archive) swapCatalog(newPath, livePath string, sum *RebuildSummary) error {
+	if err := syncFile(newPath); err != nil {
+		return err
+	}
+	if _, err := os.Stat(livePath); err == nil {
+		keep := livePath + ".old-" + time.Now().UTC().Format("20060102T150405Z")
+		for i := 1; ; i++ {
+			err := os.Link(livePath, keep)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, fs.ErrExist) || i > 100 {
+				return fmt.Errorf("keeping the old catalog: %w", err)
+			}
+			keep = fmt.Sprintf("%s.old-%s-%d", livePath, time.Now().UTC().Format("20060102T150405Z"), i)
+		}
+		sum.Previous = keep
+		if err := syncDir(a.Dir); err != nil {
+			return err
+		}
+	}
+	// The old catalog (if open) is closed only now: until the rename, the
+	// lock keeps other processes on it.
+	if err := os.Rename(newPath, livePath); err != nil {
+		return err
+	}
+	if err := syncDir(a.Dir); err != nil {
+		return err
+	}
 	if a.Catalog != nil {
 		a.Catalog.Close()
 	}
-	if _, err := os.Stat(old); err == nil {
-		sum.Previous = old + ".old-" + time.Now().UTC().Format("20060102T150405Z")
-		if err := os.Rename(old, sum.Previous); err != nil {
-			return sum, err
-		}
-	}
-	if err := os.Rename(newPath, old); err != nil {
-		return sum, err
-	}
-	a.Catalog, err = OpenCatalog(old, 5*time.Second)
-	return sum, err
+	var err error
+	a.Catalog, err = OpenCatalog(livePath, 5*time.Second)
+	return err
 }
 
-// restoreOrigins brings back sources and ingestion times; objects unknown
-// to the old catalog keep "store:<key>" as source and the rebuild time.
-func (a *Archive) restoreOrigins(carried map[string]*Record) error {
-	return a.Catalog.Update(func(get func(string) (*Record, error), put func(*Record) error) error {
-		for id, c := range carried {
-			r, err := get(id)
-			if err != nil {
-				return err
-			}
-			if r == nil {
-				continue // catalogued once, gone from the store: audit reports it
-			}
-			r.Sources, r.IngestedAt = c.Sources, c.IngestedAt
-			// The verdicts given before stay; the rebuild's own judgement
-			// is added when it differs from the latest.
-			if n := len(c.History); n > 0 {
-				now := r.History
-				r.History = c.History
-				if len(now) > 0 && (now[0].Verdict != c.History[n-1].Verdict || now[0].Reason != c.History[n-1].Reason) {
-					ev := now[0]
-					ev.By = "rebuild"
-					r.History = append(r.History, ev)
+func syncFile(p string) error {
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// carrySource picks the catalog whose records are carried over: the live
+// one when it holds records, else the newest readable catalog.db.old-*
+// (a catalog lost or emptied must not lose sources a second time).
+func (a *Archive) carrySource(sum *RebuildSummary) (*Catalog, string, func()) {
+	live := filepath.Join(a.Dir, "catalog.db")
+	if a.Catalog != nil {
+		n, err := a.Catalog.Count()
+		if err == nil && n > 0 {
+			return a.Catalog, live, func() {}
+		}
+		if err != nil {
+			sum.Warnings = append(sum.Warnings, "the old catalog cannot be read: "+err.Error())
+		}
+	}
+	olds, _ := filepath.Glob(live + ".old-*")
+	sort.Sort(sort.Reverse(sort.StringSlice(olds)))
+	for _, p := range olds {
+		c, err := openReadOnly(p)
+		if err != nil {
+			continue
+		}
+		if n, err := c.Count(); err == nil && n > 0 {
+			sum.Warnings = append(sum.Warnings, "the live catalog is empty or unreadable: sources and ingestion times carried over from "+p)
+			once := false
+			return c, p, func() {
+				if !once {
+					once = true
+					c.Close()
 				}
 			}
-			if err := put(r); err != nil {
+		}
+		c.Close()
+	}
+	if a.Catalog != nil {
+		return a.Catalog, live, func() {}
+	}
+	return nil, "", func() {}
+}
+
+// openReadOnly opens a catalog file without writing to it (a kept copy).
+func openReadOnly(p string) (*Catalog, error) {
+	db, err := openBolt(p, &bolt.Options{Timeout: time.Second, ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	return &Catalog{db: safeDB{db}}, nil
+}
+
+func copyBucket(from, to *Catalog, bucket []byte) error {
+	type kv struct{ k, v []byte }
+	var all []kv
+	err := from.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			all = append(all, kv{append([]byte(nil), k...), append([]byte(nil), v...)})
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return to.db.Update(func(tx *bolt.Tx) error {
+		for _, e := range all {
+			if err := tx.Bucket(bucket).Put(e.k, e.v); err != nil {
 				return err
 			}
 		}
@@ -123,10 +234,183 @@ func (a *Archive) restoreOrigins(carried map[string]*Record) error {
 	})
 }
 
-// restorePackages reads every complete package's index and records its
-// members. A package without its timestamp is the interrupted seal the
-// journal names (resumed by the next seal), never a sealed one.
-func (a *Archive) restorePackages(ctx context.Context, hasJournal bool, j journal) (int, int, error) {
+// rebuildInto fills a.Catalog (the new catalog) from the store, with what
+// old (may be nil, may be damaged) knew.
+func (a *Archive) rebuildInto(ctx context.Context, old *Catalog, trust *pec.TrustStore, progress func(int), hasJournal bool, j journal, sum *RebuildSummary) error {
+	src := storeSource{store: a.Store}
+	// The providers' anchors the archive kept judge as ingest did, with
+	// whatever was given now.
+	if err := a.recoverTrust(ctx); err != nil {
+		sum.Warnings = append(sum.Warnings, "the kept provider trust anchors could not be read: "+err.Error())
+	} else if kept, files, err := a.ProviderTrust(ctx, ""); err != nil {
+		sum.Warnings = append(sum.Warnings, "the kept provider trust anchors could not be read: "+err.Error())
+	} else if kept != nil {
+		merged := pec.NewTrustStore(kept.Anchors()...)
+		if trust != nil {
+			merged.Add(trust.Anchors()...)
+		}
+		trust = merged
+		_ = files
+	}
+	ing, err := a.Ingest(ctx, []ingest.Source{src}, IngestOptions{Trust: trust, Progress: progress, NoStore: true})
+	sum.Messages, sum.Flagged = ing.Archived+ing.Duplicates, ing.Flagged
+	if err != nil {
+		return err
+	}
+	// Objects that could not be read back, or whose bytes are not the ones
+	// their name promises: kept as records marked damaged.
+	var marked []*Record
+	for _, f := range ing.Failures {
+		key, ok := strings.CutPrefix(f.Source, "store:")
+		id := strings.TrimSuffix(path.Base(key), ".eml")
+		if !ok || !validID(id) || storage.MessageKey(id) != key {
+			sum.Errors++
+			sum.Failures = append(sum.Failures, f)
+			continue
+		}
+		r := a.knownRecord(old, id)
+		r.Damage = f.Error
+		if !strings.HasPrefix(r.Damage, "damaged") {
+			r.Damage = "unreadable: " + r.Damage
+		}
+		marked = append(marked, r)
+		sum.Damaged++
+		sum.Errors++
+		sum.Failures = append(sum.Failures, Failure{Source: key, Error: r.Damage})
+	}
+	if err := a.insertMarked(marked); err != nil {
+		return err
+	}
+	if err := a.restoreOrigins(old); err != nil {
+		return err
+	}
+	if err := a.markMissing(old, sum); err != nil {
+		return err
+	}
+	return a.restorePackages(ctx, old, hasJournal, j, sum)
+}
+
+func validID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil && strings.ToLower(id) == id
+}
+
+// knownRecord is what the old catalog knew of a message (a copy), else a
+// bare record naming it. Its package membership is decided again.
+func (a *Archive) knownRecord(old *Catalog, id string) *Record {
+	var r *Record
+	if old != nil {
+		r, _ = old.Get(id)
+	}
+	if r == nil {
+		r = &Record{ID: id, Key: storage.MessageKey(id), Dossier: "sha256:" + id, Sources: []string{"store:" + storage.MessageKey(id)}, IngestedAt: time.Now().UTC()}
+	}
+	r.Package, r.PackageProblem = "", ""
+	return r
+}
+
+func (a *Archive) insertMarked(recs []*Record) error {
+	for _, r := range recs {
+		r.Flagged = true
+		r.FlagReason = r.Damage
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	_, err := a.Catalog.Insert(recs)
+	return err
+}
+
+// restoreOrigins brings back what only the old catalog knew: sources,
+// ingestion times, legal holds and earlier verdicts. Objects unknown to it
+// keep "store:<key>" as source and the rebuild time.
+func (a *Archive) restoreOrigins(old *Catalog) error {
+	if old == nil {
+		return nil
+	}
+	var ids []string
+	if err := a.Catalog.Scan(func(r *Record) error { ids = append(ids, r.ID); return nil }); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 5000)]
+		ids = ids[len(chunk):]
+		err := a.Catalog.Update(func(get func(string) (*Record, error), put func(*Record) error) error {
+			for _, id := range chunk {
+				o, err := old.Get(id)
+				if err != nil || o == nil {
+					continue // unknown to the old catalog, or unreadable there
+				}
+				r, err := get(id)
+				if err != nil || r == nil {
+					return err
+				}
+				r.Sources, r.IngestedAt, r.LegalHold = o.Sources, o.IngestedAt, o.LegalHold
+				// The verdicts given before stay; the rebuild's own judgement
+				// is added when it differs from the latest of them.
+				rebuilt := r.History
+				r.History = o.History
+				if len(r.History) == 0 { // a catalog from before verdict histories
+					r.History = []VerdictEvent{{At: o.IngestedAt, By: "ingest", Verdict: o.Signature, Reason: o.Reason, Signer: o.Signer}}
+				}
+				latest := r.History[len(r.History)-1]
+				if r.Damage == "" && len(rebuilt) > 0 && (rebuilt[0].Verdict != latest.Verdict || rebuilt[0].Reason != latest.Reason) {
+					ev := rebuilt[0]
+					ev.At, ev.By = now, "rebuild"
+					r.History = append(r.History, ev)
+				}
+				if err := put(r); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// markMissing keeps every message the old catalog knew and the store no
+// longer holds, as a record marked missing.
+func (a *Archive) markMissing(old *Catalog, sum *RebuildSummary) error {
+	if old == nil {
+		return nil
+	}
+	var gone []*Record
+	err := old.Scan(func(o *Record) error {
+		if has, err := a.Catalog.Has(o.ID); err != nil || has {
+			return err
+		}
+		r := *o
+		r.Package, r.PackageProblem = "", ""
+		r.Damage = "missing from the store"
+		gone = append(gone, &r)
+		return nil
+	})
+	if err != nil {
+		sum.Warnings = append(sum.Warnings, "the old catalog could not be read to the end: messages it alone knew of may not be marked missing: "+err.Error())
+	}
+	for _, r := range gone {
+		sum.Missing++
+		sum.Errors++
+		sum.Failures = append(sum.Failures, Failure{Source: r.Key, Error: r.Damage})
+	}
+	return a.insertMarked(gone)
+}
+
+// restorePackages records every package: membership from its signed
+// index, checked like audit checks it. A package whose folder is gone or
+// whose index, signature or timestamp is missing or wrong keeps its messages
+// (from its index, or from the old catalog), each marked; only the folder
+// the seal journal names, or one no catalog ever recorded and without its
+// timestamp (an interrupted seal whose journal was lost), is left pending.
+func (a *Archive) restorePackages(ctx context.Context, old *Catalog, hasJournal bool, j journal, sum *RebuildSummary) error {
 	files := map[string]map[string]bool{}
 	err := a.Store.List(ctx, "packages/", func(i storage.Info) error {
 		parts := strings.SplitN(i.Key, "/", 3)
@@ -139,24 +423,134 @@ func (a *Archive) restorePackages(ctx context.Context, hasJournal bool, j journa
 		return nil
 	})
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
-	complete, incomplete := 0, 0
-	for id, have := range files {
-		if !have["index.xml"] || !have["index.xml.p7s"] || !have["index.xml.p7s.tsr"] || (hasJournal && id == j.ID) {
-			incomplete++
+	oldPkgs := map[string]PackageRecord{}
+	if old != nil {
+		if err := old.Packages(func(p PackageRecord) error { oldPkgs[p.ID] = p; return nil }); err != nil {
+			sum.Warnings = append(sum.Warnings, "the old catalog's packages could not all be read: "+err.Error())
+		}
+	}
+	ids := make([]string, 0, len(files)+len(oldPkgs))
+	for id := range files {
+		ids = append(ids, id)
+	}
+	for id := range oldPkgs {
+		if files[id] == nil {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	sealedIn := map[string]string{}
+	for _, id := range ids {
+		have := files[id]
+		known, wasSealed := oldPkgs[id]
+		complete := have["index.xml"] && have["index.xml.p7s"] && have["index.xml.p7s.tsr"]
+		if hasJournal && id == j.ID && !wasSealed {
+			sum.Incomplete++
 			continue
 		}
-		p, ids, err := a.readPackage(ctx, id)
-		if err != nil {
-			return complete, incomplete, fmt.Errorf("package %s: %w", id, err)
+		if !complete && !wasSealed {
+			sum.Incomplete++
+			sum.Warnings = append(sum.Warnings, fmt.Sprintf("package %s has no timestamp and no catalog ever recorded it sealed: an interrupted seal, its messages stay pending", id))
+			continue
 		}
-		if err := a.Catalog.markSealed(p, ids); err != nil {
-			return complete, incomplete, err
+		problem := ""
+		var members []string
+		p := PackageRecord{ID: id}
+		if have == nil {
+			problem = "package " + id + " is missing from the store"
+		} else {
+			listed, probs := a.auditPackage(ctx, id, nil, nil)
+			for m := range listed {
+				members = append(members, m)
+			}
+			if len(probs) > 0 {
+				problem = fmt.Sprintf("package %s is broken: %s: %s", id, probs[0].Key, probs[0].Problem)
+			}
+			if rp, _, err := a.readPackage(ctx, id); err == nil {
+				p = rp
+			} else if problem == "" {
+				problem = fmt.Sprintf("package %s is broken: %v", id, err)
+			}
 		}
-		complete++
+		if wasSealed && (len(members) == 0 || problem != "") {
+			p = known
+			if len(members) == 0 && old != nil {
+				_ = old.Scan(func(r *Record) error {
+					if r.Package == id {
+						members = append(members, r.ID)
+					}
+					return nil
+				})
+			}
+		}
+		sort.Strings(members)
+		if err := a.sealRestored(p, members, problem, sealedIn, sum); err != nil {
+			return err
+		}
+		if problem != "" {
+			sum.BrokenPackages++
+			sum.Errors++
+			sum.Failures = append(sum.Failures, Failure{Source: "packages/" + id + "/", Error: problem})
+		}
+		sum.Packages++
 	}
-	return complete, incomplete, nil
+	return nil
+}
+
+// sealRestored records package p with its members. A member the store
+// lacks gets a record marked missing; a member already in another package
+// is an error named (a message is never in two packages), kept in the first.
+func (a *Archive) sealRestored(p PackageRecord, members []string, problem string, sealedIn map[string]string, sum *RebuildSummary) error {
+	var missing []*Record
+	for _, id := range members {
+		if !validID(id) {
+			continue
+		}
+		if has, err := a.Catalog.Has(id); err != nil {
+			return err
+		} else if !has {
+			r := &Record{ID: id, Key: storage.MessageKey(id), Dossier: "sha256:" + id, Damage: "missing from the store", IngestedAt: time.Now().UTC()}
+			missing = append(missing, r)
+			sum.Missing++
+			sum.Errors++
+			sum.Failures = append(sum.Failures, Failure{Source: r.Key, Error: "listed in package " + p.ID + " but missing from the store"})
+		}
+	}
+	if err := a.insertMarked(missing); err != nil {
+		return err
+	}
+	var bytes int64
+	n := 0
+	err := a.Catalog.Update(func(get func(string) (*Record, error), put func(*Record) error) error {
+		for _, id := range members {
+			r, err := get(id)
+			if err != nil || r == nil {
+				continue
+			}
+			if first, dup := sealedIn[id]; dup && first != p.ID {
+				sum.Errors++
+				sum.Failures = append(sum.Failures, Failure{Source: r.Key, Error: fmt.Sprintf("listed in two packages: %s and %s", first, p.ID)})
+				continue
+			}
+			sealedIn[id] = p.ID
+			r.Package, r.PackageProblem = p.ID, problem
+			if err := put(r); err != nil {
+				return err
+			}
+			n++
+			bytes += r.Size
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if p.Messages == 0 {
+		p.Messages, p.Bytes = n, bytes
+	}
+	return a.Catalog.putJSON(bucketPackages, p.ID, p)
 }
 
 func (a *Archive) readPackage(ctx context.Context, id string) (PackageRecord, []string, error) {

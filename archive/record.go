@@ -50,6 +50,14 @@ type Record struct {
 	// ingest first, then each re-verification that changed it. Signature,
 	// Reason and Flagged above are the latest; nothing here is overwritten.
 	History []VerdictEvent `json:"history,omitempty"`
+
+	// Damage is set when the stored object is not what the record names
+	// ("damaged: …", "missing from the store"): a rebuild keeps such records
+	// so that the damage stays visible (audit names them), and seal skips them.
+	Damage string `json:"damage,omitempty"`
+	// PackageProblem is set when the package the message was sealed in is
+	// missing or broken: the message stays in it, never re-sealed silently.
+	PackageProblem string `json:"package_problem,omitempty"`
 }
 
 // VerdictEvent is one judgement of a message's provider signature.
@@ -85,6 +93,7 @@ func newRecord(m *pec.Message, v pec.Verification, source string, now time.Time)
 		r.Ricezione = d.Ricezione
 		r.Errore, r.ErroreEsteso = d.Errore, d.ErroreEsteso
 	}
+	capRecord(r)
 	r.Dossier = dossierKey(r)
 	r.History = []VerdictEvent{{At: now, By: "ingest", Verdict: v.Verdict, Reason: v.Reason, Signer: v.Signer}}
 	r.setVerdict(v.Verdict, v.Reason)

@@ -260,7 +260,7 @@ func (a *Archive) nextJournal() (*journal, bool, error) {
 	}
 	var pending []*Record
 	err = a.Catalog.Scan(func(r *Record) error {
-		if r.Package == "" {
+		if r.Package == "" && r.Damage == "" { // damaged or missing: nothing to seal
 			pending = append(pending, r)
 		}
 		return nil

@@ -312,3 +312,19 @@ func (s *S3) SetLegalHold(ctx context.Context, key, version string, on bool) err
 
 // Client exposes the S3 client, for tests that try what an attacker would.
 func (s *S3) Client() (*minio.Client, string) { return s.client, s.bucket }
+
+// ListVersions calls fn for every version of every key under prefix,
+// delete markers included, newest first within a key: what reconciliation
+// needs to notice versions written over the evidence behind conserva's back.
+func (s *S3) ListVersions(ctx context.Context, prefix string, fn func(Info, bool) error) error {
+	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.name(prefix), Recursive: true, WithVersions: true}) {
+		if obj.Err != nil {
+			return obj.Err
+		}
+		i := Info{Key: strings.TrimPrefix(obj.Key, s.prefix), Size: obj.Size, ModTime: obj.LastModified, VersionID: obj.VersionID}
+		if err := fn(i, obj.IsDeleteMarker); err != nil {
+			return err
+		}
+	}
+	return nil
+}

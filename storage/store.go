@@ -141,3 +141,9 @@ func Copy(ctx context.Context, s Store, key string, w io.Writer) (int64, error) 
 	defer r.Close()
 	return io.Copy(w, r)
 }
+
+// VersionLister is implemented by stores that keep versions (S3): every
+// version of every key, delete markers included, newest first per key.
+type VersionLister interface {
+	ListVersions(ctx context.Context, prefix string, fn func(i Info, deleteMarker bool) error) error
+}

@@ -34,8 +34,14 @@ func usageErrorf(format string, args ...any) error {
 func findings() error { return &exitError{code: exitFindings} }
 
 // run executes the CLI and returns the process exit code. Errors are printed
-// as one line on stderr: never a stack trace.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// as one line on stderr: never a stack trace (a panic is one line too, its
+// stack goes to a file: see crashed).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			code = crashed(r, stderr)
+		}
+	}()
 	app := newApp(stdout, stderr)
 	err := app.Run(ctx, args)
 	if err == nil {

@@ -16,7 +16,8 @@ func auditCommand() *cli.Command {
 			"Every run is recorded in the catalog.",
 		Flags: []cli.Flag{
 			signerRootsFlag(), tsaRootsFlag(),
-			&cli.IntFlag{Name: "sample", Usage: "check N messages chosen at random instead of all"},
+			&cli.IntFlag{Name: "sample", Usage: "read back and re-verify N messages chosen at random instead of all (the store, catalog and indexes are always compared in full)"},
+			trustFlag(),
 			jsonFlag(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -34,7 +35,11 @@ func auditCommand() *cli.Command {
 			if bar != nil {
 				prog = func(d int) { _ = bar.Set(d) }
 			}
-			rep, err := a.Audit(ctx, int(cmd.Int("sample")), prog)
+			trust, _, err := a.ProviderTrust(ctx, cmd.String("trust"))
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			rep, err := a.Audit(ctx, int(cmd.Int("sample")), trust, prog)
 			if bar != nil {
 				_ = bar.Finish()
 			}
@@ -47,8 +52,11 @@ func auditCommand() *cli.Command {
 					return err
 				}
 			} else {
-				fmt.Fprintf(out, "audit (%s): %d objects read back, %d ok, %d packages checked, %d messages not yet sealed, %d problems\n",
-					rep.Scope, rep.Objects, rep.OK, rep.Packages, rep.Unsealed, len(rep.Problems))
+				fmt.Fprintf(out, "audit (%s): %d objects read back, %d ok, %d re-verified, %d packages checked, %d messages not yet sealed; store %d messages, catalog %d; %d problems\n",
+					rep.Scope, rep.Objects, rep.OK, rep.Reverified, rep.Packages, rep.Unsealed, rep.Stored, rep.Catalogued, len(rep.Problems))
+				for _, n := range rep.Notes {
+					fmt.Fprintf(out, "note: %s\n", n)
+				}
 				for _, p := range rep.Problems {
 					fmt.Fprintf(out, "PROBLEM %s: %s\n", p.Key, p.Problem)
 				}
@@ -59,4 +67,8 @@ func auditCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+func trustFlag() cli.Flag {
+	return &cli.StringFlag{Name: "trust", Usage: "trust anchors to re-verify signatures with (default: the archive's conserva.toml)", Sources: cli.EnvVars("CONSERVA_TRUST")}
 }

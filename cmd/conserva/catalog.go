@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+
+	"github.com/conserva/conserva/archive"
 
 	"github.com/urfave/cli/v3"
 )
@@ -23,14 +26,67 @@ func catalogCommand() *cli.Command {
 				jsonFlag(),
 			},
 			Action: runRebuild,
+		}, {
+			Name:  "check",
+			Usage: "reconcile the catalog with the store and the signed package indexes",
+			Description: "Lists the store and every package index and names every object not catalogued, every catalogued\n" +
+				"message missing from the store, every message in no package or in two, every sealed package the\n" +
+				"catalog lacks, and every record whose fields differ from re-parsing and re-verifying its bytes.\n" +
+				"Exit status: 0 when they agree, 1 when anything differs (each named), 2 on usage errors.",
+			Flags: []cli.Flag{
+				&cli.IntFlag{Name: "sample", Usage: "re-verify N records chosen at random instead of all"},
+				trustFlag(),
+				jsonFlag(),
+			},
+			Action: runCheck,
 		}},
 	}
 }
 
-func runRebuild(ctx context.Context, cmd *cli.Command) error {
+func runCheck(ctx context.Context, cmd *cli.Command) error {
+	if cmd.Int("sample") < 0 {
+		return usageErrorf("catalog check: --sample must be positive")
+	}
 	a, err := openArchive(cmd)
 	if err != nil {
 		return err
+	}
+	defer a.Close()
+	trust, _, err := a.ProviderTrust(ctx, cmd.String("trust"))
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	rep, err := a.CheckCatalog(ctx, archive.CheckOptions{Sample: int(cmd.Int("sample")), Trust: trust})
+	if err != nil {
+		return &exitError{code: exitFindings, msg: err.Error()}
+	}
+	out := cmd.Root().Writer
+	if cmd.Bool("json") {
+		if err := json.NewEncoder(out).Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(out, "catalog check (%s): store %d messages, catalog %d, %d package folders, %d re-verified, %d problems\n",
+			rep.Scope, rep.Stored, rep.Catalogued, rep.Packages, rep.Reverified, len(rep.Problems))
+		for _, n := range rep.Notes {
+			fmt.Fprintf(out, "note: %s\n", n)
+		}
+		for _, p := range rep.Problems {
+			fmt.Fprintf(out, "PROBLEM %s: %s\n", p.Key, p.Problem)
+		}
+	}
+	if len(rep.Problems) > 0 {
+		return findings()
+	}
+	return nil
+}
+
+func runRebuild(ctx context.Context, cmd *cli.Command) error {
+	// A damaged catalog is what rebuild is for: open the archive without it.
+	log := slog.New(slog.NewTextHandler(cmd.Root().ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := archive.OpenForRebuild(archiveDir(cmd), log)
+	if err != nil {
+		return usageErrorf("%v", err)
 	}
 	defer a.Close()
 	trust, _, err := a.ProviderTrust(ctx, cmd.String("trust"))
@@ -52,10 +108,13 @@ func runRebuild(ctx context.Context, cmd *cli.Command) error {
 			return jerr
 		}
 	} else {
-		fmt.Fprintf(out, "catalog rebuilt from the store: %d messages (%d flagged), %d packages, %d incomplete, %d errors\n",
-			sum.Messages, sum.Flagged, sum.Packages, sum.Incomplete, sum.Errors)
+		fmt.Fprintf(out, "catalog rebuilt from the store: %d messages (%d flagged), %d packages, %d incomplete, %d damaged, %d missing, %d broken packages, %d errors\n",
+			sum.Messages, sum.Flagged, sum.Packages, sum.Incomplete, sum.Damaged, sum.Missing, sum.BrokenPackages, sum.Errors)
 		if sum.Previous != "" {
 			fmt.Fprintf(out, "previous catalog kept as %s\n", sum.Previous)
+		}
+		for _, w := range sum.Warnings {
+			fmt.Fprintf(out, "warning: %s\n", w)
 		}
 		for _, f := range sum.Failures {
 			fmt.Fprintf(out, "error %s: %s\n", f.Source, f.Error)
@@ -65,7 +124,7 @@ func runRebuild(ctx context.Context, cmd *cli.Command) error {
 		return &exitError{code: exitFindings, msg: err.Error()}
 	}
 	if sum.Errors > 0 {
-		return &exitError{code: exitFindings, msg: fmt.Sprintf("%d object(s) could not be read or are damaged", sum.Errors)}
+		return &exitError{code: exitFindings, msg: fmt.Sprintf("%d problem(s): damaged or missing objects and broken packages stay in the catalog, marked (see conserva audit)", sum.Errors)}
 	}
 	return nil
 }

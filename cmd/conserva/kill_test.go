@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -101,4 +103,88 @@ func checkConsistent(t *testing.T, home string, want map[string]bool, complete b
 		t.Fatalf("after the final run: %d catalogued, %d stored, want %d each", catalogued, stored, len(want))
 	}
 	t.Logf("catalogued %d, stored %d", catalogued, stored)
+}
+
+// TestRebuildSurvivesKill9 is issue 12 case 4: catalog rebuild killed at
+// random moments. Before, a kill between its two renames left no
+// catalog.db: the next command made an empty one (audit: 0 objects, exit 0)
+// and the next rebuild lost every record's sources. After every kill,
+// audit must find the catalog equal to the store, sources intact.
+func TestRebuildSurvivesKill9(t *testing.T) {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := fixtures(t)
+	home := filepath.Join(t.TempDir(), "archive")
+	const n = 40
+	ingestFixtures(t, home, n)
+	if r := conserva(t, "--archive", home, "seal"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	start := time.Now()
+	if r := conserva(t, "--archive", home, "catalog", "rebuild", "--trust", set.TrustPEM); r.code != 0 {
+		t.Fatalf("rebuild: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	full := time.Since(start)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 12))
+	for i := range 20 {
+		delay := time.Duration(rng.Int64N(int64(full) * 13 / 10))
+		cmd := exec.Command(bin, "--archive", home, "catalog", "rebuild", "--trust", set.TrustPEM)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay)
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+		if _, err := os.Stat(filepath.Join(home, "catalog.db")); err != nil {
+			t.Fatalf("kill %d after %v: %v", i, delay, err)
+		}
+		rep, r := audit(t, home, "audit", "--trust", set.TrustPEM)
+		if r.code != 0 || rep.Catalogued != n || rep.Stored != n || len(rep.Problems) != 0 {
+			t.Fatalf("kill %d after %v (a full rebuild takes %v): audit exit %d %s %s", i, delay, full, r.code, r.stdout, r.stderr)
+		}
+		for _, rec := range catalogRecords(t, home) {
+			if strings.HasPrefix(rec.Sources[0], "store:") {
+				t.Fatalf("kill %d after %v: sources lost: %v", i, delay, rec.Sources)
+			}
+		}
+	}
+	t.Logf("20 kills within %v (a full rebuild)", full)
+}
+
+// TestRebuildAfterLostCatalog: the state a rebuild killed between its two
+// renames used to leave (catalog.db renamed away, the new one not yet in
+// place). Before, the next command silently made an empty catalog (audit:
+// 0 objects, exit 0) and the next rebuild lost every record's sources and
+// ingestion times. Now commands refuse, and rebuild carries them over from
+// the newest catalog.db.old-*.
+func TestRebuildAfterLostCatalog(t *testing.T) {
+	set := fixtures(t)
+	home := filepath.Join(t.TempDir(), "archive")
+	ingestFixtures(t, home, 5)
+	cfg := []string{"--archive", home}
+	if r := conserva(t, append(cfg, "seal")...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	before := catalogRecords(t, home)
+	live := filepath.Join(home, "catalog.db")
+	if err := os.Rename(live, live+".old-20260101T000000Z"); err != nil {
+		t.Fatal(err)
+	}
+	if r := conserva(t, append(cfg, "audit")...); r.code == 0 || !strings.Contains(r.stderr, "run conserva catalog rebuild") {
+		t.Fatalf("audit without catalog.db: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r := conserva(t, append(cfg, "catalog", "rebuild", "--json", "--trust", set.TrustPEM)...)
+	if r.code != 0 || !strings.Contains(r.stdout, `"carried_from":"`+live+`.old-20260101T000000Z"`) {
+		t.Fatalf("rebuild: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	for id, rec := range catalogRecords(t, home) {
+		if rec.Sources[0] != before[id].Sources[0] || !rec.IngestedAt.Equal(before[id].IngestedAt) {
+			t.Fatalf("sources or ingestion time lost: %v %v, were %v %v", rec.Sources, rec.IngestedAt, before[id].Sources, before[id].IngestedAt)
+		}
+	}
+	if rep, r := audit(t, home, "audit", "--trust", set.TrustPEM); r.code != 0 || rep.Catalogued != 5 {
+		t.Fatalf("audit after the rebuild: %d %s", r.code, r.stdout)
+	}
 }

@@ -1,0 +1,32 @@
+package archive
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// A record that bbolt refuses (here an id over its 32 KB key limit) is a
+// named error of the run; the rest of its batch is catalogued.
+func TestUncataloguableRecordIsNamedError(t *testing.T) {
+	c, err := OpenCatalog(t.TempDir()+"/catalog.db", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	a := &Archive{Catalog: c}
+	good := func(i int) *Record {
+		id := strings.Repeat(string(rune('a'+i)), 64)
+		return &Record{ID: id, Key: "messages/" + id[:2] + "/" + id + ".eml", Sources: []string{"src"}}
+	}
+	bad := &Record{ID: strings.Repeat("f", 40000), Key: "messages/ff/bad.eml"}
+	batch := []outcome{{source: "one.eml", rec: good(0)}, {source: "huge.eml", rec: bad}, {source: "three.eml", rec: good(2)}}
+	var sum IngestSummary
+	if err := a.commit(t.Context(), batch, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := c.Count(); n != 2 || sum.Archived != 2 || sum.Errors != 1 || len(sum.Failures) != 1 ||
+		sum.Failures[0].Source != "huge.eml" || !strings.Contains(sum.Failures[0].Error, "not catalogued") {
+		t.Fatalf("catalogued %d, summary %+v", n, sum)
+	}
+}

@@ -1,0 +1,65 @@
+package archive_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/conserva/conserva/archive"
+	"github.com/conserva/conserva/ingest"
+	"github.com/conserva/conserva/storage"
+)
+
+// TestHugeHeaderDoesNotStrandBatches is issue 12 case 1: a 40,000-character
+// Message-ID among many messages. It used to fail the batch with bbolt's
+// "key too large" and stop every later batch: stored, never catalogued.
+func TestHugeHeaderDoesNotStrandBatches(t *testing.T) {
+	_, a := setup(t)
+	src := t.TempDir()
+	const n = 800
+	for i := range n {
+		body := fmt.Sprintf("Message-ID: <m%d@x>\r\nFrom: a%d@example.org\r\nSubject: n. %d\r\n\r\nb\r\n", i, i, i)
+		if i == n/4 {
+			body = "Message-ID: <" + strings.Repeat("a", 40000) + "@x>\r\nFrom: huge@example.org\r\nSubject: " + strings.Repeat("s", 40000) + "\r\n\r\nb\r\n"
+		}
+		if err := os.WriteFile(filepath.Join(src, fmt.Sprintf("m%05d.eml", i)), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := ingest.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := a.Ingest(context.Background(), []ingest.Source{s}, archive.IngestOptions{BatchSize: 100})
+	stored := 0
+	a.Store.List(context.Background(), "messages/", func(storage.Info) error { stored++; return nil })
+	catalogued, _ := a.Catalog.Count()
+	t.Logf("stored %d, catalogued %d, stranded %d; errors %d, err %v", stored, catalogued, stored-catalogued, sum.Errors, err)
+	if err != nil || stored != n || catalogued != n || sum.Archived != n || sum.Errors != 0 {
+		t.Fatalf("stored %d, catalogued %d (want %d each), archived %d, errors %d, err %v", stored, catalogued, n, sum.Archived, sum.Errors, err)
+	}
+	ids, err := a.Catalog.ByAddress("huge@example.org")
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("the huge message is not found by its sender: %v %v", ids, err)
+	}
+	r, _ := a.Catalog.Get(ids[0])
+	if len(r.MessageID) > 8192 || len(r.Subject) > archive.MaxFieldBytes || !strings.Contains(r.MessageID, "truncated: 40004 bytes") {
+		t.Fatalf("record fields not capped: Message-ID %d bytes (%q), Subject %d bytes", len(r.MessageID), r.MessageID[len(r.MessageID)-60:], len(r.Subject))
+	}
+	if !strings.Contains(strings.Join(r.Warnings, "\n"), "Message-ID is 40004 bytes") {
+		t.Fatalf("no warning about the cut: %q", r.Warnings)
+	}
+	// catalog rebuild catalogues it too (it used to strand the same batches).
+	rs, err := a.Rebuild(context.Background(), nil, nil)
+	if n2, _ := a.Catalog.Count(); err != nil || n2 != n || rs.Errors != 0 {
+		t.Fatalf("rebuild: %d catalogued of %d, %+v, %v", n2, n, rs.Failures, err)
+	}
+	// The dossier of the message (keyed by its huge Message-ID) still works.
+	recs, err := a.Catalog.DossierRecords(r.Dossier)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("dossier lookup: %d %v", len(recs), err)
+	}
+}
