@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/conserva/conserva/internal/redact"
 	"github.com/urfave/cli/v3"
 )
 
@@ -44,12 +45,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.msg != "" {
-			fmt.Fprintf(stderr, "conserva: %s\n", ee.msg)
+			fmt.Fprintf(stderr, "conserva: %s\n", redact.Text(ee.msg))
 		}
 		return ee.code
 	}
 	// Anything urfave/cli reports (unknown flag, missing value) is usage.
-	fmt.Fprintf(stderr, "conserva: %s\n", strings.TrimSpace(err.Error()))
+	fmt.Fprintf(stderr, "conserva: %s\n", redact.Text(strings.TrimSpace(err.Error())))
 	return exitUsage
 }
 

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/conserva/conserva/archive"
+	"github.com/conserva/conserva/internal/redact"
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v3"
 	"golang.org/x/term"
@@ -33,7 +34,7 @@ func archiveDir(cmd *cli.Command) string {
 }
 
 func openArchive(cmd *cli.Command) (*archive.Archive, error) {
-	log := slog.New(slog.NewTextHandler(cmd.Root().ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(cmd.Root().ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn, ReplaceAttr: redactAttr}))
 	a, err := archive.Open(archiveDir(cmd), log)
 	if err != nil {
 		return nil, usageErrorf("%v", err)
@@ -53,4 +54,17 @@ func progress(cmd *cli.Command, max int, what string) *progressbar.ProgressBar {
 	}
 	return progressbar.NewOptions(max, progressbar.OptionSetDescription(what), progressbar.OptionSetWriter(os.Stderr),
 		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100_000_000))
+}
+
+// redactAttr keeps passwords written inside URLs out of the log.
+func redactAttr(_ []string, a slog.Attr) slog.Attr {
+	switch a.Value.Kind() {
+	case slog.KindString:
+		a.Value = slog.StringValue(redact.Text(a.Value.String()))
+	case slog.KindAny:
+		if err, ok := a.Value.Any().(error); ok {
+			a.Value = slog.StringValue(redact.Text(err.Error()))
+		}
+	}
+	return a
 }

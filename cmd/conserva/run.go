@@ -8,6 +8,7 @@ import (
 
 	"github.com/conserva/conserva/archive"
 	"github.com/conserva/conserva/ingest"
+	"github.com/conserva/conserva/internal/redact"
 	"github.com/urfave/cli/v3"
 )
 
@@ -42,7 +43,7 @@ func runCommand() *cli.Command {
 			var results []sourceResult
 			failed := 0
 			for _, sc := range a.Config.Sources {
-				r := sourceResult{Source: sc.URL, Label: sc.Label}
+				r := sourceResult{Source: redact.URL(sc.URL), Label: sc.Label}
 				src, err := openSource(a, sc.URL)
 				if err == nil {
 					var sum archive.IngestSummary
@@ -53,7 +54,7 @@ func runCommand() *cli.Command {
 					}
 				}
 				if err != nil {
-					r.Error = err.Error()
+					r.Error = redact.Text(err.Error())
 					failed++
 				}
 				results = append(results, r)

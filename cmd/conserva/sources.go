@@ -7,6 +7,7 @@ import (
 
 	"github.com/conserva/conserva/archive"
 	"github.com/conserva/conserva/ingest"
+	"github.com/conserva/conserva/internal/redact"
 )
 
 // openSource turns a SOURCE argument or a configured [[source]] into an
@@ -27,7 +28,7 @@ func openSource(a *archive.Archive, spec string) (ingest.Source, error) {
 	case cfg.PasswordFile != "":
 		b, err := os.ReadFile(cfg.PasswordFile)
 		if err != nil {
-			return nil, fmt.Errorf("%s: password_file: %w", spec, err)
+			return nil, fmt.Errorf("%s: password_file: %w", redact.URL(spec), err)
 		}
 		password = strings.TrimRight(string(b), "\r\n")
 	case cfg.PasswordEnv != "":
