@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/conserva/conserva/internal/atomicfile"
 	"github.com/conserva/conserva/storage"
 )
 
@@ -113,7 +114,7 @@ func setStoreInConfig(path, to string) (bool, error) {
 		return false, nil
 	}
 	out := storeLine.ReplaceAll(data, []byte(fmt.Sprintf("store = %q", to)))
-	return true, os.WriteFile(path, out, 0o644)
+	return true, atomicfile.Write(path, out, 0o644)
 }
 
 func fileSHA256(p string) (string, error) {
