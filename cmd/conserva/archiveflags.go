@@ -68,3 +68,28 @@ func redactAttr(_ []string, a slog.Attr) slog.Attr {
 	}
 	return a
 }
+
+// markRequired says "(required)" in the help of every required flag:
+// urfave/cli checks them but its help does not tell.
+func markRequired(flags []cli.Flag) {
+	for _, f := range flags {
+		switch f := f.(type) {
+		case *cli.StringFlag:
+			if f.Required {
+				f.Usage += " (required)"
+			}
+		case *cli.BoolFlag:
+			if f.Required {
+				f.Usage += " (required)"
+			}
+		case *cli.IntFlag:
+			if f.Required {
+				f.Usage += " (required)"
+			}
+		case *cli.StringSliceFlag:
+			if f.Required {
+				f.Usage += " (required)"
+			}
+		}
+	}
+}

@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
-	"github.com/conserva/conserva/archive"
 	"github.com/urfave/cli/v3"
 )
 
@@ -16,12 +14,13 @@ func exportCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "export",
 		Usage:     "write the evidence pack of one message's dossier (zip) for court",
-		ArgsUsage: "ID-OR-MESSAGE-ID",
+		ArgsUsage: "ID-OR-MESSAGE-ID (an id, the short id search and ingest print, or any Message-ID)",
 		Description: "The zip holds the dossier's messages byte for byte, the packages that seal them (index, signature,\n" +
 			"timestamp, chains, and the metadata of these messages only), report.html, report.json, SHA256SUMS and\n" +
 			"VERIFY.txt (sha256sum and openssl commands, runnable as they are: sh VERIFY.txt).",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "zip file to write", Required: true},
+			&cli.BoolFlag{Name: "force", Usage: "replace the --out file when it exists"},
 			&cli.StringFlag{Name: "trust", Usage: "trust anchors for the providers' signatures (default: conserva.toml)", Sources: cli.EnvVars("CONSERVA_TRUST")},
 			jsonFlag(),
 		},
@@ -39,6 +38,9 @@ func exportCommand() *cli.Command {
 				return usageErrorf("%v", err)
 			}
 			out := cmd.String("out")
+			if _, err := os.Lstat(out); err == nil && !cmd.Bool("force") {
+				return usageErrorf("export: %s exists (--force replaces it)", out)
+			}
 			tmp, err := os.CreateTemp(filepath.Dir(out), ".export-*.zip")
 			if err != nil {
 				return usageErrorf("export: %v", err)
@@ -48,11 +50,8 @@ func exportCommand() *cli.Command {
 			if cerr := tmp.Close(); err == nil {
 				err = cerr
 			}
-			if errors.Is(err, archive.ErrNoDossier) {
-				return &exitError{code: exitFindings, msg: err.Error()}
-			}
 			if err != nil {
-				return &exitError{code: exitFindings, msg: err.Error()}
+				return dossierError(err)
 			}
 			if err := os.Rename(tmp.Name(), out); err != nil {
 				return err
@@ -60,12 +59,20 @@ func exportCommand() *cli.Command {
 			if cmd.Bool("json") {
 				return json.NewEncoder(cmd.Root().Writer).Encode(map[string]any{"file": out, "messages": len(rep.Messages), "packages": len(rep.Packages), "all_ok": rep.AllOK})
 			}
-			fmt.Fprintf(cmd.Root().Writer, "evidence pack %s: %d messages, %d packages; verification at export: %s\n",
-				out, len(rep.Messages), len(rep.Packages), map[bool]string{true: "all OK", false: "PROBLEMS (see report.html)"}[rep.AllOK])
+			fmt.Fprintf(cmd.Root().Writer, "evidence pack %s: %s, %s; verification at export: %s\n",
+				out, plural(len(rep.Messages), "message"), plural(len(rep.Packages), "package"), map[bool]string{true: "all OK", false: "PROBLEMS (see report.html)"}[rep.AllOK])
 			if !rep.AllOK {
 				return findings()
 			}
 			return nil
 		},
 	}
+}
+
+// plural says "1 package", "2 packages".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

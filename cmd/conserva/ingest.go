@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/conserva/conserva/archive"
 	"github.com/conserva/conserva/ingest"
@@ -37,8 +39,16 @@ func runIngest(ctx context.Context, cmd *cli.Command) error {
 	}
 	defer a.Close()
 	var sources []ingest.Source
+	// A path that is missing or unreadable is a source that could not be
+	// read (exit 1, named), not a usage error: the other sources are still
+	// ingested, as a nightly job needs.
+	var missing []archive.Failure
 	for _, s := range specs {
 		src, err := openSource(a, s)
+		if err != nil && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission)) {
+			missing = append(missing, archive.Failure{Source: s, Error: err.Error()})
+			continue
+		}
 		if err != nil {
 			return usageErrorf("ingest: %v", err)
 		}
@@ -57,6 +67,8 @@ func runIngest(ctx context.Context, cmd *cli.Command) error {
 	if bar != nil {
 		_ = bar.Finish() // clears the line before the summary
 	}
+	sum.Errors += len(missing)
+	sum.Failures = append(missing, sum.Failures...)
 	out := cmd.Root().Writer
 	if cmd.Bool("json") {
 		enc := json.NewEncoder(out)
@@ -71,7 +83,7 @@ func runIngest(ctx context.Context, cmd *cli.Command) error {
 		return &exitError{code: exitFindings, msg: err.Error()}
 	}
 	if sum.Errors > 0 {
-		return &exitError{code: exitFindings, msg: fmt.Sprintf("%d message(s) could not be read or stored", sum.Errors)}
+		return &exitError{code: exitFindings, msg: fmt.Sprintf("%d source(s) or message(s) could not be read or stored", sum.Errors)}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,18 +21,31 @@ func runCommand() *cli.Command {
 			"succeeded, 1 on any failure (each named), 2 on usage errors.",
 		Flags: []cli.Flag{jsonFlag()},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			// A script reading --json gets JSON whatever happens: a run that
+			// cannot even start says why in {"error": …}.
+			fail := func(err error) error {
+				if cmd.Bool("json") {
+					msg := err.Error()
+					var ee *exitError
+					if errors.As(err, &ee) {
+						msg = ee.msg
+					}
+					_ = json.NewEncoder(cmd.Root().Writer).Encode(map[string]any{"error": redact.Text(msg), "sources": []any{}, "packages": []any{}})
+				}
+				return err
+			}
 			a, err := openArchive(cmd)
 			if err != nil {
-				return err
+				return fail(err)
 			}
 			defer a.Close()
 			a.Version = version()
 			if len(a.Config.Sources) == 0 {
-				return usageErrorf("run: no [[source]] in %s/conserva.toml", a.Dir)
+				return fail(usageErrorf("run: no [[source]] in %s/conserva.toml", a.Dir))
 			}
 			trust, err := a.Trust("")
 			if err != nil {
-				return usageErrorf("%v", err)
+				return fail(usageErrorf("%v", err))
 			}
 			start := time.Now()
 			type sourceResult struct {
@@ -70,7 +84,7 @@ func runCommand() *cli.Command {
 					return err
 				}
 			} else {
-				fmt.Fprintf(out, "conserva run on %s: %d sources, %s\n", a.Dir, len(results), time.Since(start).Round(time.Second))
+				fmt.Fprintf(out, "conserva run on %s: %s, %s\n", a.Dir, plural(len(results), "source"), time.Since(start).Round(time.Second))
 				for _, r := range results {
 					name := r.Source
 					if r.Label != "" {
@@ -88,7 +102,7 @@ func runCommand() *cli.Command {
 					}
 				}
 				for _, p := range pkgs {
-					fmt.Fprintf(out, "  sealed package %s: %d messages, timestamp %s\n", p.ID, p.Messages, p.Timestamp.Format(time.RFC3339))
+					fmt.Fprintf(out, "  sealed package %s: %s, timestamp %s\n", p.ID, plural(p.Messages, "message"), p.Timestamp.Format(time.RFC3339))
 				}
 				if len(pkgs) == 0 && sealErr == nil {
 					fmt.Fprintln(out, "  nothing new to seal")
