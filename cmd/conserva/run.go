@@ -56,9 +56,10 @@ func runCommand() *cli.Command {
 			}
 			var results []sourceResult
 			failed := 0
+			skips := &skipList{}
 			for _, sc := range a.Config.Sources {
 				r := sourceResult{Source: redact.URL(sc.URL), Label: sc.Label}
-				src, err := openSource(a, sc.URL)
+				src, err := openSource(a, sc.URL, ingest.Options{Skipped: skips.add})
 				if err == nil {
 					var sum archive.IngestSummary
 					sum, err = a.Ingest(ctx, []ingest.Source{src}, archive.IngestOptions{Trust: trust})
@@ -77,6 +78,9 @@ func runCommand() *cli.Command {
 			out := cmd.Root().Writer
 			if cmd.Bool("json") {
 				res := map[string]any{"sources": results, "packages": pkgs, "seconds": time.Since(start).Seconds()}
+				if list := skips.all(); len(list) > 0 {
+					res["skipped"] = list
+				}
 				if sealErr != nil {
 					res["seal_error"] = sealErr.Error()
 				}
@@ -100,6 +104,9 @@ func runCommand() *cli.Command {
 					if r.Error != "" {
 						fmt.Fprintf(out, "  FAILED %s: %s\n", name, r.Error)
 					}
+				}
+				if list := skips.all(); len(list) > 0 {
+					fmt.Fprintf(out, "  %s skipped in folders (not messages; see conserva ingest --dry-run on the folder)\n", plural(len(list), "file"))
 				}
 				for _, p := range pkgs {
 					fmt.Fprintf(out, "  sealed package %s: %s, timestamp %s\n", p.ID, plural(p.Messages, "message"), p.Timestamp.Format(time.RFC3339))
