@@ -73,7 +73,7 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, trust *pe
 	rep := &ExportReport{ExportedAt: time.Now().UTC(), Dossier: d, AllOK: true}
 	zw := zip.NewWriter(w)
 	sums := map[string]string{}
-	add := func(name string, data []byte) error {
+	addFrom := func(name string, src io.Reader) error {
 		if err := safeName(name); err != nil {
 			return err
 		}
@@ -81,29 +81,26 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, trust *pe
 		if err != nil {
 			return err
 		}
-		if _, err := f.Write(data); err != nil {
+		h := sha256.New()
+		if _, err := io.Copy(io.MultiWriter(f, h), src); err != nil {
 			return err
 		}
-		s := sha256.Sum256(data)
-		sums[name] = hex.EncodeToString(s[:])
+		sums[name] = hex.EncodeToString(h.Sum(nil))
 		return nil
 	}
+	add := func(name string, data []byte) error { return addFrom(name, bytes.NewReader(data)) }
 	pkgIDs := map[string][]*Record{}
 	for _, r := range d.records {
 		rc, err := storage.GetVersion(ctx, a.Store, r.Key, r.VersionID)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.Key, err)
 		}
-		raw, err := io.ReadAll(rc)
+		name := "messages/" + r.ID + ".eml"
+		m, err := exportMessage(rc, r.Size, a.Limits(), func(src io.Reader) error { return addFrom(name, src) })
 		rc.Close()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.Key, err)
 		}
-		name := "messages/" + r.ID + ".eml"
-		if err := add(name, raw); err != nil {
-			return nil, err
-		}
-		m := pec.Parse(raw, a.Limits())
 		v := m.Verify(trust)
 		recipient := r.Consegna
 		if recipient == "" {
