@@ -95,7 +95,8 @@ func (a *Archive) Migrate(ctx context.Context, to string, progress func(int)) (M
 	if err != nil {
 		return sum, err
 	}
-	if err := os.WriteFile(filepath.Join(local.Root(), migratedMarker), []byte(to+"\n"), 0o444); err != nil && !os.IsPermission(err) {
+	// Written whole, once: a marker already there stays as it is.
+	if err := atomicfile.WriteNew(filepath.Join(local.Root(), migratedMarker), []byte(to+"\n"), 0o444); err != nil && !os.IsPermission(err) && !errors.Is(err, os.ErrExist) {
 		return sum, err
 	}
 	sum.Config, err = setStoreInConfig(filepath.Join(a.Dir, "conserva.toml"), to)
