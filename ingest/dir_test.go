@@ -100,8 +100,8 @@ func TestLooksLikeMessage(t *testing.T) {
 		"\x00\x01From: a\n": false,
 	} {
 		head := []byte(in)
-		if len(head) > 64<<10 {
-			head = head[:64<<10]
+		if len(head) > 16<<10 {
+			head = head[:16<<10]
 		}
 		if got, why := ingest.LooksLikeMessage(head); got != want {
 			t.Errorf("LooksLikeMessage(%.30q) = %v (%s), want %v", in, got, why, want)

@@ -7,7 +7,7 @@ import (
 )
 
 // sniffLen is how much of a file is read to decide whether it is a message.
-const sniffLen = 64 << 10
+const sniffLen = 16 << 10
 
 // mailHeaders are header names that only mail carries (RFC 5322, MIME, the
 // PEC rules). One of them in the header block tells a message from a text

@@ -23,7 +23,8 @@ func ingestCommand() *cli.Command {
 			"Messages that are not valid are archived and flagged with the reason, never dropped.\n" +
 			"In a directory only files that look like messages are taken (a mail header block at the start, mbox,\n" +
 			"Maildir); the others are listed as skipped with the reason (--all-files takes them). Symlinks are followed.\n" +
-			"Exit status: 0 when the run completed, 1 when a message could not be read or stored, 2 on usage errors.",
+			"Exit status: 0 when the run completed, 1 when a source or a message could not be read or stored (the other\n" +
+			"sources are still read), 2 on usage errors.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "trust", Usage: "trust anchors (PEM bundle or IGPEC LDIF); default: the archive's conserva.toml", Sources: cli.EnvVars("CONSERVA_TRUST")},
 			&cli.BoolFlag{Name: "all-files", Usage: "in directories, take every file, not only those that look like messages"},

@@ -82,7 +82,7 @@ func runCommand() *cli.Command {
 					res["skipped"] = list
 				}
 				if sealErr != nil {
-					res["seal_error"] = sealErr.Error()
+					res["seal_error"] = redact.Text(sealErr.Error())
 				}
 				if err := json.NewEncoder(out).Encode(res); err != nil {
 					return err
