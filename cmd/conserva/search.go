@@ -109,7 +109,7 @@ func runSearch(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "%d message(s)\n", n)
+	fmt.Fprintln(out, plural(n, "message"))
 	return nil
 }
 
