@@ -1,12 +1,15 @@
 package archive
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/conserva/conserva/internal/atomicfile"
 	"github.com/conserva/conserva/storage"
 )
 
@@ -133,13 +136,29 @@ func defaults() Config {
 // the archive is new.
 func loadConfig(home string) (Config, error) {
 	path := filepath.Join(home, "conserva.toml")
-	if _, err := os.Stat(path); os.IsNotExist(err) {
-		if err := os.WriteFile(path, []byte(defaultConfig), 0o644); err != nil {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		data = []byte(defaultConfig)
+		// Whole or not at all; never over a file another process made.
+		if err := atomicfile.WriteNew(path, data, 0o644); errors.Is(err, os.ErrExist) {
+			data, err = os.ReadFile(path)
+			if err != nil {
+				return Config{}, err
+			}
+		} else if err != nil {
 			return Config{}, err
 		}
+	} else if err != nil {
+		return Config{}, err
+	}
+	// An empty file (or one of NUL bytes, as a crash on a full disk leaves
+	// it) would silently mean every default: a local store in place of S3,
+	// no trust anchors.
+	if len(bytes.Trim(data, "\x00 \t\r\n")) == 0 {
+		return Config{}, fmt.Errorf("%s is empty (left by an interrupted write?): restore it, or delete it to start from the commented default", path)
 	}
 	cfg := defaults()
-	md, err := toml.DecodeFile(path, &cfg)
+	md, err := toml.Decode(string(data), &cfg)
 	if err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}

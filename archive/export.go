@@ -17,6 +17,7 @@ import (
 
 	"github.com/conserva/conserva/pec"
 	"github.com/conserva/conserva/sip"
+	"github.com/conserva/conserva/storage"
 	"github.com/conserva/conserva/timestamp"
 )
 
@@ -121,7 +122,7 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, opts Expo
 		Conservator: k.signer.Cert.Subject.CommonName, TSA: k.tsaName, Providers: opts.TrustFiles}
 	zw := zip.NewWriter(w)
 	sums := map[string]string{}
-	add := func(name string, data []byte) error {
+	addFrom := func(name string, src io.Reader) error {
 		if err := safeName(name); err != nil {
 			return err
 		}
@@ -132,24 +133,26 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, opts Expo
 		if err != nil {
 			return err
 		}
-		if _, err := f.Write(data); err != nil {
+		h := sha256.New()
+		if _, err := io.Copy(io.MultiWriter(f, h), src); err != nil {
 			return err
 		}
-		s := sha256.Sum256(data)
-		sums[name] = hex.EncodeToString(s[:])
+		sums[name] = hex.EncodeToString(h.Sum(nil))
 		return nil
 	}
+	add := func(name string, data []byte) error { return addFrom(name, bytes.NewReader(data)) }
 	pkgIDs := map[string][]*Record{}
 	for _, r := range d.records {
-		raw, err := a.readMessage(ctx, r)
+		rc, err := storage.GetVersion(ctx, a.Store, r.Key, r.VersionID)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.Key, err)
 		}
 		name := "messages/" + r.ID + ".eml"
-		if err := add(name, raw); err != nil {
-			return nil, err
+		m, err := exportMessage(rc, r.Size, a.Limits(), func(src io.Reader) error { return addFrom(name, src) })
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", r.Key, err)
 		}
-		m := pec.Parse(raw, a.Limits())
 		v := m.Verify(opts.Trust)
 		recipient := r.Consegna
 		if recipient == "" {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/conserva/conserva/internal/devpki"
+	"github.com/conserva/conserva/internal/redact"
 	"github.com/conserva/conserva/pec"
 	"github.com/conserva/conserva/sip"
 	"github.com/conserva/conserva/storage"
@@ -170,7 +171,8 @@ func (a *Archive) sealKeys(ctx context.Context, opts SealOptions) (*sealKit, err
 		// Every answer is checked against the pinned TSA roots: one that
 		// chains elsewhere is refused before anything is stored.
 		k.tsa = timestamp.NewHTTP(url, cfg.TSAUser, password, r.TSAPool(), cfg.TSAInsecureTLS)
-		k.tsaName = k.tsa.Name()
+		// Named in the signed, write-once index: never with its userinfo.
+		k.tsaName = redact.URLNoUserinfo(url)
 	} else {
 		dk, err := devKeys()
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/conserva/conserva/archive"
+	"github.com/conserva/conserva/internal/redact"
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v3"
 	"golang.org/x/term"
@@ -33,7 +34,7 @@ func archiveDir(cmd *cli.Command) string {
 }
 
 func openArchive(cmd *cli.Command) (*archive.Archive, error) {
-	log := slog.New(slog.NewTextHandler(cmd.Root().ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(cmd.Root().ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn, ReplaceAttr: redactAttr}))
 	a, err := archive.Open(archiveDir(cmd), log)
 	if err != nil {
 		return nil, usageErrorf("%v", err)
@@ -68,4 +69,42 @@ func tsaRootsFlag() cli.Flag {
 
 func rootsOptions(cmd *cli.Command) archive.RootsOptions {
 	return archive.RootsOptions{Signer: cmd.String("signer-roots"), TSA: cmd.String("tsa-roots")}
+}
+
+// redactAttr keeps passwords written inside URLs out of the log.
+func redactAttr(_ []string, a slog.Attr) slog.Attr {
+	switch a.Value.Kind() {
+	case slog.KindString:
+		a.Value = slog.StringValue(redact.Text(a.Value.String()))
+	case slog.KindAny:
+		if err, ok := a.Value.Any().(error); ok {
+			a.Value = slog.StringValue(redact.Text(err.Error()))
+		}
+	}
+	return a
+}
+
+// markRequired says "(required)" in the help of every required flag:
+// urfave/cli checks them but its help does not tell.
+func markRequired(flags []cli.Flag) {
+	for _, f := range flags {
+		switch f := f.(type) {
+		case *cli.StringFlag:
+			if f.Required {
+				f.Usage += " (required)"
+			}
+		case *cli.BoolFlag:
+			if f.Required {
+				f.Usage += " (required)"
+			}
+		case *cli.IntFlag:
+			if f.Required {
+				f.Usage += " (required)"
+			}
+		case *cli.StringSliceFlag:
+			if f.Required {
+				f.Usage += " (required)"
+			}
+		}
+	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,7 +16,7 @@ func exportCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "export",
 		Usage:     "write the evidence pack of one message's dossier (zip) for court",
-		ArgsUsage: "ID-OR-MESSAGE-ID",
+		ArgsUsage: "ID-OR-MESSAGE-ID (an id, the short id search and ingest print, or any Message-ID)",
 		Description: "The zip holds the dossier's messages byte for byte, the packages that seal them (index, signature,\n" +
 			"timestamp, chains, and the metadata of these messages only), report.html, report.json, SHA256SUMS and\n" +
 			"VERIFY.txt (sha256sum and openssl commands, runnable as they are: sh VERIFY.txt).",
@@ -25,6 +24,7 @@ func exportCommand() *cli.Command {
 			signerRootsFlag(), tsaRootsFlag(),
 			&cli.StringFlag{Name: "out", Usage: "zip file to write", Required: true},
 			&cli.StringFlag{Name: "signer", Usage: "PKCS#12 of the conservator that signs the pack's manifest, password in CONSERVA_SIGNER_PASSWORD (default: [seal] signer, else the development key)"},
+			&cli.BoolFlag{Name: "force", Usage: "replace the --out file when it exists"},
 			&cli.StringFlag{Name: "trust", Usage: "trust anchors for the providers' signatures (default: conserva.toml)", Sources: cli.EnvVars("CONSERVA_TRUST")},
 			jsonFlag(),
 		},
@@ -42,6 +42,9 @@ func exportCommand() *cli.Command {
 				return usageErrorf("%v", err)
 			}
 			out := cmd.String("out")
+			if _, err := os.Lstat(out); err == nil && !cmd.Bool("force") {
+				return usageErrorf("export: %s exists (--force replaces it)", out)
+			}
 			tmp, err := os.CreateTemp(filepath.Dir(out), ".export-*.zip")
 			if err != nil {
 				return usageErrorf("export: %v", err)
@@ -51,11 +54,8 @@ func exportCommand() *cli.Command {
 			if cerr := tmp.Close(); err == nil {
 				err = cerr
 			}
-			if errors.Is(err, archive.ErrNoDossier) {
-				return &exitError{code: exitFindings, msg: err.Error()}
-			}
 			if err != nil {
-				return &exitError{code: exitFindings, msg: err.Error()}
+				return dossierError(err)
 			}
 			if err := os.Rename(tmp.Name(), out); err != nil {
 				return err
@@ -73,7 +73,7 @@ func exportCommand() *cli.Command {
 			if !rep.PackIntact {
 				intact = "NOT INTACT: see report.html"
 			}
-			fmt.Fprintf(w, "evidence pack %s: %d messages, %d packages\n  the pack: %s\n  providers' signatures:", out, len(rep.Messages), len(rep.Packages), intact)
+			fmt.Fprintf(w, "evidence pack %s: %s, %s\n  the pack: %s\n  providers' signatures:", out, plural(len(rep.Messages), "message"), plural(len(rep.Packages), "package"), intact)
 			for _, v := range []pec.Verdict{pec.Valid, pec.Untrusted, pec.Invalid, pec.Absent} {
 				if n := rep.Verdicts[v]; n > 0 {
 					fmt.Fprintf(w, " %d %s", n, v)
@@ -89,4 +89,12 @@ func exportCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// plural says "1 package", "2 packages".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -64,7 +64,7 @@ func runSeal(ctx context.Context, cmd *cli.Command) error {
 			fmt.Fprintln(out, "nothing to seal")
 		}
 		for _, p := range pkgs {
-			fmt.Fprintf(out, "sealed package %s: %d messages, %d bytes, timestamp %s\n", p.ID, p.Messages, p.Bytes, p.Timestamp.Format(time.RFC3339))
+			fmt.Fprintf(out, "sealed package %s: %s, %d bytes, timestamp %s\n", p.ID, plural(p.Messages, "message"), p.Bytes, p.Timestamp.Format(time.RFC3339))
 			fmt.Fprintf(out, "  %s\n", filepath.Join(a.Dir, "store", "packages", p.ID))
 		}
 		if len(pkgs) > 0 {
