@@ -23,6 +23,7 @@ type Tree struct {
 	order  []int      // input leaf -> position among the sorted leaves
 	levels [][][]byte // levels[0]: sorted leaf node values; last: the root
 	token  []byte     // the root's TimeStampToken, once attached
+	algID  []byte     // DER AlgorithmIdentifier of alg
 }
 
 // Build makes the tree over leaves, each the hash (under alg) of one
@@ -36,7 +37,8 @@ func Build(alg crypto.Hash, leaves [][]byte) (*Tree, error) {
 }
 
 func build(alg crypto.Hash, groups [][][]byte) (*Tree, error) {
-	if _, err := algorithmID(alg); err != nil {
+	algID, err := algorithmID(alg)
+	if err != nil {
 		return nil, err
 	}
 	if len(groups) == 0 {
@@ -59,7 +61,7 @@ func build(alg crypto.Hash, groups [][][]byte) (*Tree, error) {
 		leaves[i] = leaf{nodeHash(alg, g), i}
 	}
 	slices.SortStableFunc(leaves, func(a, b leaf) int { return bytes.Compare(a.value, b.value) })
-	t := &Tree{alg: alg, groups: groups, order: make([]int, len(groups))}
+	t := &Tree{alg: alg, algID: algID, groups: groups, order: make([]int, len(groups))}
 	level := make([][]byte, len(leaves))
 	for pos, l := range leaves {
 		level[pos] = l.value
@@ -103,7 +105,7 @@ func (t *Tree) Root() []byte { return t.levels[len(t.levels)-1][0] }
 // siblings are the values leaf i is combined with on its way to the root,
 // lowest first. A node carried up unchanged has no sibling at that level.
 func (t *Tree) siblings(i int) [][]byte {
-	var out [][]byte
+	out := make([][]byte, 0, len(t.levels))
 	pos := t.order[i]
 	for _, level := range t.levels[:len(t.levels)-1] {
 		if s := pos ^ 1; s < len(level) {
@@ -121,7 +123,8 @@ func (t *Tree) siblings(i int) [][]byte {
 // in ascending order, so that the list reads the same to Bouncy Castle
 // (which uses a one-value list as it is) and to a literal reading of the
 // RFC (which hashes every list). A group's first list is the group. Every
-// later list holds one sibling.
+// later list holds one sibling. The hashes are the tree's own: read them,
+// do not modify them.
 func (t *Tree) Reduced(i int) [][][]byte {
 	sibs := t.siblings(i)
 	g := t.groups[i]
@@ -137,8 +140,8 @@ func (t *Tree) Reduced(i int) [][][]byte {
 	slices.SortFunc(first, bytes.Compare)
 	out := make([][][]byte, 0, 1+len(sibs))
 	out = append(out, first)
-	for _, s := range sibs {
-		out = append(out, [][]byte{s})
+	for k := range sibs {
+		out = append(out, sibs[k:k+1:k+1]) // one list per sibling, sharing sibs
 	}
 	return out
 }
