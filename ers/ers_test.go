@@ -334,3 +334,87 @@ func TestRenewalInTime(t *testing.T) {
 		}
 	}
 }
+
+// A renewal interrupted after its timestamp resumes from the journaled
+// token, with the records in any order and no second TSA request.
+func TestRenewalResumes(t *testing.T) {
+	dev, roots, _ := devTSA(t)
+	data, hashes := objects(5)
+	records, err := ers.Create(ctx, dev, crypto.SHA256, hashes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ers.PrepareTimestampRenewal(records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := r.Stamp(ctx, dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "Crash"; the journal holds token. Prepare again, reversed.
+	reversed := make([][]byte, len(records))
+	for i := range records {
+		reversed[i] = records[len(records)-1-i]
+	}
+	again, err := ers.PrepareTimestampRenewal(reversed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again.Root(), r.Root()) {
+		t.Fatal("the renewal tree depends on the order of the records")
+	}
+	if _, err := again.Records(); err == nil {
+		t.Fatal("records without a timestamp")
+	}
+	if err := again.Attach(token); err != nil {
+		t.Fatal(err)
+	}
+	out, err := again.Records()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range out {
+		res, err := ers.VerifyData(ctx, out[i], data[len(records)-1-i], roots, time.Now())
+		if err != nil || len(res.Stamps) != 2 {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	// Another batch's timestamp does not attach.
+	fewer, err := ers.PrepareTimestampRenewal(records[:4])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fewer.Attach(token); err == nil {
+		t.Fatal("attached the timestamp of another batch")
+	}
+	// Hash-tree renewal resumes the same way.
+	items := make([]ers.HashRenewal, len(records))
+	for i := range records {
+		items[i] = ers.HashRenewal{Record: out[i], DataHash: sum(crypto.SHA512, data[len(records)-1-i])}
+	}
+	h, err := ers.PrepareHashTreeRenewal(crypto.SHA512, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	htoken, err := h.Stamp(ctx, dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, _ := ers.PrepareHashTreeRenewal(crypto.SHA512, items)
+	if err := h2.Attach(htoken); err != nil {
+		t.Fatal(err)
+	}
+	sha512, err := h2.Records()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A batch mixing SHA-256 and SHA-512 chains is refused.
+	if _, err := ers.PrepareTimestampRenewal([][]byte{records[0], sha512[0]}); err == nil {
+		t.Fatal("mixed batch accepted")
+	}
+	res, err := ers.VerifyData(ctx, sha512[0], data[len(records)-1], roots, time.Now())
+	if err != nil || len(res.Stamps) != 3 {
+		t.Fatalf("%v", err)
+	}
+}

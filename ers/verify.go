@@ -132,8 +132,8 @@ type checkedToken struct {
 	err      error
 }
 
-// Verify checks a record against data's bytes, hashing them under every
-// algorithm the record uses.
+// VerifyData checks a record against the data's bytes, hashing them under
+// every algorithm the record uses.
 func VerifyData(ctx context.Context, record, data []byte, roots *x509.CertPool, at time.Time) (*Result, error) {
 	return (&Verifier{Roots: roots, At: at}).VerifyData(ctx, record, data)
 }
@@ -145,6 +145,12 @@ func Verify(ctx context.Context, record []byte, data Digests, roots *x509.CertPo
 
 // VerifyData is Verify over the data's bytes.
 func (v *Verifier) VerifyData(ctx context.Context, record, data []byte) (*Result, error) {
+	return v.VerifyReader(ctx, record, bytes.NewReader(data))
+}
+
+// VerifyReader is Verify over data read from r (a stored object, read
+// once whatever the number of hash algorithms).
+func (v *Verifier) VerifyReader(ctx context.Context, record []byte, r io.Reader) (*Result, error) {
 	er, err := Parse(record)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -153,9 +159,9 @@ func (v *Verifier) VerifyData(ctx context.Context, record, data []byte) (*Result
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	d, err := DigestsOf(bytes.NewReader(data), algs...)
+	d, err := DigestsOf(r, algs...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ers: reading the data: %w", err)
 	}
 	return v.check(ctx, er, d)
 }
