@@ -63,6 +63,11 @@ func TestBouncyCastleAcceptsOurRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	add("timestamp renewal:", once, data, 0, 1, 2)
+	alone, err := ers.RenewTimestamps(ctx, dev, records[2:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	add("timestamp renewal of 1 record:", append(make([][]byte, 2), alone...), data, 2)
 	twice, err := ers.RenewTimestamps(ctx, dev, once[:2])
 	if err != nil {
 		t.Fatal(err)
