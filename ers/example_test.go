@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"encoding/hex"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,11 +106,35 @@ func TestWorkedExample(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The token found as docs/ERS.md says: asn1parse, the SEQUENCE before
+	// pkcs7-signedData, hl+l bytes from its offset.
 	openssl := testutil.Tool(t, "openssl")
 	dir := t.TempDir()
+	recFile := filepath.Join(dir, "a.ers")
+	os.WriteFile(recFile, rec, 0o644)
+	listing, err := exec.Command(openssl, "asn1parse", "-inform", "DER", "-in", recFile).CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl asn1parse: %v\n%s", err, listing)
+	}
+	lines := strings.Split(string(listing), "\n")
+	var token []byte
+	for i, l := range lines {
+		if strings.Contains(l, ":pkcs7-signedData") && i > 0 {
+			var off, depth, hl, n int
+			if _, err := fmt.Sscanf(strings.TrimSpace(lines[i-1]), "%d:d=%d hl=%d l=%d", &off, &depth, &hl, &n); err != nil {
+				t.Fatalf("asn1parse line %q: %v", lines[i-1], err)
+			}
+			t.Logf("token line: %s", lines[i-1])
+			token = rec[off : off+hl+n]
+			break
+		}
+	}
 	er, _ := ers.Parse(rec)
+	if !bytes.Equal(token, er.Chains[0][0].TimeStamp) {
+		t.Fatalf("the documented steps do not find the token:\n%s", listing)
+	}
 	tok, ca := filepath.Join(dir, "token.der"), filepath.Join(dir, "ca.pem")
-	os.WriteFile(tok, er.Chains[0][0].TimeStamp, 0o644)
+	os.WriteFile(tok, token, 0o644)
 	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: keys.CA.Raw}), 0o644)
 	out, err := exec.Command(openssl, "ts", "-verify", "-digest", exRoot, "-token_in", "-in", tok, "-CAfile", ca).CombinedOutput()
 	if err != nil {
