@@ -64,3 +64,4 @@ go test -count=1 ./...
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime "${CONSERVA_FUZZ_PARSE:-60000x}" -fuzzminimizetime 200x ./pec
 go test -run '^$' -fuzz '^FuzzDaticert$' -fuzztime "${CONSERVA_FUZZ_DATICERT:-50000x}" -fuzzminimizetime 200x ./pec
 go test -run '^$' -fuzz '^FuzzMbox$' -fuzztime "${CONSERVA_FUZZ_MBOX:-10000x}" -fuzzminimizetime 200x ./ingest
+go test -run '^$' -fuzz '^FuzzParse$' -fuzztime "${CONSERVA_FUZZ_ERS:-20000x}" -fuzzminimizetime 200x ./ers
