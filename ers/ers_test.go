@@ -39,7 +39,7 @@ func TestCreateAndVerifyEveryLeaf(t *testing.T) {
 			}
 			// Data outside the tree is not proven. (A record also proves
 			// the leaf sharing its first list, as RFC 4998 §4.3 reads.)
-			if _, err := v.VerifyData(ctx, records[i], []byte("not archived")); !errors.Is(err, ers.ErrInvalid) {
+			if _, err := v.VerifyData(ctx, records[i], []byte("not archived")); !errors.Is(err, ers.ErrNotCovered) {
 				t.Fatalf("%d leaves: leaf %d's record accepted other data: %v", n, i, err)
 			}
 			er, _ := ers.Parse(records[i])
@@ -73,7 +73,7 @@ func TestVerifyRejectsDamage(t *testing.T) {
 	t.Run("flipped byte in the data", func(t *testing.T) {
 		d := bytes.Clone(data[2])
 		d[len(d)/2] ^= 1
-		if _, err := ers.VerifyData(ctx, records[2], d, roots, at); !errors.Is(err, ers.ErrInvalid) {
+		if _, err := ers.VerifyData(ctx, records[2], d, roots, at); !errors.Is(err, ers.ErrNotCovered) || !errors.Is(err, ers.ErrInvalid) {
 			t.Fatalf("damaged data: %v", err)
 		}
 	})
@@ -91,8 +91,12 @@ func TestVerifyRejectsDamage(t *testing.T) {
 			}
 			r := bytes.Clone(records[2])
 			r[i] ^= 0x01
-			if _, err := ers.VerifyData(ctx, r, data[2], roots, at); err == nil {
+			_, err := ers.VerifyData(ctx, r, data[2], roots, at)
+			if err == nil {
 				t.Fatalf("byte %d flipped: accepted", i)
+			}
+			if errors.Is(err, ers.ErrNotCovered) {
+				t.Fatalf("byte %d of the record flipped, blamed on the data: %v", i, err)
 			}
 		}
 	})

@@ -24,6 +24,10 @@ import (
 var (
 	ErrInvalid   = errors.New("invalid evidence record")
 	ErrUntrusted = errors.New("untrusted archive timestamp")
+	// ErrNotCovered (also ErrInvalid) says the record is intact, its
+	// timestamp valid, but the data is not what was timestamped: the data
+	// changed, or the record belongs to other data.
+	ErrNotCovered = fmt.Errorf("%w: the data is not what was timestamped", ErrInvalid)
 )
 
 // Digests are one object's hashes, one per algorithm its record uses.
@@ -239,6 +243,9 @@ func (v *Verifier) check(ctx context.Context, er *EvidenceRecord, data Digests) 
 					covered = append(covered, digest(alg, old.TimeStamp))
 				}
 			}
+			// The root from the tree alone, checked against the signed
+			// imprint, then the coverage: a failure of the latter alone
+			// means the data is not what was stamped.
 			root, err := rootCovering(alg, ats.ReducedHashtree, covered)
 			if err != nil {
 				return nil, invalid("%s: %v", where, err)
@@ -248,7 +255,18 @@ func (v *Verifier) check(ctx context.Context, er *EvidenceRecord, data Digests) 
 				return nil, fmt.Errorf("%s: %w", where, tok.err)
 			}
 			if err := imprintIs(tok.info, alg, root); err != nil {
+				if ci == 0 && ai == 0 && ats.ReducedHashtree == nil {
+					return nil, fmt.Errorf("%w: its %v hash is not the timestamp's imprint", ErrNotCovered, alg)
+				}
 				return nil, invalid("%s: %v", where, err)
+			}
+			for _, c := range covered {
+				if !inFirstList(ats.ReducedHashtree, c) {
+					if ci == 0 && ai == 0 {
+						return nil, fmt.Errorf("%w: its %v hash %x is not in the record", ErrNotCovered, alg, c)
+					}
+					return nil, invalid("%s: hash %x is not in the first list of the reduced hash tree", where, c)
+				}
 			}
 			gen := tok.info.GenTime
 			if gen.After(v.At) {
@@ -272,9 +290,8 @@ func (v *Verifier) check(ctx context.Context, er *EvidenceRecord, data Digests) 
 	return res, nil
 }
 
-// rootCovering checks that every covered hash is in the first list of the
-// reduced hash tree and returns the root; without a tree, the one covered
-// hash is the root.
+// rootCovering is the root of the reduced hash tree; without a tree, the
+// one covered hash is the root.
 func rootCovering(alg crypto.Hash, rht [][][]byte, covered [][]byte) ([]byte, error) {
 	if rht == nil {
 		if len(covered) != 1 {
@@ -282,12 +299,13 @@ func rootCovering(alg crypto.Hash, rht [][][]byte, covered [][]byte) ([]byte, er
 		}
 		return covered[0], nil
 	}
-	for _, c := range covered {
-		if !slices.ContainsFunc(rht[0], func(v []byte) bool { return bytes.Equal(v, c) }) {
-			return nil, fmt.Errorf("hash %x is not in the first list of the reduced hash tree", c)
-		}
-	}
 	return rootOf(alg, rht)
+}
+
+// inFirstList says whether h is in the reduced hash tree's first list
+// (RFC 4998 §4.3 step 2); without a tree the imprint check covered it.
+func inFirstList(rht [][][]byte, h []byte) bool {
+	return rht == nil || slices.ContainsFunc(rht[0], func(v []byte) bool { return bytes.Equal(v, h) })
 }
 
 // token checks a TimeStampToken once per Verifier: its signature and TSA
