@@ -188,4 +188,21 @@ func TestOurVerifierAcceptsBouncyCastleRecords(t *testing.T) {
 			t.Fatalf("Bouncy Castle's root %x, ours %x", info.MessageImprint.HashedMessage, tree.Root())
 		}
 	}
+	// Bouncy Castle's own renewals of record 0.
+	for name, stamps := range map[string]int{"renewed-timestamp.ers": 2, "renewed-hash.ers": 3} {
+		record, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := ers.VerifyData(ctx, record, data[0], roots, time.Now())
+		if err != nil {
+			t.Fatalf("Bouncy Castle's %s: %v", name, err)
+		}
+		if len(res.Stamps) != stamps {
+			t.Fatalf("Bouncy Castle's %s: %+v", name, res.Stamps)
+		}
+		if _, err := ers.VerifyData(ctx, record, data[1], roots, time.Now()); err == nil {
+			t.Fatalf("Bouncy Castle's %s accepted another object", name)
+		}
+	}
 }

@@ -81,8 +81,9 @@ public class ERSCheck {
                 new JcaSimpleSignerInfoGeneratorBuilder().setProvider("BC").build("SHA256withECDSA", key, tsa),
                 digProv.get(new AlgorithmIdentifier(NISTObjectIdentifiers.id_sha256)), new ASN1ObjectIdentifier("1.3.6.1.4.1.99999.1.2"));
             tokGen.addCertificates(new JcaCertStore(Arrays.asList(tsa, ca)));
-            TimeStampResponse resp = new TimeStampResponseGenerator(tokGen, TSPAlgorithms.ALLOWED)
-                .generate(req, BigInteger.ONE, new Date(System.currentTimeMillis() - 5000));
+            TimeStampResponseGenerator respGen = new TimeStampResponseGenerator(tokGen, TSPAlgorithms.ALLOWED);
+            long now = System.currentTimeMillis();
+            TimeStampResponse resp = respGen.generate(req, BigInteger.ONE, new Date(now - 9000));
             List<ERSArchiveTimeStamp> stamps = gen.generateArchiveTimeStamps(resp);
             List<ERSEvidenceRecord> records = new ERSEvidenceRecordGenerator(digProv).generate(stamps);
             // The records come out in the order of the sorted leaves: match
@@ -95,6 +96,21 @@ public class ERSCheck {
                     }
                 }
             }
+            // Record 0 renewed by Bouncy Castle: a timestamp renewal, then a
+            // hash-tree renewal to SHA-512.
+            ERSEvidenceRecord er = null;
+            for (ERSEvidenceRecord r : records) {
+                if (r.isContaining(data.get(0), new Date())) {
+                    er = r;
+                }
+            }
+            TimeStampRequest renewReq = er.generateTimeStampRenewalRequest(reqGen, BigInteger.valueOf(43));
+            ERSEvidenceRecord renewed = er.renewTimeStamp(respGen.generate(renewReq, BigInteger.valueOf(2), new Date(now - 6000)));
+            Files.write(Paths.get(args[4], "renewed-timestamp.ers"), renewed.getEncoded());
+            DigestCalculator sha512 = digProv.get(new AlgorithmIdentifier(NISTObjectIdentifiers.id_sha512));
+            TimeStampRequest hashReq = renewed.generateHashRenewalRequest(sha512, data.get(0), reqGen, BigInteger.valueOf(44));
+            ERSEvidenceRecord rehashed = renewed.renewHash(sha512, data.get(0), respGen.generate(hashReq, BigInteger.valueOf(3), new Date(now - 3000)));
+            Files.write(Paths.get(args[4], "renewed-hash.ers"), rehashed.getEncoded());
             System.out.println("OK " + records.size());
             return;
         }
