@@ -422,3 +422,26 @@ func TestRenewalResumes(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// One Verifier shared by an audit's workers.
+func TestVerifierConcurrent(t *testing.T) {
+	dev, roots, _ := devTSA(t)
+	data, hashes := objects(64)
+	records, err := ers.Create(ctx, dev, crypto.SHA256, hashes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &ers.Verifier{Roots: roots, At: time.Now()}
+	errs := make(chan error, len(records))
+	for i := range records {
+		go func() {
+			_, err := v.VerifyData(ctx, records[i], data[i])
+			errs <- err
+		}()
+	}
+	for range records {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
