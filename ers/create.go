@@ -31,6 +31,9 @@ func (t *Tree) Stamp(ctx context.Context, tsa timestamp.DigestAuthority) ([]byte
 // after checking that its imprint is the root under the tree's hash. It
 // does not judge the TSA: Verify does, against the configured roots.
 func (t *Tree) Attach(token []byte) error {
+	if len(token) > MaxRecordSize/2 {
+		return fmt.Errorf("ers: a timestamp token of %d bytes leaves no room in a record", len(token))
+	}
 	if err := checkImprint(token, t.alg, t.Root()); err != nil {
 		return fmt.Errorf("ers: %w", err)
 	}
@@ -152,8 +155,8 @@ func appendHeader(b []byte, tag byte, n int) []byte {
 	}
 }
 
-func (t *Tree) archiveTimeStamp(i int) (*ArchiveTimeStamp, error) {
-	return &ArchiveTimeStamp{DigestAlgorithm: t.algID, ReducedHashtree: t.Reduced(i), TimeStamp: t.token}, nil
+func (t *Tree) archiveTimeStamp(i int) *ArchiveTimeStamp {
+	return &ArchiveTimeStamp{DigestAlgorithm: t.algID, ReducedHashtree: t.Reduced(i), TimeStamp: t.token}
 }
 
 // Create builds the tree over leaves (each one object's hash under alg),

@@ -134,10 +134,7 @@ func (r *Renewal) Records() ([][]byte, error) {
 	}
 	out := make([][]byte, len(r.records))
 	for i, old := range r.records {
-		ats, err := r.tree.archiveTimeStamp(i)
-		if err != nil {
-			return nil, err
-		}
+		ats := r.tree.archiveTimeStamp(i)
 		// A copy: Records may be called again.
 		er := *old
 		er.Chains = append([]Chain(nil), old.Chains...)
@@ -155,9 +152,14 @@ func (r *Renewal) Records() ([][]byte, error) {
 			n := len(er.Chains) - 1
 			er.Chains[n] = append(append(Chain(nil), er.Chains[n]...), ats)
 		}
-		if out[i], err = er.Marshal(); err != nil {
+		der, err := er.Marshal()
+		if err != nil {
 			return nil, err
 		}
+		if len(der) > MaxRecordSize {
+			return nil, fmt.Errorf("ers: record %d would grow to %d bytes, beyond the limit of %d", i, len(der), MaxRecordSize)
+		}
+		out[i] = der
 	}
 	return out, nil
 }
