@@ -254,65 +254,132 @@ func checkAttributes(e cryptobyte.String) error {
 	return nil
 }
 
-// Marshal encodes the record in DER.
+// Marshal encodes the record in DER. Lengths are computed first and the
+// bytes written once: renewal re-encodes every record of a batch.
 func (er *EvidenceRecord) Marshal() ([]byte, error) {
-	var b cryptobyte.Builder
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1Int64(1)
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			for _, a := range er.DigestAlgorithms {
-				b.AddBytes(a)
-			}
-		})
-		b.AddBytes(er.CryptoInfos)
-		b.AddBytes(er.EncryptionInfo)
-		addChains(b, er.Chains)
-	})
-	der, err := b.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("ers: encode: %w", err)
+	algs := 0
+	for _, a := range er.DigestAlgorithms {
+		algs += len(a)
 	}
-	return der, nil
-}
-
-// addChains adds an ArchiveTimeStampSequence; hash-tree renewal hashes the
-// DER of the earlier chains in this form.
-func addChains(b *cryptobyte.Builder, chains []Chain) {
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		for _, c := range chains {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				for _, ats := range c {
-					ats.add(b)
-				}
-			})
-		}
-	})
-}
-
-func (ats *ArchiveTimeStamp) add(b *cryptobyte.Builder) {
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		if ats.DigestAlgorithm != nil {
-			if len(ats.DigestAlgorithm) < 2 || ats.DigestAlgorithm[0] != 0x30 {
-				b.SetError(errors.New("digestAlgorithm is not a SEQUENCE"))
-				return
+	for _, c := range er.Chains {
+		for _, ats := range c {
+			if a := ats.DigestAlgorithm; a != nil && (len(a) < 2 || a[0] != 0x30) {
+				return nil, errors.New("ers: encode: digestAlgorithm is not a SEQUENCE")
 			}
-			b.AddUint8(0xa0)
-			b.AddBytes(ats.DigestAlgorithm[1:])
 		}
-		b.AddBytes(ats.Attributes)
-		if ats.ReducedHashtree != nil {
-			b.AddASN1(tagReduced, func(b *cryptobyte.Builder) {
+	}
+	seq := chainsLen(er.Chains)
+	body := 3 + tlvLen(algs) + len(er.CryptoInfos) + len(er.EncryptionInfo) + tlvLen(seq)
+	b := make([]byte, 0, tlvLen(body))
+	b = appendHeader(b, 0x30, body)
+	b = append(b, 0x02, 0x01, 0x01) // version 1
+	b = appendHeader(b, 0x30, algs)
+	for _, a := range er.DigestAlgorithms {
+		b = append(b, a...)
+	}
+	b = append(b, er.CryptoInfos...)
+	b = append(b, er.EncryptionInfo...)
+	return appendChains(b, er.Chains, seq), nil
+}
+
+// chainsLen is the content length of an ArchiveTimeStampSequence.
+func chainsLen(chains []Chain) int {
+	n := 0
+	for _, c := range chains {
+		n += tlvLen(chainLen(c))
+	}
+	return n
+}
+
+func chainLen(c Chain) int {
+	n := 0
+	for _, ats := range c {
+		l, _ := ats.contentLen()
+		n += tlvLen(l)
+	}
+	return n
+}
+
+// contentLen is the content length of the ArchiveTimeStamp and of its
+// reducedHashtree.
+func (ats *ArchiveTimeStamp) contentLen() (n, rht int) {
+	n = len(ats.DigestAlgorithm) + len(ats.Attributes) + len(ats.TimeStamp)
+	if ats.ReducedHashtree != nil {
+		for _, l := range ats.ReducedHashtree {
+			rht += tlvLen(listLen(l))
+		}
+		n += tlvLen(rht)
+	}
+	return n, rht
+}
+
+func listLen(l [][]byte) int {
+	n := 0
+	for _, v := range l {
+		n += tlvLen(len(v))
+	}
+	return n
+}
+
+// appendChains appends an ArchiveTimeStampSequence of content length seq;
+// hash-tree renewal hashes the DER of the earlier chains in this form.
+func appendChains(b []byte, chains []Chain, seq int) []byte {
+	b = appendHeader(b, 0x30, seq)
+	for _, c := range chains {
+		b = appendHeader(b, 0x30, chainLen(c))
+		for _, ats := range c {
+			n, rht := ats.contentLen()
+			b = appendHeader(b, 0x30, n)
+			if ats.DigestAlgorithm != nil {
+				b = append(b, 0xa0) // implicit [0]: the SEQUENCE retagged
+				b = append(b, ats.DigestAlgorithm[1:]...)
+			}
+			b = append(b, ats.Attributes...)
+			if ats.ReducedHashtree != nil {
+				b = appendHeader(b, 0xa2, rht)
 				for _, l := range ats.ReducedHashtree {
-					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-						for _, v := range l {
-							b.AddASN1OctetString(v)
-						}
-					})
+					b = appendHeader(b, 0x30, listLen(l))
+					for _, v := range l {
+						b = appendHeader(b, 0x04, len(v))
+						b = append(b, v...)
+					}
 				}
-			})
+			}
+			b = append(b, ats.TimeStamp...)
 		}
-		b.AddBytes(ats.TimeStamp)
-	})
+	}
+	return b
+}
+
+// tlvLen is the size of a DER element with n content bytes.
+func tlvLen(n int) int {
+	switch {
+	case n < 0x80:
+		return 2 + n
+	case n < 0x100:
+		return 3 + n
+	case n < 0x10000:
+		return 4 + n
+	case n < 0x1000000:
+		return 5 + n
+	default:
+		return 6 + n
+	}
+}
+
+func appendHeader(b []byte, tag byte, n int) []byte {
+	switch {
+	case n < 0x80:
+		return append(b, tag, byte(n))
+	case n < 0x100:
+		return append(b, tag, 0x81, byte(n))
+	case n < 0x10000:
+		return append(b, tag, 0x82, byte(n>>8), byte(n))
+	case n < 0x1000000:
+		return append(b, tag, 0x83, byte(n>>16), byte(n>>8), byte(n))
+	default:
+		return append(b, tag, 0x84, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
 }
 
 // algorithmID is the DER AlgorithmIdentifier of h, without parameters.

@@ -92,3 +92,35 @@ func BenchmarkBuild100k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRenew100k is a timestamp renewal of 100,000 records: parse,
+// one tree over their timestamps, the new records (the TSA request is
+// made once, before the timer).
+func BenchmarkRenew100k(b *testing.B) {
+	dev, _, _ := devTSA(b)
+	records, err := ers.Create(ctx, dev, crypto.SHA256, leafHashes(100_000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := ers.PrepareTimestampRenewal(records)
+	if err != nil {
+		b.Fatal(err)
+	}
+	token, err := r.Stamp(ctx, dev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := ers.PrepareTimestampRenewal(records)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := r.Attach(token); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.Records(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

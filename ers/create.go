@@ -81,78 +81,8 @@ func (t *Tree) Record(i int) ([]byte, error) {
 	if i < 0 || i >= len(t.groups) {
 		return nil, fmt.Errorf("ers: leaf %d of %d", i, len(t.groups))
 	}
-	// Written directly (the same bytes as EvidenceRecord.Marshal, which the
-	// tests compare): a seal writes one record per message.
-	rht := t.Reduced(i)
-	rhtLen := 0
-	for _, l := range rht {
-		n := 0
-		for _, v := range l {
-			n += tlvLen(len(v))
-		}
-		rhtLen += tlvLen(n)
-	}
-	algID := t.algID
-	ats := len(algID) + len(t.token)
-	if rht != nil {
-		ats += tlvLen(rhtLen)
-	}
-	chain := tlvLen(ats)
-	seq := tlvLen(chain)
-	body := 3 + tlvLen(len(algID)) + tlvLen(seq)
-	b := make([]byte, 0, tlvLen(body))
-	b = appendHeader(b, 0x30, body)
-	b = append(b, 0x02, 0x01, 0x01)
-	b = appendHeader(b, 0x30, len(algID))
-	b = append(b, algID...)
-	b = appendHeader(b, 0x30, seq)
-	b = appendHeader(b, 0x30, chain)
-	b = appendHeader(b, 0x30, ats)
-	b = append(b, 0xa0)
-	b = append(b, algID[1:]...)
-	if rht != nil {
-		b = appendHeader(b, 0xa2, rhtLen)
-		for _, l := range rht {
-			n := 0
-			for _, v := range l {
-				n += tlvLen(len(v))
-			}
-			b = appendHeader(b, 0x30, n)
-			for _, v := range l {
-				b = appendHeader(b, 0x04, len(v))
-				b = append(b, v...)
-			}
-		}
-	}
-	b = append(b, t.token...)
-	return b, nil
-}
-
-// tlvLen is the size of a DER element with n content bytes.
-func tlvLen(n int) int {
-	switch {
-	case n < 0x80:
-		return 2 + n
-	case n < 0x100:
-		return 3 + n
-	case n < 0x10000:
-		return 4 + n
-	default:
-		return 5 + n
-	}
-}
-
-func appendHeader(b []byte, tag byte, n int) []byte {
-	switch {
-	case n < 0x80:
-		return append(b, tag, byte(n))
-	case n < 0x100:
-		return append(b, tag, 0x81, byte(n))
-	case n < 0x10000:
-		return append(b, tag, 0x82, byte(n>>8), byte(n))
-	default:
-		return append(b, tag, 0x83, byte(n>>16), byte(n>>8), byte(n))
-	}
+	er := &EvidenceRecord{DigestAlgorithms: [][]byte{t.algID}, Chains: []Chain{{t.archiveTimeStamp(i)}}}
+	return er.Marshal()
 }
 
 func (t *Tree) archiveTimeStamp(i int) *ArchiveTimeStamp {

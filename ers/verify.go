@@ -379,13 +379,8 @@ func renewedLeaf(alg crypto.Hash, dataHash, chains []byte) []byte {
 
 // chainsDigest is H(DER of the ArchiveTimeStampSequence of chains).
 func chainsDigest(alg crypto.Hash, chains []Chain) ([]byte, error) {
-	var b cryptobyte.Builder
-	addChains(&b, chains)
-	der, err := b.Bytes()
-	if err != nil {
-		return nil, err
-	}
-	return digest(alg, der), nil
+	n := chainsLen(chains)
+	return digest(alg, appendChains(make([]byte, 0, tlvLen(n)), chains, n)), nil
 }
 
 // asn1AlgorithmID re-encodes a TSTInfo imprint's algorithm identifier.
