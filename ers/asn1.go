@@ -79,7 +79,8 @@ var (
 )
 
 // Parse decodes a DER evidence record. It refuses anything that does not
-// re-encode to the same bytes, and anything beyond the limits above.
+// re-encode to the same bytes, and anything beyond the limits above. The
+// record's byte fields share der's memory.
 func Parse(der []byte) (*EvidenceRecord, error) {
 	if len(der) > MaxRecordSize {
 		return nil, fmt.Errorf("ers: record of %d bytes exceeds the limit of %d", len(der), MaxRecordSize)
@@ -135,9 +136,9 @@ func parse(der []byte) (*EvidenceRecord, error) {
 		if !body.ReadASN1Element(&e, tagEncInfo) {
 			return nil, errors.New("encryptionInfo")
 		}
-		var info, oidBytes cryptobyte.String
+		var info, value cryptobyte.String
 		var oid asn1.ObjectIdentifier
-		if !e.ReadASN1(&info, tagEncInfo) || !info.ReadASN1ObjectIdentifier(&oid) || !info.ReadAnyASN1Element(&oidBytes, nil) || !info.Empty() {
+		if !e.ReadASN1(&info, tagEncInfo) || !info.ReadASN1ObjectIdentifier(&oid) || !info.ReadAnyASN1Element(&value, nil) || !info.Empty() {
 			return nil, errors.New("encryptionInfo")
 		}
 		er.EncryptionInfo = e
