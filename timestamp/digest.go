@@ -149,32 +149,18 @@ func (h *HTTP) TimestampDigest(ctx context.Context, alg crypto.Hash, digest []by
 	return tok, nil
 }
 
-// timeStampResp is the outer TimeStampResp: the token is kept as sent.
-type timeStampResp struct {
-	Status         asn1.RawValue
-	TimeStampToken asn1.RawValue `asn1:"optional"`
-}
-
 // TimeStampToken is the token's ContentInfo (RFC 3161 TimeStampToken), the
 // bytes an RFC 4998 ArchiveTimeStamp embeds and later timestamps hash. It
 // must be DER, since verifiers hash its DER encoding: a BER token is
 // refused rather than re-encoded.
 func (t Token) TimeStampToken() ([]byte, error) {
-	var r timeStampResp
-	rest, err := asn1.Unmarshal(t.Response, &r)
-	if err != nil {
-		return nil, fmt.Errorf("timestamp response: %w", err)
-	}
-	if len(rest) > 0 {
-		return nil, errors.New("timestamp response: trailing data")
-	}
-	if len(r.TimeStampToken.FullBytes) == 0 {
+	if len(t.TokenDER) == 0 {
 		return nil, errors.New("timestamp response: no token")
 	}
-	if err := CheckDER(r.TimeStampToken.FullBytes); err != nil {
+	if err := CheckDER(t.TokenDER); err != nil {
 		return nil, fmt.Errorf("timestamp token is not DER: %w", err)
 	}
-	return r.TimeStampToken.FullBytes, nil
+	return t.TokenDER, nil
 }
 
 // CheckDER checks that b is one DER element: definite minimal lengths
