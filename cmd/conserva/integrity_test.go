@@ -78,18 +78,30 @@ func TestAuditReconciles(t *testing.T) {
 	home := filepath.Join(t.TempDir(), "archive")
 	ingestFixtures(t, home, 6)
 	cfg := []string{"--archive", home}
+	tampered := filepath.Join(t.TempDir(), "tampered.eml")
+	os.WriteFile(tampered, set.Get("tampered-body").Raw, 0o644)
+	conserva(t, append(cfg, "ingest", "--trust", set.TrustPEM, tampered)...)
 	if r := conserva(t, append(cfg, "seal")...); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	rep, r := audit(t, home, "audit", "--trust", set.TrustPEM)
-	if r.code != 0 || rep.Stored != 6 || rep.Catalogued != 6 || rep.Reverified != 6 || len(rep.Problems) != 0 {
+	if r.code != 0 || rep.Stored != 7 || rep.Catalogued != 7 || rep.Reverified != 7 || len(rep.Problems) != 0 {
 		t.Fatalf("intact archive: exit %d %s", r.code, r.stdout)
 	}
 	if rep, r := audit(t, home, "catalog", "check", "--trust", set.TrustPEM); r.code != 0 || len(rep.Problems) != 0 {
 		t.Fatalf("catalog check of an intact archive: exit %d %s", r.code, r.stdout)
 	}
 	rows := decodeLines(t, conserva(t, append(cfg, "search", "--json")...).stdout)
-	ids := []string{rows[0]["id"].(string), rows[1]["id"].(string), rows[2]["id"].(string)}
+	var ids []string // ids[1] is the tampered message
+	bad := ""
+	for _, row := range rows {
+		if row["signature"] == "invalid" {
+			bad = row["id"].(string)
+		} else {
+			ids = append(ids, row["id"].(string))
+		}
+	}
+	ids = append([]string{ids[0], bad}, ids[1:]...)
 	pkg := rows[0]["package"].(string)
 	save := mustRead(t, filepath.Join(home, "catalog.db"))
 
@@ -112,7 +124,7 @@ func TestAuditReconciles(t *testing.T) {
 	}
 	a.Close()
 	rep, r = audit(t, home, "audit")
-	if r.code != 1 || !rep.names("", "catalog is empty but the store holds 6 messages") || !rep.names(ids[0], "stored but not catalogued") ||
+	if r.code != 1 || !rep.names("", "catalog is empty but the store holds 7 messages") || !rep.names(ids[0], "stored but not catalogued") ||
 		!rep.names(pkg, "sealed package the catalog does not know") {
 		t.Fatalf("empty catalog: exit %d %s", r.code, r.stdout)
 	}
@@ -127,17 +139,17 @@ func TestAuditReconciles(t *testing.T) {
 	for _, cmd := range [][]string{{"audit"}, {"catalog", "check"}} {
 		rep, r = audit(t, home, append(cmd, "--trust", set.TrustPEM)...)
 		if r.code != 1 || !rep.names(ids[0], "stored but not catalogued") ||
-			!rep.names(ids[1], `the catalog says subject "FORGED"`) || !rep.names(ids[1], `the catalog says reason "looks fine"`) ||
+			!rep.names(ids[1], `the catalog says subject "FORGED"`) || !rep.names(ids[1], `the catalog says verdict valid, the stored message invalid`) ||
 			!rep.names(ids[2], "listed in the signed index of package "+pkg+", but the catalog has it in no package") {
 			t.Fatalf("%s of an edited catalog: exit %d %s", cmd, r.code, r.stdout)
 		}
 	}
-	// The forged verdict: the fixtures' accettazione is signed by a provider
-	// whose CA is in the trust file; with no anchors at all, a record saying
-	// "valid" cannot be disproved, and audit says so.
+	// Without anchors a forged "valid" over a tampered message is still
+	// named (tampering does not depend on trust), and audit says what it
+	// could not check.
 	rep, r = audit(t, home, "audit")
-	if !strings.Contains(r.stdout, "no trust anchors") {
-		t.Fatalf("audit without anchors does not say what it could not check: %s", r.stdout)
+	if !rep.names(ids[1], `the catalog says verdict valid, the stored message invalid`) || !strings.Contains(r.stdout, "no trust anchors") {
+		t.Fatalf("audit without anchors: %s", r.stdout)
 	}
 
 	// 3. The next seal puts the cleared message in a second package: named.
