@@ -339,6 +339,22 @@ func TestDamagedCatalogNeverPanics(t *testing.T) {
 			}
 		}
 	}
+	// A catalog that is not even a bbolt file any more: every command says
+	// so, and rebuild makes a new one.
+	garbage := make([]byte, len(pristine))
+	for i := range garbage {
+		garbage[i] = byte(rng.Uint32())
+	}
+	os.WriteFile(catalog, garbage, 0o600)
+	if r := conserva(t, append(cfg, "search")...); r.code == 0 || !strings.Contains(r.stderr, "the catalog is damaged: run conserva catalog rebuild") {
+		t.Fatalf("search over garbage: %d %s", r.code, r.stderr)
+	}
+	if r := conserva(t, append(cfg, "catalog", "rebuild", "--trust", set.TrustPEM)...); r.code != 0 {
+		t.Fatalf("rebuild over garbage: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if rep, r := audit(t, home, "audit", "--trust", set.TrustPEM); r.code != 0 || rep.Catalogued != 30 {
+		t.Fatalf("audit after rebuilding over garbage: %d %s", r.code, r.stdout)
+	}
 	t.Logf("%d of %d runs reported the damage (%d of %d pages in use)", hits, 8*len(commands), len(used), pages)
 	if hits == 0 {
 		t.Fatal("no damage was ever noticed: the test damaged nothing that matters")
