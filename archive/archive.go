@@ -25,6 +25,9 @@ type Archive struct {
 	Log     *slog.Logger
 	// Version is written into package indexes (CreatingApplication).
 	Version string
+	// RootsOverride are the --signer-roots / --tsa-roots of this run.
+	RootsOverride RootsOptions
+	roots         *Roots
 }
 
 // Open opens the archive in dir, creating it on first use.

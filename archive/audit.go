@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/conserva/conserva/pec"
+	"github.com/conserva/conserva/sip"
 	"github.com/conserva/conserva/storage"
 	"github.com/conserva/conserva/timestamp"
-	"github.com/smallstep/pkcs7"
 )
 
 // Problem is one finding of an audit.
@@ -214,18 +214,20 @@ func (a *Archive) auditPackage(ctx context.Context, id string, have map[string][
 	if index == nil {
 		return ids, probs
 	}
+	roots, err := a.verifyRoots()
+	if err != nil {
+		bad(prefix+"index.xml.p7s", "cannot be checked: %v", err)
+		return ids, probs
+	}
 	if p7s != nil {
-		if p7, err := pkcs7.Parse(p7s); err != nil {
-			bad(prefix+"index.xml.p7s", "not a CMS signature: %v", err)
-		} else {
-			p7.Content = index
-			if err := p7.Verify(); err != nil {
-				bad(prefix+"index.xml.p7s", "the signature does not match index.xml: %v", err)
-			}
+		// Against the pinned roots only: the chain files of the package
+		// could be anyone's.
+		if _, err := sip.VerifyCAdES(ctx, p7s, index, roots.SignerPool(), roots.TSAPool()); err != nil {
+			bad(prefix+"index.xml.p7s", "%v", err)
 		}
 	}
 	if p7s != nil && tsr != nil {
-		if err := timestamp.Check(ctx, tsr, p7s); err != nil {
+		if _, err := timestamp.VerifyResponse(ctx, tsr, p7s, roots.TSAPool()); err != nil {
 			bad(prefix+"index.xml.p7s.tsr", "%v", err)
 		}
 	}

@@ -1,12 +1,15 @@
 package archive
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/conserva/conserva/internal/atomicfile"
 	"github.com/conserva/conserva/storage"
 )
 
@@ -45,11 +48,16 @@ type SourceConfig struct {
 // the names the index gives the parties. Empty signer/TSA mean the
 // development ones (no legal value).
 type SealConfig struct {
-	Signer           string `toml:"signer"` // PKCS#12 file; password from CONSERVA_SIGNER_PASSWORD
-	TSAURL           string `toml:"tsa_url"`
-	TSAUser          string `toml:"tsa_user"`
-	TSAPasswordEnv   string `toml:"tsa_password_env"` // name of the variable holding the TSA password
-	TSACA            string `toml:"tsa_ca"`           // PEM file of the TSA's trust anchors
+	Signer         string `toml:"signer"` // PKCS#12 file; password from CONSERVA_SIGNER_PASSWORD
+	TSAURL         string `toml:"tsa_url"`
+	TSAUser        string `toml:"tsa_user"`
+	TSAPasswordEnv string `toml:"tsa_password_env"` // name of the variable holding the TSA password
+	TSACA          string `toml:"tsa_ca"`           // older name of tsa_roots
+	// SignerRoots and TSARoots pin who may seal packages: PEM files of the
+	// signer's CA and the TSA's CA. Every package signature and timestamp is
+	// checked against them, never against the certificates it carries.
+	SignerRoots      string `toml:"signer_roots"`
+	TSARoots         string `toml:"tsa_roots"`
 	TSAInsecureTLS   bool   `toml:"tsa_insecure_tls"`
 	MaxMessages      int    `toml:"max_package_messages"`
 	MaxBytes         string `toml:"max_package_bytes"`
@@ -90,7 +98,11 @@ retention = "10y"
 # tsa_url = "https://tsa.example.it/tsa"
 # tsa_user = "utente"
 # tsa_password_env = "CONSERVA_TSA_PASSWORD"
-# tsa_ca = "/etc/conserva/tsa-ca.pem"
+# The roots that attribute every seal: the CA of the signer above and the CA
+# of the TSA (PEM). Required with a configured signer or TSA; the development
+# CA otherwise. CONSERVA_SIGNER_ROOTS / CONSERVA_TSA_ROOTS override them.
+# signer_roots = "/etc/conserva/signer-ca.pem"
+# tsa_roots = "/etc/conserva/tsa-ca.pem"
 # tsa_insecure_tls = false
 # Past these sizes a night's ingest is split into several packages.
 max_package_messages = 100000
@@ -124,13 +136,29 @@ func defaults() Config {
 // the archive is new.
 func loadConfig(home string) (Config, error) {
 	path := filepath.Join(home, "conserva.toml")
-	if _, err := os.Stat(path); os.IsNotExist(err) {
-		if err := os.WriteFile(path, []byte(defaultConfig), 0o644); err != nil {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		data = []byte(defaultConfig)
+		// Whole or not at all; never over a file another process made.
+		if err := atomicfile.WriteNew(path, data, 0o644); errors.Is(err, os.ErrExist) {
+			data, err = os.ReadFile(path)
+			if err != nil {
+				return Config{}, err
+			}
+		} else if err != nil {
 			return Config{}, err
 		}
+	} else if err != nil {
+		return Config{}, err
+	}
+	// An empty file (or one of NUL bytes, as a crash on a full disk leaves
+	// it) would silently mean every default: a local store in place of S3,
+	// no trust anchors.
+	if len(bytes.Trim(data, "\x00 \t\r\n")) == 0 {
+		return Config{}, fmt.Errorf("%s is empty (left by an interrupted write?): restore it, or delete it to start from the commented default", path)
 	}
 	cfg := defaults()
-	md, err := toml.DecodeFile(path, &cfg)
+	md, err := toml.Decode(string(data), &cfg)
 	if err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}

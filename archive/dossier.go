@@ -25,7 +25,9 @@ type Dossier struct {
 	Receipts   []DossierReceipt  `json:"receipts"`
 	Recipients []RecipientStatus `json:"recipients"`
 	Warnings   []string          `json:"warnings,omitempty"`
-	records    []*Record
+	// LegalHold: a legal hold is set on at least one of its messages.
+	LegalHold bool `json:"legal_hold"`
+	records   []*Record
 }
 
 // DossierReceipt is one receipt or notice in a dossier.
@@ -53,9 +55,10 @@ var ErrNoDossier = fmt.Errorf("no message with that id or Message-ID")
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-// FindDossier returns the dossier of a message given by its id (SHA-256)
-// or by any Message-ID it carries (its own, the original, the provider's
-// identificativo).
+// FindDossier returns the dossier of a message given by its id (SHA-256),
+// an unambiguous prefix of it (at least MinShortID hex digits; an ambiguous
+// one is an *AmbiguousError listing the candidates) or any Message-ID it
+// carries (its own, the original, the provider's identificativo).
 func (a *Archive) FindDossier(ref string) (*Dossier, error) {
 	ref = strings.TrimSpace(ref)
 	var key string
@@ -67,6 +70,14 @@ func (a *Archive) FindDossier(ref string) (*Dossier, error) {
 		if r != nil {
 			key = r.Dossier
 		}
+	}
+	if key == "" {
+		// A short id, as search and ingest print them.
+		k, err := a.dossierByIDPrefix(ref)
+		if err != nil {
+			return nil, err
+		}
+		key = k
 	}
 	if key == "" {
 		ids, err := a.Catalog.ByMessageID(ref)
@@ -105,7 +116,19 @@ func recordTime(r *Record) time.Time {
 // status. A delivery receipt is proof and wins over any failure notice for
 // the same recipient; both are kept, with a warning.
 func buildDossier(key string, recs []*Record) *Dossier {
-	sort.SliceStable(recs, func(i, j int) bool { return recordTime(recs[i]).Before(recordTime(recs[j])) })
+	// Providers stamp times to the second: objects of the same second go in
+	// the order of the PEC flow (accettazione before the envelope, the
+	// envelope before its receipts), then by id so that every run agrees.
+	sort.SliceStable(recs, func(i, j int) bool {
+		ti, tj := recordTime(recs[i]), recordTime(recs[j])
+		if !ti.Equal(tj) {
+			return ti.Before(tj)
+		}
+		if fi, fj := flowRank(recs[i].Kind), flowRank(recs[j].Kind); fi != fj {
+			return fi < fj
+		}
+		return recs[i].ID < recs[j].ID
+	})
 	d := &Dossier{MessageID: key, Messages: []*Record{}, Receipts: []DossierReceipt{}, Recipients: []RecipientStatus{}, records: recs}
 	status := map[string]*RecipientStatus{}
 	var order []string
@@ -124,6 +147,9 @@ func buildDossier(key string, recs []*Record) *Dossier {
 	}
 	accepted := false
 	for _, r := range recs {
+		if r.LegalHold {
+			d.LegalHold = true
+		}
 		switch r.Kind {
 		case pec.KindPostaCertificata, pec.KindAnomalia, pec.KindAccettazione, pec.KindNonAccettazione:
 			for _, to := range r.To {
@@ -197,6 +223,29 @@ func buildDossier(key string, recs []*Record) *Dossier {
 	return d
 }
 
+// flowRank is the place of a kind in the PEC flow: the sender's message,
+// its acceptance (or refusal), the transport envelope, the recipient
+// provider's taking charge, then delivery or its failure.
+func flowRank(k pec.Kind) int {
+	switch k {
+	case pec.KindNotPEC:
+		return 0
+	case pec.KindAccettazione, pec.KindNonAccettazione:
+		return 1
+	case pec.KindPostaCertificata, pec.KindAnomalia:
+		return 2
+	case pec.KindPresaInCarico:
+		return 3
+	case pec.KindAvvenutaConsegna:
+		return 4
+	case pec.KindPreavvisoErroreConsegna, pec.KindRilevazioneVirus:
+		return 5
+	case pec.KindErroreConsegna:
+		return 6
+	}
+	return 7
+}
+
 // ShortID is the first 12 hex digits of an id, for people to read.
 func ShortID(id string) string {
 	if len(id) > 12 {
@@ -211,7 +260,9 @@ type Event struct {
 	Kind      string
 	About     string // subject for messages, recipient for receipts
 	Signature pec.Verdict
+	Reason    string // why the signature is not valid ("" when it is)
 	ID        string
+	LegalHold bool
 }
 
 // Timeline lists the dossier's messages and receipts in time order.
@@ -229,7 +280,11 @@ func (d *Dossier) Timeline() []Event {
 		if r.ReceiptType != "" {
 			kind += " (" + r.ReceiptType + ")"
 		}
-		out = append(out, Event{Date: r.Date, Kind: kind, About: about, Signature: r.Signature, ID: r.ID})
+		ev := Event{Date: r.Date, Kind: kind, About: about, Signature: r.Signature, ID: r.ID, LegalHold: r.LegalHold}
+		if r.Signature != pec.Valid {
+			ev.Reason = r.Reason
+		}
+		out = append(out, ev)
 	}
 	return out
 }

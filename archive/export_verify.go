@@ -3,71 +3,142 @@ package archive
 import (
 	"bytes"
 	"fmt"
-	"sort"
+	"strings"
 	"time"
 
 	"github.com/conserva/conserva/pec"
 )
 
-// verifyScript writes VERIFY.txt: commands that check the pack with
-// sha256sum and openssl only, runnable as they are inside the unzipped
-// folder (sh VERIFY.txt), each with what it should print.
-func verifyScript(rep *ExportReport, pkgs map[string][]*Record) []byte {
+// verifyScript writes VERIFY.txt: a POSIX sh script that checks the pack
+// with sh, sha256sum, openssl and grep alone, inside the unzipped folder
+// (sh VERIFY.txt). It does not stop at the first failure: every check says
+// "ok:" or "FAILED:", and the exit status is 1 when any failed.
+func verifyScript(rep *ExportReport, manifestSigner, manifestTSA string, anchors bool) []byte {
 	var b bytes.Buffer
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	w("# VERIFY.txt - how to check this evidence pack with sha256sum and openssl alone.")
-	w("# Run inside the unzipped folder:   sh VERIFY.txt")
-	w("# Each command is followed by what it prints when the evidence is intact;")
-	w("# the script stops at the first failure and ends with ALL CHECKS PASSED.")
+	w("# VERIFY.txt - how to check this evidence pack with sh, sha256sum, openssl (3.x) and grep alone.")
+	w("# Run inside the unzipped folder:")
+	w("#   sh VERIFY.txt")
+	w("# and, to attribute every signature to the archive's conservator and its TSA, with the SHA-256")
+	w("# fingerprints of their root certificates as published by the archive's owner (hex; colons, case")
+	w("# and separating spaces or commas ignored):")
+	w("#   SIGNER_ROOT_SHA256=<hex> TSA_ROOT_SHA256=<hex> sh VERIFY.txt")
+	w("# Each check prints ok: or FAILED: and what it checked; the exit status is 1 when any failed.")
+	w("# This file is listed in SHA256SUMS, which the conservator signed (step 2): check that first by")
+	w("# hand if you do not trust this script.")
 	w("# Made by conserva on %s.", rep.ExportedAt.Format(time.RFC3339))
-	w("set -e")
+	w("set -u")
+	w("fail=0")
+	w(`bad() { echo "FAILED: $*"; fail=1; }`)
+	w(`ok() { echo "ok: $*"; }`)
+	w(`# norm strips colons and turns commas into spaces (sh only, no tr).`)
+	w(`norm() { s=$1; o=; while [ -n "$s" ]; do c=${s%%"${s#?}"}; s=${s#?}; case $c in :) ;; ,) o="$o ";; *) o=$o$c;; esac; done; printf '%%s' "$o"; }`)
+	w(`fp() { h=$(openssl x509 -in "$1" -outform DER | sha256sum); printf '%%s' "${h%%%% *}"; }`)
+	w(`pinned=yes`)
+	w(`root() { # role file fingerprints-given`)
+	w(`  h=$(fp "$2"); echo "$1 root $2: SHA-256 $h ($(openssl x509 -in "$2" -noout -subject))"`)
+	w(`  if [ -z "$3" ]; then pinned=no; return; fi`)
+	w(`  if printf '%%s\n' $(norm "$3") | grep -qixF "$h"; then ok "$2 is the $1 root whose fingerprint you gave"; else bad "$2 is NOT a $1 root whose fingerprint you gave"; fi`)
+	w(`}`)
+	w(`run() { out=$("$@" 2>&1); rc=$?; return $rc; }`)
 	w("")
-	w("# 1. Every file is byte for byte what was archived (hashes listed in SHA256SUMS).")
-	w("sha256sum -c SHA256SUMS")
-	w("#    prints: <file>: OK   for every file")
+	w("# 1. The roots every signature and timestamp of this pack is checked against (roots/).")
+	w(`for r in roots/signer-*.pem; do [ -f "$r" ] && root signer "$r" "${SIGNER_ROOT_SHA256:-}"; done`)
+	w(`for r in roots/tsa-*.pem; do [ -f "$r" ] && root tsa "$r" "${TSA_ROOT_SHA256:-}"; done`)
 	w("")
-	w("# 2. Each message file is named after its own SHA-256: the name is the id the archive knows it by.")
-	w(`for f in messages/*.eml; do h=$(sha256sum "$f" | cut -c1-64); [ "$f" = "messages/$h.eml" ] || { echo "NAME/HASH MISMATCH: $f"; exit 1; }; echo "$f: name matches content"; done`)
-	w("#    prints: messages/<sha256>.eml: name matches content")
+	w("# 2. The manifest: SHA256SUMS is signed by the conservator (CAdES-T, SHA256SUMS.p7s) and the")
+	w("#    signature file is timestamped (RFC 3161, SHA256SUMS.p7s.tsr), both under the roots above.")
+	w(`if run openssl cms -verify -binary -inform DER -in SHA256SUMS.p7s -content SHA256SUMS -CAfile %s -purpose any -out /dev/null; then ok "SHA256SUMS is signed by $(openssl cms -verify -binary -inform DER -in SHA256SUMS.p7s -content SHA256SUMS -noverify -signer /dev/stdout -out /dev/null 2>/dev/null | openssl x509 -noout -subject) under %s"; else bad "the signature of SHA256SUMS does not verify under %s: $out"; fi`, manifestSigner, manifestSigner, manifestSigner)
+	w(`if run openssl ts -verify -data SHA256SUMS.p7s -in SHA256SUMS.p7s.tsr -CAfile %s; then ok "SHA256SUMS.p7s is timestamped under %s: $(openssl ts -reply -in SHA256SUMS.p7s.tsr -text 2>/dev/null | grep 'Time stamp:')"; else bad "the timestamp of SHA256SUMS.p7s does not verify under %s: $out"; fi`, manifestTSA, manifestTSA, manifestTSA)
 	w("")
-	var ids []string
-	for id := range pkgs {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for n, id := range ids {
-		p := "packages/" + id
-		w("# %d. Package %s: its index is signed (CAdES-BES) and timestamped (RFC 3161).", 3+n, id)
-		w("#    Trust: the commands use the certificates shipped in the package; compare the root")
-		w("#    fingerprints printed below with those published by the archive's owner and the TSA.")
-		w("openssl cms -verify -binary -inform DER -in %s/index.xml.p7s -content %s/index.xml -CAfile %s/signer-chain.pem -partial_chain -purpose any -out /dev/null", p, p, p)
-		w("#    prints: CMS Verification successful")
-		w("openssl ts -verify -data %s/index.xml.p7s -in %s/index.xml.p7s.tsr -CAfile %s/tsa-chain.pem -partial_chain", p, p, p)
-		w("#    prints: Verification: OK")
-		w("openssl ts -reply -in %s/index.xml.p7s.tsr -text | grep -E 'Time stamp:|Policy OID'", p)
-		w("#    prints: the time certified by the TSA")
-		w("openssl x509 -noout -subject -fingerprint -sha256 -in %s/signer-chain.pem", p)
-		w("#    prints: the signer's subject and certificate fingerprint")
-		for _, r := range pkgs[id] {
-			w(`grep -q '>%s</sincro:Hash>' %s/index.xml && echo "messages/%s.eml is listed in the signed index of %s"`, r.ID, p, r.ID, id)
-			meta := p + "/meta/" + r.ID + ".xml"
-			w(`h=$(sha256sum %s | cut -c1-64); grep -q ">$h</sincro:Hash>" %s/index.xml && echo "%s is listed in the signed index"`, meta, p, meta)
+	w("# 3. Every file is in the manifest with its hash, and every file of the manifest is here.")
+	w(`if run sha256sum -c --quiet --strict SHA256SUMS; then ok "every file listed in SHA256SUMS is present and intact"; else bad "files listed in SHA256SUMS are missing or changed: $out"; fi`)
+	w(`n=0`)
+	w(`for f in * .[!.]* */* */.[!.]* .[!.]*/* */*/* */*/.[!.]* */*/*/* */*/*/.[!.]*; do`)
+	w(`  [ -f "$f" ] || continue`)
+	w(`  case $f in SHA256SUMS|SHA256SUMS.p7s|SHA256SUMS.p7s.tsr) continue;; esac`)
+	w(`  n=$((n+1))`)
+	w(`  grep -qxF "$(sha256sum "$f")" SHA256SUMS || bad "$f is not in the signed manifest (added or changed)"`)
+	w(`done`)
+	w(`for f in */*/*/*/* */*/*/*/.[!.]*; do [ -e "$f" ] && bad "$f: deeper than any file of a pack"; done`)
+	w(`echo "$n files compared with the manifest"`)
+	w("")
+	w("# 4. Each package: its index is signed by the conservator (CAdES-T) and the signature file is")
+	w("#    timestamped (RFC 3161), both under the roots above and judged at the timestamp's time;")
+	w("#    each metadata file is listed in the signed index with its hash.")
+	var known []string
+	for _, p := range rep.Packages {
+		d := "packages/" + p.ID
+		known = append(known, d+"/index.xml")
+		at := ""
+		if !p.Timestamp.IsZero() {
+			at = fmt.Sprintf(" -attime %d", p.Timestamp.Unix())
 		}
-		w("#    prints: one line per message and per metadata file")
-		w("")
+		sr, tr := p.SignerRoot, p.TSARoot
+		if sr == "" {
+			sr = manifestSigner // its signer is under no pinned root: the check below fails, as it must
+		}
+		if tr == "" {
+			tr = manifestTSA
+		}
+		w(`if run openssl cms -verify -binary -inform DER -in %s/index.xml.p7s -content %s/index.xml -CAfile %s -purpose any%s -out /dev/null; then ok "%s/index.xml is signed under %s"; else bad "%s: the index signature does not verify under %s: $out"; fi`, d, d, sr, at, d, sr, d, sr)
+		w(`if run openssl ts -verify -data %s/index.xml.p7s -in %s/index.xml.p7s.tsr -CAfile %s%s; then ok "%s/index.xml.p7s is timestamped under %s: $(openssl ts -reply -in %s/index.xml.p7s.tsr -text 2>/dev/null | grep 'Time stamp:')"; else bad "%s: the timestamp does not verify under %s: $out"; fi`, d, d, tr, at, d, tr, d, d, tr)
+		w(`for m in %s/meta/*.xml; do [ -f "$m" ] || continue; h=$(sha256sum "$m"); h=${h%%%% *}; if grep -qF ">$h</sincro:Hash>" %s/index.xml; then ok "$m is listed in the signed index"; else bad "$m is not listed in the signed index of %s"; fi; done`, d, d, d)
 	}
-	w("# Providers' signatures on the PEC messages themselves (integrity of the S/MIME signature;")
-	w("# add -CAfile <AgID provider CAs> -partial_chain -attime <signing time> instead of -noverify")
-	w("# to check the provider's certificate at the signing time).")
+	w("")
+	w("# 5. Every message is named after its SHA-256 and listed in a signed package index above")
+	w("#    (or named by report.json as not sealed yet).")
+	w(`unsealed=" %s "`, strings.Join(rep.Unsealed, " "))
+	w(`for f in messages/*; do`)
+	w(`  [ -f "$f" ] || continue`)
+	w(`  h=$(sha256sum "$f"); h=${h%%%% *}`)
+	w(`  if [ "$f" != "messages/$h.eml" ]; then bad "$f: its name is not its SHA-256 ($h)"; continue; fi`)
+	w(`  found=`)
+	w(`  for idx in %s; do [ -f "$idx" ] && grep -qF ">$h</sincro:Hash>" "$idx" && found=$idx; done`, strings.Join(known, " "))
+	w(`  if [ -n "$found" ]; then ok "$f is listed in the signed index $found"`)
+	w(`  else case $unsealed in *" $h "*) echo "NOT SEALED: $f is in no package yet (report.json says so): it rests on the signed manifest of this pack";; *) bad "$f is in no signed package index of this pack";; esac`)
+	w(`  fi`)
+	w(`done`)
+	w("")
+	w("# 6. The providers' signatures on the PEC messages, judged at their signing time against the")
+	w("#    providers' trust anchors kept by the archive (providers/anchors.pem); openssl's answer must be")
+	w("#    the verdict report.json gives (an invalid signature is reported as such: it is evidence too).")
+	ca := "-no-CAfile"
+	if anchors {
+		ca = "-CAfile providers/anchors.pem -partial_chain"
+	}
+	w(`provider() { # file verdict attime`)
+	w(`  at=; [ -n "$3" ] && at="-attime $3"`)
+	w(`  out=$(openssl smime -verify -in "$1" %s -no-CApath -no-CAstore -purpose any $at -out /dev/null 2>&1); rc=$?`, ca)
+	w(`  if [ $rc -eq 0 ] && printf '%%s\n' "$out" | grep -q 'Verification successful'; then got=valid`)
+	w(`  elif printf '%%s\n' "$out" | grep -q 'Error reading S/MIME message'; then got=unreadable`)
+	w(`  elif printf '%%s\n' "$out" | grep -qE 'unable to get local issuer certificate|unable to get issuer certificate|unable to verify the first certificate|self.signed certificate in certificate chain'; then got=untrusted`)
+	w(`  else got=invalid; fi`)
+	w(`  case "$2:$got" in`)
+	w(`    valid:valid|untrusted:untrusted|invalid:invalid|invalid:unreadable|absent:unreadable) ok "$1: provider signature $2, as report.json says (openssl: $got)";;`)
+	w(`    *) bad "$1: openssl finds the provider signature $got, report.json says $2";;`)
+	w(`  esac`)
+	w(`}`)
 	for _, m := range rep.Messages {
-		if m.Signature == pec.Valid || m.Signature == pec.Untrusted {
-			w("openssl smime -verify -noverify -in %s -out /dev/null", m.File)
-			w("#    prints: Verification successful")
-		} else {
-			w("# %s: not checked here, its provider signature is %s (%s)", m.File, m.Signature, m.Reason)
+		at := ""
+		if m.SignedAt != nil {
+			at = fmt.Sprint(m.SignedAt.Unix())
+		}
+		switch m.Signature {
+		case pec.Valid, pec.Untrusted, pec.Invalid, pec.Absent:
+			w(`provider %s %s "%s"`, m.File, m.Signature, at)
+		default:
+			w(`echo "%s: provider signature not checked here (%s)"`, m.File, m.Signature)
 		}
 	}
 	w("")
-	w("echo ALL CHECKS PASSED")
+	w(`if [ $fail -ne 0 ]; then echo "VERIFICATION FAILED: see the FAILED lines above"; exit 1; fi`)
+	w(`if [ $pinned = no ]; then`)
+	w(`  echo "ALL CHECKS PASSED against the roots shipped in roots/"`)
+	w(`  echo "WARNING: THE ROOTS WERE NOT COMPARED with the archive's published fingerprints: anyone can make a pack that passes against roots of their own."`)
+	w(`  echo "WARNING: run again as SIGNER_ROOT_SHA256=<hex> TSA_ROOT_SHA256=<hex> sh VERIFY.txt"`)
+	w(`  exit 0`)
+	w(`fi`)
+	w(`echo "ALL CHECKS PASSED, with the roots you gave"`)
 	return b.Bytes()
 }

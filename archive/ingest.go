@@ -29,6 +29,10 @@ type IngestOptions struct {
 	// NoStore catalogues without storing: for objects read back from the
 	// store itself (catalog rebuild).
 	NoStore bool
+
+	// TrustFiles are the SHA-256 of the kept trust files Trust was made
+	// of, recorded with each verdict.
+	TrustFiles []string
 }
 
 // IngestSummary is the outcome of a run. Flagged messages are archived: they
@@ -252,14 +256,29 @@ func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, opts IngestOpti
 	o := outcome{source: it.Source, done: it.Done}
 	trust := opts.Trust
 	if it.Size > lim.MaxSize {
-		return a.ingestLarge(ctx, it, opts, lim)
+		return a.ingestLarge(ctx, it, opts, lim, pec.TooLarge)
 	}
 	rc, err := it.Open()
 	if err != nil {
 		o.err = err
 		return o
 	}
-	raw, err := readAllSized(rc, it.Size, lim.MaxSize)
+	var raw []byte
+	if it.Size >= 0 && it.Size <= int64(lim.MaxHeaderBytes) {
+		raw, err = readAllSized(rc, it.Size, lim.MaxSize)
+	} else {
+		// A header block over the limit is not parsed: such a message is
+		// streamed like an oversized one, never held in memory.
+		var head []byte
+		head, err = readHead(rc, lim.MaxHeaderBytes+2)
+		if err == nil && pec.HeaderTooLong(head, lim) {
+			rc.Close()
+			return a.ingestLarge(ctx, it, opts, lim, pec.HeaderTooLarge)
+		}
+		if err == nil {
+			raw, err = readAllSized(io.MultiReader(bytes.NewReader(head), rc), it.Size, lim.MaxSize)
+		}
+	}
 	rc.Close()
 	if err != nil {
 		o.err = fmt.Errorf("reading: %w", err)
@@ -267,7 +286,7 @@ func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, opts IngestOpti
 	}
 	if int64(len(raw)) > lim.MaxSize {
 		// The size was unknown or has grown: stream it instead.
-		return a.ingestLarge(ctx, it, opts, lim)
+		return a.ingestLarge(ctx, it, opts, lim, pec.TooLarge)
 	}
 	h := sha256.Sum256(raw)
 	id := hex.EncodeToString(h[:])
@@ -291,13 +310,16 @@ func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, opts IngestOpti
 		version = res.VersionID
 	}
 	o.rec = newRecord(m, v, it.Source, time.Now().UTC())
+	o.rec.History[0].Trust = opts.TrustFiles
 	o.rec.VersionID = version
 	return o
 }
 
-// ingestLarge handles a message over the parse limit in constant memory:
-// one pass to hash it, one to store it. It is archived and flagged.
-func (a *Archive) ingestLarge(ctx context.Context, it ingest.Item, opts IngestOptions, lim pec.Limits) outcome {
+// ingestLarge handles a message over the parse limits in constant memory:
+// one pass to hash it, one to store it. It is archived and flagged, as
+// describe says.
+func (a *Archive) ingestLarge(ctx context.Context, it ingest.Item, opts IngestOptions, lim pec.Limits,
+	describe func(sha256Hex string, size int64, lim pec.Limits) *pec.Message) outcome {
 	o := outcome{source: it.Source, done: it.Done}
 	rc, err := it.Open()
 	if err != nil {
@@ -337,10 +359,21 @@ func (a *Archive) ingestLarge(ctx context.Context, it ingest.Item, opts IngestOp
 		}
 		version = res.VersionID
 	}
-	m := pec.TooLarge(id, n, lim)
+	m := describe(id, n, lim)
 	o.rec = newRecord(m, m.Verify(opts.Trust), it.Source, time.Now().UTC())
+	o.rec.History[0].Trust = opts.TrustFiles
 	o.rec.VersionID = version
 	return o
+}
+
+// readHead reads the first n bytes (fewer at the end of r).
+func readHead(r io.Reader, n int) ([]byte, error) {
+	buf := make([]byte, n)
+	k, err := io.ReadFull(r, buf)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = nil
+	}
+	return buf[:k], err
 }
 
 // readAllSized reads up to max+1 bytes, in one allocation when the size is

@@ -88,8 +88,9 @@ func TestRebuildKeepsVerdictHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	after, _ := a.Catalog.Get(before.ID)
-	if after.Signature != pec.Untrusted || len(after.VerdictHistory) != 1 || after.VerdictHistory[0].Signature != pec.Valid ||
-		after.Sources[0] != src || !after.IngestedAt.Equal(before.IngestedAt) {
-		t.Fatalf("after rebuild: %s, history %+v, sources %v", after.Signature, after.VerdictHistory, after.Sources)
+	h := after.History
+	if after.Signature != pec.Untrusted || len(h) != 2 || h[0].Verdict != pec.Valid || h[0].By != "ingest" ||
+		h[1].Verdict != pec.Untrusted || h[1].By != "rebuild" || after.Sources[0] != src || !after.IngestedAt.Equal(before.IngestedAt) {
+		t.Fatalf("after rebuild: %s, history %+v, sources %v", after.Signature, h, after.Sources)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/conserva/conserva/internal/atomicfile"
 	"github.com/conserva/conserva/storage"
 )
 
@@ -94,7 +95,8 @@ func (a *Archive) Migrate(ctx context.Context, to string, progress func(int)) (M
 	if err != nil {
 		return sum, err
 	}
-	if err := os.WriteFile(filepath.Join(local.Root(), migratedMarker), []byte(to+"\n"), 0o444); err != nil && !os.IsPermission(err) {
+	// Written whole, once: a marker already there stays as it is.
+	if err := atomicfile.WriteNew(filepath.Join(local.Root(), migratedMarker), []byte(to+"\n"), 0o444); err != nil && !os.IsPermission(err) && !errors.Is(err, os.ErrExist) {
 		return sum, err
 	}
 	sum.Config, err = setStoreInConfig(filepath.Join(a.Dir, "conserva.toml"), to)
@@ -113,7 +115,7 @@ func setStoreInConfig(path, to string) (bool, error) {
 		return false, nil
 	}
 	out := storeLine.ReplaceAll(data, []byte(fmt.Sprintf("store = %q", to)))
-	return true, os.WriteFile(path, out, 0o644)
+	return true, atomicfile.Write(path, out, 0o644)
 }
 
 func fileSHA256(p string) (string, error) {

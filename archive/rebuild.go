@@ -238,6 +238,20 @@ func copyBucket(from, to *Catalog, bucket []byte) error {
 // old (may be nil, may be damaged) knew.
 func (a *Archive) rebuildInto(ctx context.Context, old *Catalog, trust *pec.TrustStore, progress func(int), hasJournal bool, j journal, sum *RebuildSummary) error {
 	src := storeSource{store: a.Store}
+	// The providers' anchors the archive kept judge as ingest did, with
+	// whatever was given now.
+	if err := a.recoverTrust(ctx); err != nil {
+		sum.Warnings = append(sum.Warnings, "the kept provider trust anchors could not be read: "+err.Error())
+	} else if kept, files, err := a.ProviderTrust(ctx, ""); err != nil {
+		sum.Warnings = append(sum.Warnings, "the kept provider trust anchors could not be read: "+err.Error())
+	} else if kept != nil {
+		merged := pec.NewTrustStore(kept.Anchors()...)
+		if trust != nil {
+			merged.Add(trust.Anchors()...)
+		}
+		trust = merged
+		_ = files
+	}
 	ing, err := a.Ingest(ctx, []ingest.Source{src}, IngestOptions{Trust: trust, Progress: progress, NoStore: true})
 	sum.Messages, sum.Flagged = ing.Archived+ing.Duplicates, ing.Flagged
 	if err != nil {
@@ -336,9 +350,18 @@ func (a *Archive) restoreOrigins(old *Catalog) error {
 					return err
 				}
 				r.Sources, r.IngestedAt, r.LegalHold = o.Sources, o.IngestedAt, o.LegalHold
-				r.VerdictHistory = o.VerdictHistory
-				if r.Damage == "" && (o.Signature != r.Signature || o.Reason != r.Reason) {
-					r.VerdictHistory = append(r.VerdictHistory, VerdictChange{Signature: o.Signature, Reason: o.Reason, Until: now})
+				// The verdicts given before stay; the rebuild's own judgement
+				// is added when it differs from the latest of them.
+				rebuilt := r.History
+				r.History = o.History
+				if len(r.History) == 0 { // a catalog from before verdict histories
+					r.History = []VerdictEvent{{At: o.IngestedAt, By: "ingest", Verdict: o.Signature, Reason: o.Reason, Signer: o.Signer}}
+				}
+				latest := r.History[len(r.History)-1]
+				if r.Damage == "" && len(rebuilt) > 0 && (rebuilt[0].Verdict != latest.Verdict || rebuilt[0].Reason != latest.Reason) {
+					ev := rebuilt[0]
+					ev.At, ev.By = now, "rebuild"
+					r.History = append(r.History, ev)
 				}
 				if err := put(r); err != nil {
 					return err

@@ -46,6 +46,10 @@ type Record struct {
 	Flagged    bool      `json:"flagged"`
 	FlagReason string    `json:"flag_reason,omitempty"`
 	Warnings   []string  `json:"warnings,omitempty"`
+	// History is every verdict the provider's signature was given: at
+	// ingest first, then each re-verification that changed it. Signature,
+	// Reason and Flagged above are the latest; nothing here is overwritten.
+	History []VerdictEvent `json:"history,omitempty"`
 
 	// Damage is set when the stored object is not what the record names
 	// ("damaged: …", "missing from the store"): a rebuild keeps such records
@@ -54,16 +58,16 @@ type Record struct {
 	// PackageProblem is set when the package the message was sealed in is
 	// missing or broken: the message stays in it, never re-sealed silently.
 	PackageProblem string `json:"package_problem,omitempty"`
-	// VerdictHistory keeps earlier verdicts a rebuild replaced (the catalog
-	// alone knew them).
-	VerdictHistory []VerdictChange `json:"verdict_history,omitempty"`
 }
 
-// VerdictChange is a verdict the catalog held until a re-verification.
-type VerdictChange struct {
-	Signature pec.Verdict `json:"signature"`
-	Reason    string      `json:"reason"`
-	Until     time.Time   `json:"until"`
+// VerdictEvent is one judgement of a message's provider signature.
+type VerdictEvent struct {
+	At      time.Time   `json:"at"`
+	By      string      `json:"by"` // ingest, reverify, rebuild
+	Verdict pec.Verdict `json:"verdict"`
+	Reason  string      `json:"reason"`
+	Signer  string      `json:"signer,omitempty"`
+	Trust   []string    `json:"trust,omitempty"` // SHA-256 of the kept trust files used
 }
 
 // newRecord describes a parsed and verified message.
@@ -91,10 +95,8 @@ func newRecord(m *pec.Message, v pec.Verification, source string, now time.Time)
 	}
 	capRecord(r)
 	r.Dossier = dossierKey(r)
-	if v.Verdict != pec.Valid {
-		r.Flagged = true
-		r.FlagReason = string(v.Verdict) + ": " + v.Reason
-	}
+	r.History = []VerdictEvent{{At: now, By: "ingest", Verdict: v.Verdict, Reason: v.Reason, Signer: v.Signer}}
+	r.setVerdict(v.Verdict, v.Reason)
 	return r
 }
 
@@ -117,4 +119,13 @@ func NormalizeMessageID(id string) string {
 	id = strings.TrimPrefix(id, "<")
 	id = strings.TrimSuffix(id, ">")
 	return strings.TrimSpace(id)
+}
+
+// setVerdict makes a verdict the current one, flagging what is not valid.
+func (r *Record) setVerdict(v pec.Verdict, reason string) {
+	r.Signature, r.Reason = v, reason
+	r.Flagged, r.FlagReason = v != pec.Valid, ""
+	if r.Flagged {
+		r.FlagReason = string(v) + ": " + reason
+	}
 }

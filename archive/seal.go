@@ -19,11 +19,11 @@ import (
 	"time"
 
 	"github.com/conserva/conserva/internal/devpki"
+	"github.com/conserva/conserva/internal/redact"
 	"github.com/conserva/conserva/pec"
 	"github.com/conserva/conserva/sip"
 	"github.com/conserva/conserva/storage"
 	"github.com/conserva/conserva/timestamp"
-	"github.com/smallstep/pkcs7"
 )
 
 // PackageRecord is what the catalog keeps of a sealed package.
@@ -34,12 +34,22 @@ type PackageRecord struct {
 	Created     time.Time `json:"created"`
 	Timestamp   time.Time `json:"timestamp"`
 	Development bool      `json:"development,omitempty"`
+	// Who sealed it, and the pinned roots it was checked against when it
+	// was sealed (SHA-256 fingerprints of the root certificates, and the
+	// store keys of the roots files kept).
+	Signer          string `json:"signer,omitempty"`
+	TSA             string `json:"tsa,omitempty"`
+	SignerRoot      string `json:"signer_root,omitempty"`
+	TSARoot         string `json:"tsa_root,omitempty"`
+	SignerRootsFile string `json:"signer_roots_file,omitempty"`
+	TSARootsFile    string `json:"tsa_roots_file,omitempty"`
 }
 
 // SealOptions override the configuration for one run.
 type SealOptions struct {
 	TSAURL string // an RFC 3161 TSA over HTTP(S)
 	Signer string // PKCS#12 file; password from CONSERVA_SIGNER_PASSWORD
+	Roots  RootsOptions
 	// Progress, when set, is called with the number of messages sealed.
 	Progress func(done int)
 }
@@ -52,6 +62,14 @@ type journal struct {
 	ID      string    `json:"id"`
 	Created time.Time `json:"created"`
 	IDs     []string  `json:"ids"`
+	// What the package is sealed with, recorded before its index is
+	// written: a resumed seal writes only what these say (the index names
+	// the signer and TSA), whatever the configuration says meanwhile.
+	Signer    string   `json:"signer,omitempty"` // SHA-256 of the signer certificate
+	TSA       string   `json:"tsa,omitempty"`    // the TSA's name in the index
+	Retention string   `json:"retention,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
+	Abandoned []string `json:"abandoned,omitempty"` // earlier ids of this package, left incomplete in the store
 }
 
 const journalKey = "sealing"
@@ -60,7 +78,7 @@ const journalKey = "sealing"
 // packages: index.xml (SInCRO), the metadata of each message, the CAdES
 // signature of the index and the RFC 3161 timestamp of the signature.
 func (a *Archive) Seal(ctx context.Context, opts SealOptions) ([]PackageRecord, []string, error) {
-	signer, tsa, dev, warnings, err := a.sealKeys(opts)
+	k, err := a.sealKeys(ctx, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -69,14 +87,17 @@ func (a *Archive) Seal(ctx context.Context, opts SealOptions) ([]PackageRecord, 
 	for {
 		j, resumed, err := a.nextJournal()
 		if err != nil || j == nil {
-			return out, warnings, err
+			return out, k.warnings, err
 		}
 		if resumed {
 			a.Log.Warn("resuming an interrupted seal", "package", j.ID, "messages", len(j.IDs))
 		}
-		p, err := a.sealPackage(ctx, j, signer, tsa, dev, warnings)
+		if j, err = a.settle(ctx, j, k); err != nil {
+			return out, k.warnings, fmt.Errorf("package %s: %w", j.ID, err)
+		}
+		p, err := a.sealPackage(ctx, j, k, resumed)
 		if err != nil {
-			return out, warnings, fmt.Errorf("package %s: %w", j.ID, err)
+			return out, k.warnings, fmt.Errorf("package %s: %w", j.ID, err)
 		}
 		out = append(out, p)
 		done += p.Messages
@@ -86,17 +107,25 @@ func (a *Archive) Seal(ctx context.Context, opts SealOptions) ([]PackageRecord, 
 	}
 }
 
-// sealKeys picks the signer and the TSA: given, configured, or the
-// development ones (said loudly).
-func (a *Archive) sealKeys(opts SealOptions) (*sip.Signer, timestamp.Authority, bool, []string, error) {
+// sealKit is what a seal signs and timestamps with, and checks against.
+type sealKit struct {
+	signer   *sip.Signer
+	tsa      timestamp.Authority
+	tsaName  string
+	roots    *Roots
+	dev      bool
+	warnings []string
+	// Store keys of the kept roots files.
+	signerRootsKey, tsaRootsKey string
+}
+
+// sealKeys picks the signer and the TSA (given, configured, or the
+// development ones, said loudly) and the pinned roots, and refuses before
+// anything is written when the signer does not chain to those roots.
+func (a *Archive) sealKeys(ctx context.Context, opts SealOptions) (*sealKit, error) {
 	cfg := a.Config.Seal
-	var (
-		signer   *sip.Signer
-		tsa      timestamp.Authority
-		warnings []string
-		dev      bool
-		keys     *devpki.Keys
-	)
+	k := &sealKit{}
+	var keys *devpki.Keys
 	devKeys := func() (*devpki.Keys, error) {
 		if keys != nil {
 			return keys, nil
@@ -105,49 +134,95 @@ func (a *Archive) sealKeys(opts SealOptions) (*sip.Signer, timestamp.Authority, 
 		keys, err = devpki.LoadOrCreate(filepath.Join(a.Dir, "keys"))
 		return keys, err
 	}
-	p12 := firstNonEmpty(opts.Signer, cfg.Signer)
-	if p12 != "" {
+	roots := opts.Roots
+	if p12 := firstNonEmpty(opts.Signer, cfg.Signer); p12 != "" {
 		s, err := sip.LoadPKCS12(a.path(p12), os.Getenv("CONSERVA_SIGNER_PASSWORD"))
 		if err != nil {
-			return nil, nil, false, nil, err
+			return nil, err
 		}
-		signer = s
+		k.signer = s
 	} else {
-		k, err := devKeys()
+		dk, err := devKeys()
 		if err != nil {
-			return nil, nil, false, nil, err
+			return nil, err
 		}
-		signer = &sip.Signer{Cert: k.Signer.Cert, Key: k.Signer.Key, Chain: k.Signer.Chain}
-		warnings = append(warnings, "signed with the DEVELOPMENT signer: no legal value")
-		dev = true
+		k.signer = &sip.Signer{Cert: dk.Signer.Cert, Key: dk.Signer.Key, Chain: dk.Signer.Chain}
+		k.warnings = append(k.warnings, "signed with the DEVELOPMENT signer: no legal value")
+		k.dev = true
 	}
-	if url := firstNonEmpty(opts.TSAURL, cfg.TSAURL); url != "" {
-		var roots *x509.CertPool
-		if cfg.TSACA != "" {
-			data, err := os.ReadFile(a.path(cfg.TSACA))
-			if err != nil {
-				return nil, nil, false, nil, fmt.Errorf("tsa_ca: %w", err)
-			}
-			roots = x509.NewCertPool()
-			if !roots.AppendCertsFromPEM(data) {
-				return nil, nil, false, nil, fmt.Errorf("tsa_ca %s: no certificate", cfg.TSACA)
-			}
-		}
+	url := firstNonEmpty(opts.TSAURL, cfg.TSAURL)
+	// Roots for the signer and TSA actually used: the development CA only
+	// where the development key or TSA is used.
+	used := cfg
+	used.Signer, used.TSAURL = firstNonEmpty(opts.Signer, cfg.Signer), url
+	r, err := a.sealRootsFor(used, roots)
+	if err != nil {
+		return nil, err
+	}
+	k.roots = r
+	if err := k.signer.CheckSigner(r.SignerPool(), time.Now()); err != nil {
+		return nil, fmt.Errorf("refusing to seal: the signer %q does not chain to the pinned signer roots (%s): %w", k.signer.Cert.Subject.CommonName, r.SignerFrom, err)
+	}
+	if url != "" {
 		password := ""
 		if cfg.TSAPasswordEnv != "" {
 			password = os.Getenv(cfg.TSAPasswordEnv)
 		}
-		tsa = timestamp.NewHTTP(url, cfg.TSAUser, password, roots, cfg.TSAInsecureTLS)
+		// Every answer is checked against the pinned TSA roots: one that
+		// chains elsewhere is refused before anything is stored.
+		k.tsa = timestamp.NewHTTP(url, cfg.TSAUser, password, r.TSAPool(), cfg.TSAInsecureTLS)
+		// Named in the signed, write-once index: never with its userinfo.
+		k.tsaName = redact.URLNoUserinfo(url)
 	} else {
-		k, err := devKeys()
+		dk, err := devKeys()
 		if err != nil {
-			return nil, nil, false, nil, err
+			return nil, err
 		}
-		tsa = &timestamp.Dev{Cert: k.TSA.Cert, Key: k.TSA.Key, Chain: k.TSA.Chain}
-		warnings = append(warnings, "timestamped by the DEVELOPMENT TSA: no legal value")
-		dev = true
+		k.tsa = &timestamp.Dev{Cert: dk.TSA.Cert, Key: dk.TSA.Key, Chain: dk.TSA.Chain}
+		k.tsaName = dk.TSA.Cert.Subject.CommonName
+		k.warnings = append(k.warnings, "timestamped by the DEVELOPMENT TSA: no legal value")
+		k.dev = true
 	}
-	return signer, tsa, dev, warnings, nil
+	if k.signerRootsKey, k.tsaRootsKey, err = a.keepRoots(ctx, r); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// settle makes the journal say what this run seals with. A package whose
+// index is already stored keeps its signer and TSA: if this run has other
+// ones, that package is left incomplete (recorded as abandoned) and its
+// messages go into a new package under a new id, so that an index always
+// names what actually signed and timestamped it.
+func (a *Archive) settle(ctx context.Context, j *journal, k *sealKit) (*journal, error) {
+	signer := certSum(k.signer.Cert)
+	if j.Signer == signer && j.TSA == k.tsaName {
+		return j, nil
+	}
+	if j.Signer != "" {
+		_, err := a.Store.Stat(ctx, "packages/"+j.ID+"/index.xml")
+		if err == nil {
+			a.Log.Warn("the interrupted package was begun with another signer or TSA: sealing its messages under a new id", "package", j.ID)
+			j.Abandoned = append(j.Abandoned, j.ID)
+			j.ID, j.Created = newPackageID()
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return j, err
+		}
+	}
+	j.Signer, j.TSA, j.Retention, j.Warnings = signer, k.tsaName, a.Config.Retention, k.warnings
+	return j, a.Catalog.putJSON(bucketMeta, journalKey, j)
+}
+
+func certSum(c *x509.Certificate) string {
+	s := sha256.Sum256(c.Raw)
+	return hex.EncodeToString(s[:])
+}
+
+func newPackageID() (string, time.Time) {
+	now := time.Now().UTC().Truncate(time.Second)
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	return now.Format("20060102T150405Z") + "-" + hex.EncodeToString(suffix), now
 }
 
 func (a *Archive) path(p string) string {
@@ -205,15 +280,11 @@ func (a *Archive) nextJournal() (*journal, bool, error) {
 		size += r.Size
 	}
 	sort.Strings(j.IDs)
-	now := time.Now().UTC().Truncate(time.Second)
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	j.ID = now.Format("20060102T150405Z") + "-" + hex.EncodeToString(suffix)
-	j.Created = now
+	j.ID, j.Created = newPackageID()
 	return &j, false, a.Catalog.putJSON(bucketMeta, journalKey, j)
 }
 
-func (a *Archive) sealPackage(ctx context.Context, j *journal, signer *sip.Signer, tsa timestamp.Authority, dev bool, warnings []string) (PackageRecord, error) {
+func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resumed bool) (PackageRecord, error) {
 	prefix := "packages/" + j.ID + "/"
 	recs, err := a.Catalog.records(j.IDs)
 	if err != nil {
@@ -227,9 +298,9 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, signer *sip.Signe
 		Submitter:        sip.Agent{Name: a.Config.Seal.Submitter, Legal: true},
 		Holder:           sip.Agent{Name: a.Config.Seal.Holder, Legal: true},
 		AuthorizedSigner: sip.Agent{Name: a.Config.Seal.AuthorizedSigner},
-		SignerName:       signer.Cert.Subject.CommonName,
-		TSAName:          tsa.Name(),
-		Warnings:         warnings,
+		SignerName:       k.signer.Cert.Subject.CommonName,
+		TSAName:          j.TSA,
+		Warnings:         j.Warnings,
 		TimestampPath:    "index.xml.p7s.tsr",
 	}
 	var total int64
@@ -237,36 +308,56 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, signer *sip.Signe
 		total += r.Size
 		ix.Messages = append(ix.Messages, sip.File{ID: r.ID, Path: r.Key, SHA256: r.ID, Format: "message/rfc822", Extension: "eml", Size: r.Size})
 	}
-	if ix.Metadata, err = a.writeMetadata(ctx, prefix, recs); err != nil {
+	if ix.Metadata, err = a.writeMetadata(ctx, prefix, recs, firstNonEmpty(j.Retention, a.Config.Retention), resumed); err != nil {
 		return PackageRecord{}, err
 	}
 	index, err := a.reuseOr(ctx, prefix+"index.xml", ix.XML)
 	if err != nil {
 		return PackageRecord{}, err
 	}
-	p7s, err := a.reuseOr(ctx, prefix+"index.xml.p7s", func() ([]byte, error) { return signer.Sign(index) })
-	if err != nil {
-		return PackageRecord{}, err
-	}
-	var tok timestamp.Token
-	tsr, err := a.reuseOr(ctx, prefix+"index.xml.p7s.tsr", func() ([]byte, error) {
-		t, err := tsa.Timestamp(ctx, p7s)
-		return t.Response, err
+	signerPool, tsaPool := k.roots.SignerPool(), k.roots.TSAPool()
+	// CAdES-T: the signature carries the TSA's token over its own value.
+	// It is checked against the pinned roots before it is stored.
+	p7s, err := a.reuseOr(ctx, prefix+"index.xml.p7s", func() ([]byte, error) {
+		p7s, _, err := k.signer.SignT(ctx, index, k.tsa)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := sip.VerifyCAdES(ctx, p7s, index, signerPool, tsaPool); err != nil {
+			return nil, fmt.Errorf("refusing the new signature: %w", err)
+		}
+		return p7s, nil
 	})
 	if err != nil {
 		return PackageRecord{}, err
 	}
-	if tok, err = timestamp.Parse(tsr); err != nil {
-		return PackageRecord{}, err
-	}
-	p7, err := pkcs7.Parse(p7s)
+	sig, err := sip.VerifyCAdES(ctx, p7s, index, signerPool, tsaPool)
 	if err != nil {
-		return PackageRecord{}, fmt.Errorf("stored signature: %w", err)
+		return PackageRecord{}, fmt.Errorf("the stored signature of an interrupted seal does not verify against the pinned roots: %w", err)
 	}
-	if err := a.putBytes(ctx, prefix+"signer-chain.pem", pemChain(p7.Certificates)); err != nil {
+	// The detached timestamp of the whole signature file, for openssl
+	// ts -verify -data index.xml.p7s.
+	tsr, err := a.reuseOr(ctx, prefix+"index.xml.p7s.tsr", func() ([]byte, error) {
+		t, err := k.tsa.Timestamp(ctx, p7s)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := timestamp.VerifyResponse(ctx, t.Response, p7s, tsaPool); err != nil {
+			return nil, fmt.Errorf("refusing the TSA's answer: %w", err)
+		}
+		return t.Response, nil
+	})
+	if err != nil {
 		return PackageRecord{}, err
 	}
-	if err := a.putBytes(ctx, prefix+"tsa-chain.pem", pemChain(tok.Chain)); err != nil {
+	ts, err := timestamp.VerifyResponse(ctx, tsr, p7s, tsaPool)
+	if err != nil {
+		return PackageRecord{}, fmt.Errorf("the stored timestamp does not verify against the pinned TSA roots: %w", err)
+	}
+	if err := a.putBytes(ctx, prefix+"signer-chain.pem", pemChain(sig.Chain)); err != nil {
+		return PackageRecord{}, err
+	}
+	if err := a.putBytes(ctx, prefix+"tsa-chain.pem", pemChain(ts.Chain)); err != nil {
 		return PackageRecord{}, err
 	}
 	if s, ok := a.Store.(storage.DirSyncer); ok {
@@ -274,7 +365,10 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, signer *sip.Signe
 			return PackageRecord{}, err
 		}
 	}
-	p := PackageRecord{ID: j.ID, Messages: len(recs), Bytes: total, Created: j.Created, Timestamp: tok.Time.UTC(), Development: dev}
+	p := PackageRecord{ID: j.ID, Messages: len(recs), Bytes: total, Created: j.Created, Timestamp: ts.Time.UTC(), Development: len(j.Warnings) > 0,
+		Signer: sig.Signer.Subject.CommonName, TSA: ts.TSA.Subject.CommonName,
+		SignerRoot: Fingerprint(sig.Chain[len(sig.Chain)-1]), TSARoot: Fingerprint(ts.Chain[len(ts.Chain)-1]),
+		SignerRootsFile: k.signerRootsKey, TSARootsFile: k.tsaRootsKey}
 	return p, a.Catalog.markSealed(p, j.IDs)
 }
 
@@ -333,7 +427,7 @@ func documentOf(r *Record, retention string) *sip.Document {
 // writeMetadata stores meta/<sha256>.xml for every message, in parallel:
 // each object is fsynced, and waiting on many at once is what keeps a
 // 100,000-message package within seconds.
-func (a *Archive) writeMetadata(ctx context.Context, prefix string, recs []*Record) ([]sip.File, error) {
+func (a *Archive) writeMetadata(ctx context.Context, prefix string, recs []*Record, retention string, resumed bool) ([]sip.File, error) {
 	files := make([]sip.File, len(recs))
 	errs := make([]error, len(recs))
 	next := make(chan int)
@@ -344,12 +438,29 @@ func (a *Archive) writeMetadata(ctx context.Context, prefix string, recs []*Reco
 			defer wg.Done()
 			for i := range next {
 				r := recs[i]
-				meta, err := documentOf(r, a.Config.Retention).MetadataXML()
+				key := prefix + "meta/" + r.ID + ".xml"
+				var meta []byte
+				var err error
+				stored := false
+				if resumed {
+					// What an interrupted run stored is what the index lists,
+					// even if a verdict or the retention changed since.
+					if meta, err = a.readAll(ctx, key); err == nil {
+						stored = true
+					} else if !errors.Is(err, storage.ErrNotFound) {
+						errs[i] = err
+						continue
+					}
+				}
+				if !stored {
+					meta, err = documentOf(r, retention).MetadataXML()
+				}
 				if err == nil {
-					key := prefix + "meta/" + r.ID + ".xml"
 					sum := sha256.Sum256(meta)
 					files[i] = sip.File{ID: "meta-" + r.ID, Path: key, SHA256: hex.EncodeToString(sum[:]), Format: "application/xml", Extension: "xml", Size: int64(len(meta))}
-					err = a.putDeferred(ctx, key, meta)
+					if !stored {
+						err = a.putDeferred(ctx, key, meta)
+					}
 				}
 				errs[i] = err
 			}

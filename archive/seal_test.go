@@ -17,13 +17,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/conserva/conserva/archive"
+	"github.com/conserva/conserva/internal/devpki"
 	"github.com/conserva/conserva/internal/pecgen"
 	"github.com/conserva/conserva/internal/testutil"
 	"github.com/conserva/conserva/pec"
+	"github.com/conserva/conserva/timestamp"
 )
 
 // ingestSome puts n signed messages into a fresh archive.
@@ -64,8 +67,12 @@ func checkPackage(t *testing.T, a *archive.Archive, id, tsaCA string) {
 	dir := packageDir(a, id)
 	sigCA := filepath.Join(a.Dir, "keys", "dev-ca.pem")
 	openssl(t, dir, "cms", "-verify", "-binary", "-inform", "DER", "-in", "index.xml.p7s", "-content", "index.xml", "-CAfile", sigCA, "-out", os.DevNull)
-	if out := openssl(t, dir, "cms", "-cmsout", "-print", "-inform", "DER", "-in", "index.xml.p7s"); !strings.Contains(out, "signingCertificateV2") {
+	out := openssl(t, dir, "cms", "-cmsout", "-print", "-inform", "DER", "-in", "index.xml.p7s")
+	if !strings.Contains(out, "signingCertificateV2") {
 		t.Fatal("no signingCertificateV2 in the signature")
+	}
+	if !strings.Contains(out, "id-smime-aa-timeStampToken") {
+		t.Fatal("the signature carries no signature timestamp (CAdES-T)")
 	}
 	openssl(t, dir, "ts", "-verify", "-data", "index.xml.p7s", "-in", "index.xml.p7s.tsr", "-CAfile", tsaCA)
 	xsd := testutil.Shared(t, "schemas", "sincro", "SInCRO-2020-PIndex.xsd")
@@ -127,6 +134,25 @@ func TestSealSplitsPastTheSizeLimit(t *testing.T) {
 // TestSealWithAnIndependentTSA proves the client against a TSA conserva did
 // not write: each request is answered by `openssl ts -reply`.
 func TestSealWithAnIndependentTSA(t *testing.T) {
+	caPEM, url := openSSLTSAServer(t)
+	_, a := ingestSome(t, 3)
+	pkgs, warnings, err := a.Seal(context.Background(), archive.SealOptions{TSAURL: url, Roots: archive.RootsOptions{TSA: caPEM}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pkgs) != 1 || len(warnings) != 1 || !strings.Contains(warnings[0], "signer") {
+		t.Fatalf("%+v %v", pkgs, warnings)
+	}
+	if pkgs[0].TSA != "independent TSA" {
+		t.Fatalf("package records TSA %q", pkgs[0].TSA)
+	}
+	checkPackage(t, a, pkgs[0].ID, caPEM)
+}
+
+// openSSLTSAServer serves a throwaway TSA answered by openssl; it returns
+// the TSA's CA file and URL.
+func openSSLTSAServer(t *testing.T) (string, string) {
+	t.Helper()
 	bin := testutil.Tool(t, "openssl")
 	tsaDir := t.TempDir()
 	caPEM := makeOpenSSLTSA(t, tsaDir)
@@ -144,39 +170,113 @@ func TestSealWithAnIndependentTSA(t *testing.T) {
 		w.Header().Set("Content-Type", "application/timestamp-reply")
 		w.Write(resp)
 	}))
-	defer srv.Close()
-	_, a := ingestSome(t, 3)
-	pkgs, warnings, err := a.Seal(context.Background(), archive.SealOptions{TSAURL: srv.URL})
+	t.Cleanup(srv.Close)
+	return caPEM, srv.URL
+}
+
+// nothingSealed fails the test when any package object was stored or any
+// message recorded as sealed.
+func nothingSealed(t *testing.T, a *archive.Archive) {
+	t.Helper()
+	if sigs, _ := filepath.Glob(filepath.Join(a.Dir, "store", "packages", "*", "index.xml.p7s")); len(sigs) > 0 {
+		t.Fatalf("a signature was stored: %v", sigs)
+	}
+	a.Catalog.Scan(func(r *archive.Record) error {
+		if r.Package != "" {
+			t.Errorf("message %s recorded as sealed", r.ID)
+		}
+		return nil
+	})
+}
+
+func TestSealRefusesATSAWithoutRoots(t *testing.T) {
+	_, url := openSSLTSAServer(t)
+	_, a := ingestSome(t, 2)
+	_, _, err := a.Seal(context.Background(), archive.SealOptions{TSAURL: url})
+	if err == nil || !strings.Contains(err.Error(), "tsa_roots") {
+		t.Fatalf("seal with a TSA and no TSA roots: %v", err)
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(a.Dir, "store", "packages", "*")); len(dirs) > 0 {
+		t.Fatalf("something was written: %v", dirs)
+	}
+}
+
+// TestSealRefusesATSAOutsideTheRoots: a TSA whose answers chain to another
+// CA than the pinned one is refused; nothing is signed into the store.
+func TestSealRefusesATSAOutsideTheRoots(t *testing.T) {
+	_, url := openSSLTSAServer(t)
+	_, a := ingestSome(t, 2)
+	devCA := filepath.Join(a.Dir, "keys", "dev-ca.pem")
+	if _, err := a.SealRoots(archive.RootsOptions{}); err != nil { // makes the development CA
+		t.Fatal(err)
+	}
+	_, _, err := a.Seal(context.Background(), archive.SealOptions{TSAURL: url, Roots: archive.RootsOptions{TSA: devCA}})
+	if err == nil || !strings.Contains(err.Error(), "TSA") {
+		t.Fatalf("seal with a TSA outside the roots: %v", err)
+	}
+	nothingSealed(t, a)
+}
+
+// TestSealRefusesASignerOutsideTheRoots: pinned signer roots that do not
+// issue the signer stop the seal before anything is written.
+func TestSealRefusesASignerOutsideTheRoots(t *testing.T) {
+	caPEM, _ := openSSLTSAServer(t)
+	_, a := ingestSome(t, 2)
+	_, _, err := a.Seal(context.Background(), archive.SealOptions{Roots: archive.RootsOptions{Signer: caPEM}})
+	if err == nil || !strings.Contains(err.Error(), "refusing to seal") {
+		t.Fatalf("seal with a signer outside the roots: %v", err)
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(a.Dir, "store", "packages", "*")); len(dirs) > 0 {
+		t.Fatalf("something was written: %v", dirs)
+	}
+	if _, _, err := a.Seal(context.Background(), archive.SealOptions{Roots: archive.RootsOptions{Signer: filepath.Join(t.TempDir(), "missing.pem")}}); err == nil || !strings.Contains(err.Error(), "missing.pem") {
+		t.Fatalf("a missing roots file: %v", err)
+	}
+}
+
+// flakyDevTSA serves the archive's development TSA over HTTP, answering 503
+// while down is set.
+func flakyDevTSA(t *testing.T, a *archive.Archive, down *atomic.Bool) string {
+	t.Helper()
+	k, err := devpki.LoadOrCreate(filepath.Join(a.Dir, "keys"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pkgs) != 1 || len(warnings) != 1 || !strings.Contains(warnings[0], "signer") {
-		t.Fatalf("%+v %v", pkgs, warnings)
-	}
-	checkPackage(t, a, pkgs[0].ID, caPEM)
+	h := (&timestamp.Dev{Cert: k.TSA.Cert, Key: k.TSA.Key, Chain: k.TSA.Chain}).Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "down", 503)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // TestInterruptedSealResumesTheSamePackage: a seal that fails after storing
 // part of a package leaves every message pending; the next seal completes
-// that same package, so no message is ever in two packages.
+// that same package, so no message is ever in two packages — even when the
+// retention or a verdict changed in between.
 func TestInterruptedSealResumesTheSamePackage(t *testing.T) {
 	_, a := ingestSome(t, 4)
-	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) }))
-	defer down.Close()
-	if _, _, err := a.Seal(context.Background(), archive.SealOptions{TSAURL: down.URL}); err == nil {
+	var down atomic.Bool
+	down.Store(true)
+	url := flakyDevTSA(t, a, &down)
+	devCA := filepath.Join(a.Dir, "keys", "dev-ca.pem")
+	opts := archive.SealOptions{TSAURL: url, Roots: archive.RootsOptions{TSA: devCA}}
+	if _, _, err := a.Seal(context.Background(), opts); err == nil {
 		t.Fatal("seal with a failing TSA succeeded")
 	}
-	partial, _ := filepath.Glob(filepath.Join(a.Dir, "store", "packages", "*", "index.xml.p7s"))
+	partial, _ := filepath.Glob(filepath.Join(a.Dir, "store", "packages", "*", "index.xml"))
 	if len(partial) != 1 {
 		t.Fatalf("partial packages: %v", partial)
 	}
-	a.Catalog.Scan(func(r *archive.Record) error {
-		if r.Package != "" {
-			t.Errorf("message %s recorded as sealed in an incomplete package", r.ID)
-		}
-		return nil
-	})
-	pkgs, _, err := a.Seal(context.Background(), archive.SealOptions{})
+	nothingSealed(t, a)
+	// What an interrupted package already stored must not make it fail.
+	a.Config.Retention = "20y"
+	down.Store(false)
+	pkgs, _, err := a.Seal(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,11 +284,45 @@ func TestInterruptedSealResumesTheSamePackage(t *testing.T) {
 	if len(pkgs) != 1 || pkgs[0].ID != want || pkgs[0].Messages != 4 {
 		t.Fatalf("resumed %+v, want package %s with 4 messages", pkgs, want)
 	}
-	checkPackage(t, a, want, filepath.Join(a.Dir, "keys", "dev-ca.pem"))
+	checkPackage(t, a, want, devCA)
 	all, _ := filepath.Glob(filepath.Join(a.Dir, "store", "packages", "*"))
 	if len(all) != 1 {
 		t.Fatalf("%d package directories", len(all))
 	}
+}
+
+// TestResumedWithAnotherTSANamesIt: a package begun with one TSA and
+// finished with another is sealed under a new id whose index names the TSA
+// that actually timestamped it.
+func TestResumedWithAnotherTSANamesIt(t *testing.T) {
+	_, a := ingestSome(t, 3)
+	var down atomic.Bool
+	down.Store(true)
+	url := flakyDevTSA(t, a, &down)
+	devCA := filepath.Join(a.Dir, "keys", "dev-ca.pem")
+	if _, _, err := a.Seal(context.Background(), archive.SealOptions{TSAURL: url, Roots: archive.RootsOptions{TSA: devCA}}); err == nil {
+		t.Fatal("seal with a failing TSA succeeded")
+	}
+	first, _ := filepath.Glob(filepath.Join(a.Dir, "store", "packages", "*", "index.xml"))
+	if len(first) != 1 {
+		t.Fatalf("partial packages: %v", first)
+	}
+	if idx, _ := os.ReadFile(first[0]); !strings.Contains(string(idx), url) {
+		t.Fatalf("the first index does not name the TSA it was begun with:\n%s", idx)
+	}
+	pkgs, _, err := a.Seal(context.Background(), archive.SealOptions{}) // the in-process development TSA
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Base(filepath.Dir(first[0]))
+	if len(pkgs) != 1 || pkgs[0].ID == old || pkgs[0].Messages != 3 {
+		t.Fatalf("sealed %+v; the abandoned package was %s", pkgs, old)
+	}
+	idx, _ := os.ReadFile(filepath.Join(packageDir(a, pkgs[0].ID), "index.xml"))
+	if strings.Contains(string(idx), url) || !strings.Contains(string(idx), "DEVELOPMENT TSA") {
+		t.Fatalf("the index does not name the TSA used:\n%s", idx)
+	}
+	checkPackage(t, a, pkgs[0].ID, devCA)
 }
 
 // makeOpenSSLTSA writes a throwaway TSA (CA, key, certificate with the

@@ -45,3 +45,16 @@ func FuzzMbox(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLooksLikeMessage: any first bytes of a file get an answer, and a
+// "no" always comes with its reason.
+func FuzzLooksLikeMessage(f *testing.F) {
+	f.Add([]byte("From: a@b\r\n\r\nx"))
+	f.Add([]byte("Received: x\n\ty\nX: \xff\n"))
+	f.Add([]byte(" \n:\n\x00"))
+	f.Fuzz(func(t *testing.T, head []byte) {
+		if ok, why := ingest.LooksLikeMessage(head); !ok && why == "" {
+			t.Fatal("refused without a reason")
+		}
+	})
+}

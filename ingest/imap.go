@@ -15,6 +15,8 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/conserva/conserva/internal/redact"
 )
 
 // Marks remembers, per IMAP source, the UIDVALIDITY and the highest UID
@@ -42,8 +44,11 @@ type IMAP struct {
 func ParseIMAP(spec, password string) (*IMAP, error) {
 	u, err := url.Parse(spec)
 	if err != nil || (u.Scheme != "imap" && u.Scheme != "imaps") || u.Host == "" || u.User == nil {
-		return nil, fmt.Errorf("IMAP source %q: want imap[s]://USER@HOST[:PORT]/MAILBOX", spec)
+		return nil, fmt.Errorf("IMAP source %q: want imap[s]://USER@HOST[:PORT]/MAILBOX", redact.URL(spec))
 	}
+	// A password written into the URL is dropped, never used nor shown:
+	// it would end up in logs, outputs and the catalog.
+	u.User = url.User(u.User.Username())
 	return &IMAP{URL: u, Password: password}, nil
 }
 

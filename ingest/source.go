@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -57,20 +58,35 @@ type Source interface {
 	Walk(ctx context.Context, fn func(Item) error) error
 }
 
-// Open recognises what spec names: a Maildir (a directory with cur/ and
+// Options tune how a path is read.
+type Options struct {
+	// AllFiles takes every regular file of a directory as a message, not
+	// only the files that look like one.
+	AllFiles bool
+	// Skipped, when set, is told of every entry of a directory that is not
+	// taken, and why (not a message, hidden, a symlink loop, …). It may be
+	// called from the goroutine that walks the source.
+	Skipped func(path, reason string)
+}
+
+// Open recognises what spec names, with the default options (a directory
+// takes only the files that look like messages).
+func Open(spec string) (Source, error) { return OpenWith(spec, Options{}) }
+
+// OpenWith recognises what spec names: a Maildir (a directory with cur/ and
 // new/), a directory (walked recursively, each file being a message, an
 // mbox or a Maildir), an mbox file (starting with "From "), or a single
-// message file.
-func Open(spec string) (Source, error) {
+// message file. A symlink given here is followed.
+func OpenWith(spec string, opts Options) (Source, error) {
 	st, err := os.Stat(spec)
 	if err != nil {
 		return nil, err
 	}
 	if st.IsDir() {
 		if isMaildir(spec) {
-			return Maildir{Dir: spec}, nil
+			return Maildir{Dir: spec, Skipped: opts.Skipped}, nil
 		}
-		return Dir{Path: spec}, nil
+		return Dir{Path: spec, AllFiles: opts.AllFiles, Skipped: opts.Skipped}, nil
 	}
 	if st.Mode().IsRegular() {
 		if mbox, err := isMbox(spec); err != nil {
@@ -78,6 +94,8 @@ func Open(spec string) (Source, error) {
 		} else if mbox {
 			return Mbox{Path: spec}, nil
 		}
+		// A file named on the command line is taken whatever it holds: the
+		// user chose it.
 		return File{Path: spec}, nil
 	}
 	return nil, fmt.Errorf("%s: not a file or directory", spec)
@@ -100,52 +118,130 @@ func fileItem(path string) Item {
 	return Item{Source: path, Size: st.Size(), open: func() (io.ReadCloser, error) { return os.Open(path) }}
 }
 
-// Dir is a directory walked recursively, in lexical order. Hidden entries
-// are skipped; nested Maildirs and mbox files are read as such.
-type Dir struct{ Path string }
+// Dir is a directory walked recursively, in lexical order. Nested Maildirs
+// and mbox files are read as such; other files are taken when they look
+// like a message (see LooksLikeMessage), or all of them with AllFiles.
+// Symlinks are followed, each directory read once (a loop is reported, not
+// followed). Whatever is not taken is told to Skipped with the reason.
+type Dir struct {
+	Path     string
+	AllFiles bool
+	Skipped  func(path, reason string)
+}
 
 func (d Dir) String() string { return d.Path }
 
+func (d Dir) skip(path, reason string) {
+	if d.Skipped != nil {
+		d.Skipped(path, reason)
+	}
+}
+
+// dirID identifies a directory whatever path leads to it.
+type dirID struct{ dev, ino uint64 }
+
 func (d Dir) Walk(ctx context.Context, fn func(Item) error) error {
-	return filepath.WalkDir(d.Path, func(p string, e os.DirEntry, err error) error {
-		if cerr := ctx.Err(); cerr != nil {
-			return cerr
+	st, err := os.Stat(d.Path)
+	if err != nil {
+		return fn(Item{Source: d.Path, Size: -1, Err: err})
+	}
+	seen := map[dirID]string{}
+	if id, ok := fileID(st); ok {
+		seen[id] = d.Path
+	}
+	return d.walk(ctx, d.Path, seen, fn)
+}
+
+func (d Dir) walk(ctx context.Context, dir string, seen map[dirID]string, fn func(Item) error) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		// An unreadable directory is named and skipped.
+		return fn(Item{Source: dir, Size: -1, Err: err})
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
+		p := filepath.Join(dir, e.Name())
+		if e.Name()[0] == '.' {
+			d.skip(p, "hidden")
+			continue
+		}
+		// Stat follows a symlink; a broken one is named.
+		st, err := os.Stat(p)
 		if err != nil {
-			// An unreadable directory or file is named and skipped.
-			return fn(Item{Source: p, Size: -1, Err: err})
-		}
-		if p != d.Path && len(e.Name()) > 0 && e.Name()[0] == '.' {
-			if e.IsDir() {
-				return filepath.SkipDir
+			if e.Type()&fs.ModeSymlink != 0 {
+				d.skip(p, fmt.Sprintf("broken symlink: %v", err))
+				continue
 			}
-			return nil
+			if err := fn(Item{Source: p, Size: -1, Err: err}); err != nil {
+				return err
+			}
+			continue
 		}
-		if e.IsDir() {
-			if p != d.Path && isMaildir(p) {
-				if err := (Maildir{Dir: p}).Walk(ctx, fn); err != nil {
+		switch {
+		case st.IsDir():
+			if id, ok := fileID(st); ok {
+				if first, dup := seen[id]; dup {
+					d.skip(p, fmt.Sprintf("a directory already read as %s (symlink loop or second link)", first))
+					continue
+				}
+				seen[id] = p
+			}
+			if isMaildir(p) {
+				if err := (Maildir{Dir: p, Skipped: d.Skipped}).Walk(ctx, fn); err != nil {
 					return err
 				}
-				return filepath.SkipDir
+				continue
 			}
+			if err := d.walk(ctx, p, seen, fn); err != nil {
+				return err
+			}
+		case st.Mode().IsRegular():
+			if err := d.file(p, fn); err != nil {
+				return err
+			}
+		default:
+			d.skip(p, "not a regular file ("+st.Mode().Type().String()+")")
+		}
+	}
+	return nil
+}
+
+// file takes one regular file of a directory: an mbox, a message, or
+// (with AllFiles) anything.
+func (d Dir) file(p string, fn func(Item) error) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return fn(Item{Source: p, Size: -1, Err: err})
+	}
+	head := make([]byte, sniffLen)
+	n, err := io.ReadFull(f, head)
+	f.Close()
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return fn(Item{Source: p, Size: -1, Err: err})
+	}
+	head = head[:n]
+	if bytes.HasPrefix(head, []byte("From ")) {
+		return Mbox{Path: p}.Walk(context.Background(), fn)
+	}
+	if !d.AllFiles {
+		if ok, why := LooksLikeMessage(head); !ok {
+			d.skip(p, "not a message: "+why+" (--all-files takes it)")
 			return nil
 		}
-		if !e.Type().IsRegular() {
-			return nil
-		}
-		mbox, err := isMbox(p)
-		if err != nil {
-			return fn(Item{Source: p, Size: -1, Err: err})
-		}
-		if mbox {
-			return Mbox{Path: p}.Walk(ctx, fn)
-		}
-		return fn(fileItem(p))
-	})
+	}
+	return fn(fileItem(p))
 }
 
 // Maildir reads cur/ and new/ (never tmp/, where deliveries are incomplete).
-type Maildir struct{ Dir string }
+// Every file there is a message, whatever it looks like; symlinks are
+// followed; what is not taken is told to Skipped.
+type Maildir struct {
+	Dir     string
+	Skipped func(path, reason string)
+}
 
 func (m Maildir) String() string { return m.Dir }
 
@@ -163,15 +259,34 @@ func (m Maildir) Walk(ctx context.Context, fn func(Item) error) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if !e.Type().IsRegular() || e.Name()[0] == '.' {
+			p := filepath.Join(m.Dir, sub, e.Name())
+			if e.Name()[0] == '.' {
+				m.skip(p, "hidden")
 				continue
 			}
-			if err := fn(fileItem(filepath.Join(m.Dir, sub, e.Name()))); err != nil {
+			if !e.Type().IsRegular() {
+				st, err := os.Stat(p) // a symlink is followed
+				if err != nil {
+					m.skip(p, fmt.Sprintf("broken symlink: %v", err))
+					continue
+				}
+				if !st.Mode().IsRegular() {
+					m.skip(p, "not a regular file ("+st.Mode().Type().String()+")")
+					continue
+				}
+			}
+			if err := fn(fileItem(p)); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+func (m Maildir) skip(path, reason string) {
+	if m.Skipped != nil {
+		m.Skipped(path, reason)
+	}
 }
 
 func isMaildir(dir string) bool {

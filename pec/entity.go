@@ -24,24 +24,106 @@ type entity struct {
 	body   []byte // raw (still transfer-encoded) body
 	// headerRepaired is set when malformed header lines had to be skipped.
 	headerRepaired bool
+	// headerTooLarge: the header block exceeds MaxHeaderBytes and was not read.
+	headerTooLarge bool
+	// longFields names the fields left out for a line over MaxHeaderLine.
+	longFields []string
 }
 
 // parseEntity splits raw into header and body and parses the header. It
 // never fails on malformed header lines: those are dropped from the parsed
-// view (the raw bytes stay as they are) and headerRepaired is set.
-func parseEntity(raw []byte) (*entity, error) {
+// view (the raw bytes stay as they are) and headerRepaired is set. The
+// header is read within lim: a header block over MaxHeaderBytes is not read
+// at all (headerTooLarge), a field with a line over MaxHeaderLine is left
+// out (longFields), so a hostile header costs a known amount of memory.
+func parseEntity(raw []byte, lim Limits) (*entity, error) {
 	hdr, body := splitHeader(raw)
-	e := &entity{raw: raw, body: body}
+	e := &entity{raw: raw, body: body, header: textproto.Header{}}
+	if lim.MaxHeaderBytes > 0 && len(hdr) > lim.MaxHeaderBytes {
+		e.headerTooLarge = true
+		return e, fmt.Errorf("header block of %d bytes exceeds the %d-byte limit: not read", len(hdr), lim.MaxHeaderBytes)
+	}
+	if lim.MaxHeaderLine > 0 {
+		hdr, e.longFields = dropLongFields(hdr, lim.MaxHeaderLine)
+	}
 	h, err := readHeader(hdr)
 	if err != nil {
 		h, err = readHeader(cleanHeader(hdr))
 		if err != nil {
-			return e, fmt.Errorf("unreadable header: %w", err)
+			return e, fmt.Errorf("unreadable header: %s", clipText(err.Error(), 200))
 		}
 		e.headerRepaired = true
 	}
 	e.header = h
 	return e, nil
+}
+
+// dropLongFields removes the fields (a field line and its continuation
+// lines) that have a line longer than max bytes, and names them.
+func dropLongFields(hdr []byte, max int) ([]byte, []string) {
+	long := false
+	for rest := hdr; len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			i = len(rest)
+		}
+		if i > max {
+			long = true
+			break
+		}
+		rest = rest[min(i+1, len(rest)):]
+	}
+	if !long {
+		return hdr, nil
+	}
+	var out bytes.Buffer
+	var names []string
+	var field [][]byte
+	flush := func() {
+		tooLong := false
+		for _, l := range field {
+			if len(bytes.TrimRight(l, "\r\n")) > max {
+				tooLong = true
+			}
+		}
+		if tooLong {
+			name := field[0]
+			if c := bytes.IndexByte(name, ':'); c >= 0 && c <= 100 {
+				name = name[:c]
+			}
+			names = append(names, clipText(string(name), 100))
+		} else {
+			for _, l := range field {
+				out.Write(l)
+			}
+		}
+		field = field[:0]
+	}
+	for _, line := range bytes.SplitAfter(hdr, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		if (line[0] == ' ' || line[0] == '\t') && len(field) > 0 {
+			field = append(field, line)
+			continue
+		}
+		if len(field) > 0 {
+			flush()
+		}
+		field = append(field, line)
+	}
+	if len(field) > 0 {
+		flush()
+	}
+	return out.Bytes(), names
+}
+
+// clipText keeps error texts that quote input to a readable size.
+func clipText(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }
 
 func readHeader(hdr []byte) (textproto.Header, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"testing"
 
 	"github.com/conserva/conserva/pec"
@@ -17,9 +18,11 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("From: a@b.example\r\nX-Ricevuta: accettazione\r\nContent-Type: multipart/signed; boundary=x\r\n\r\n--x\r\n\r\nbody\r\n--x--\r\n"))
 	f.Add([]byte("Content-Type: application/pkcs7-mime\r\nContent-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHAqCAMIACAQEx\r\n"))
 	f.Add([]byte(""))
+	f.Add([]byte("Subject: s\r\nX-Long: " + strings.Repeat("l", 600) + "\r\n\tmore\r\nMessage-ID: <" + strings.Repeat("m", 5000) + ">\r\n\r\nb"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		orig := append([]byte(nil), raw...)
-		m := pec.Parse(raw, pec.Limits{MaxSize: 1 << 20, MaxDepth: 16, MaxParts: 200})
+		// Small header limits, so that the fuzzer reaches them.
+		m := pec.Parse(raw, pec.Limits{MaxSize: 1 << 20, MaxDepth: 16, MaxParts: 200, MaxHeaderBytes: 4096, MaxHeaderLine: 512})
 		v := m.Verify(nil)
 		switch v.Verdict {
 		case pec.Valid, pec.Invalid, pec.Untrusted, pec.Absent:

@@ -17,11 +17,19 @@ type Limits struct {
 	MaxSize  int64 // bytes of one message
 	MaxDepth int   // MIME nesting depth
 	MaxParts int   // parts of one multipart
+	// MaxHeaderBytes bounds the header block of the message and of each
+	// part: a larger one is not read (the message is archived, flagged).
+	MaxHeaderBytes int
+	// MaxHeaderLine bounds one header line: a field with a longer line is
+	// left out of the parsed view, with a warning.
+	MaxHeaderLine int
 }
 
-// DefaultLimits: 200 MB per message, 32 levels of nesting, 10,000 parts.
+// DefaultLimits: 200 MB per message, 32 levels of nesting, 10,000 parts,
+// 1 MiB of header per entity (PEC envelopes to thousands of recipients fit),
+// 256 KiB per header line.
 func DefaultLimits() Limits {
-	return Limits{MaxSize: 200 << 20, MaxDepth: 32, MaxParts: 10000}
+	return Limits{MaxSize: 200 << 20, MaxDepth: 32, MaxParts: 10000, MaxHeaderBytes: 1 << 20, MaxHeaderLine: 256 << 10}
 }
 
 // Message is a parsed PEC object (or anything else that arrived). Raw holds
@@ -77,9 +85,16 @@ func Parse(raw []byte, lim Limits) (m *Message) {
 		m.sig = &signature{problem: fmt.Sprintf("not verified: message exceeds the %d-byte size limit", lim.MaxSize)}
 		return m
 	}
-	top, err := parseEntity(raw)
+	top, err := parseEntity(raw, lim)
 	if err != nil {
 		m.warn("%v", err)
+	}
+	if top.headerTooLarge {
+		m.sig = &signature{problem: fmt.Sprintf("not verified: the header block exceeds the %d-byte limit", lim.MaxHeaderBytes)}
+		return m
+	}
+	for _, f := range top.longFields {
+		m.warn("header field %s has a line over the %d-byte limit: not read", f, lim.MaxHeaderLine)
 	}
 	if top.headerRepaired {
 		m.warn("malformed header lines were skipped while reading")
@@ -95,7 +110,7 @@ func Parse(raw []byte, lim Limits) (m *Message) {
 	m.sig = findSignature(top, lim)
 	root := top
 	if m.sig != nil && m.sig.content != nil {
-		if inner, err := parseEntity(m.sig.content); err == nil {
+		if inner, err := parseEntity(m.sig.content, lim); err == nil {
 			root = inner
 		} else {
 			m.warn("signed content: %v", err)
@@ -256,4 +271,30 @@ func (m *Message) Postacert() ([]byte, error) {
 		return nil, nil
 	}
 	return m.postacert.decodedBody(m.lim.MaxSize)
+}
+
+// HeaderTooLong tells, from the first bytes of a message, that its header
+// block exceeds lim.MaxHeaderBytes, so that a caller can archive it without
+// reading it all into memory. head must hold at least MaxHeaderBytes+2 bytes
+// when the message is longer than that; a shorter head is the whole message.
+func HeaderTooLong(head []byte, lim Limits) bool {
+	if lim.MaxHeaderBytes <= 0 {
+		return false
+	}
+	hdr, body := splitHeader(head)
+	if body == nil && len(hdr) == len(head) {
+		// No blank line within head: the header goes on at least this far.
+		return len(head) > lim.MaxHeaderBytes
+	}
+	return len(hdr) > lim.MaxHeaderBytes
+}
+
+// HeaderTooLarge describes a message whose header block exceeds the limit,
+// hashed by streaming without reading it into memory: archived, flagged,
+// not parsed.
+func HeaderTooLarge(sha256Hex string, size int64, lim Limits) *Message {
+	m := &Message{SHA256: sha256Hex, Size: size, Kind: KindNotPEC, lim: lim}
+	m.warn("header block exceeds the %d-byte limit: not read", lim.MaxHeaderBytes)
+	m.sig = &signature{problem: fmt.Sprintf("not verified: the header block exceeds the %d-byte limit", lim.MaxHeaderBytes)}
+	return m
 }

@@ -43,7 +43,7 @@ func findSigned(e *entity, t string, params map[string]string, lim Limits, depth
 			if i >= lim.MaxParts {
 				break
 			}
-			child, err := parseEntity(raw)
+			child, err := parseEntity(raw, lim)
 			if err != nil {
 				continue
 			}
@@ -82,7 +82,7 @@ func detachedSignature(e *entity, params map[string]string, lim Limits) *signatu
 	s.content = parts[0]
 	var sigPart *entity
 	for _, raw := range parts[1:] {
-		child, err := parseEntity(raw)
+		child, err := parseEntity(raw, lim)
 		if err != nil {
 			continue
 		}
@@ -187,7 +187,10 @@ func findCertParts(root *entity, lim Limits, m *Message) certParts {
 					m.warn("more than %d parts in one multipart: the rest was not read", lim.MaxParts)
 					break
 				}
-				child, _ := parseEntity(raw)
+				child, err := parseEntity(raw, lim)
+				if child.headerTooLarge {
+					m.warn("part %d of a %s: %v", i+1, t, err)
+				}
 				walk(child, depth+1)
 			}
 		case name == "daticert.xml":

@@ -49,7 +49,18 @@ func LoadTrustFile(path string) (*TrustStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading trust anchors: %w", err)
 	}
+	t, err := ParseTrust(data)
+	if err != nil {
+		return nil, fmt.Errorf("trust anchors %s: %w", path, err)
+	}
+	return t, nil
+}
+
+// ParseTrust reads anchors from the bytes of a PEM bundle or an IGPEC LDIF
+// export; no certificate at all is an error.
+func ParseTrust(data []byte) (*TrustStore, error) {
 	var certs []*x509.Certificate
+	var err error
 	if bytes.Contains(data, []byte("-----BEGIN")) {
 		certs, err = parsePEMCertificates(data)
 	} else {
@@ -60,10 +71,10 @@ func LoadTrustFile(path string) (*TrustStore, error) {
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("trust anchors %s: %w", path, err)
+		return nil, err
 	}
 	if len(certs) == 0 {
-		return nil, fmt.Errorf("trust anchors %s: no certificate found", path)
+		return nil, errors.New("no certificate found")
 	}
 	return NewTrustStore(certs...), nil
 }

@@ -62,6 +62,17 @@ type issuerSerial struct {
 // the signed attributes contentType, messageDigest, signingTime and
 // signing-certificate-v2, which make it CAdES-BES; the chain is included.
 func (s *Signer) Sign(content []byte) ([]byte, error) {
+	sd, err := s.signedData(content)
+	if err != nil {
+		return nil, err
+	}
+	return sd.Finish()
+}
+
+// signedData signs content (the one signature of a CAdES signature) and
+// returns the detached SignedData not yet encoded, so that unsigned
+// attributes can still be added.
+func (s *Signer) signedData(content []byte) (*pkcs7.SignedData, error) {
 	sd, err := pkcs7.NewSignedData(content)
 	if err != nil {
 		return nil, err
@@ -80,5 +91,5 @@ func (s *Signer) Sign(content []byte) ([]byte, error) {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
 	sd.Detach()
-	return sd.Finish()
+	return sd, nil
 }

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/conserva/conserva/internal/redact"
 )
 
 // HTTP is a TSA reached over HTTP(S) (RFC 3161 §3.4).
@@ -47,19 +49,19 @@ func (h *HTTP) Timestamp(ctx context.Context, content []byte) (Token, error) {
 	}
 	resp, err := h.Client.Do(hreq)
 	if err != nil {
-		return Token{}, fmt.Errorf("TSA %s: %w", h.URL, err)
+		return Token{}, fmt.Errorf("TSA %s: %w", redact.URL(h.URL), err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return Token{}, fmt.Errorf("TSA %s: %w", h.URL, err)
+		return Token{}, fmt.Errorf("TSA %s: %w", redact.URL(h.URL), err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return Token{}, fmt.Errorf("TSA %s: HTTP %s", h.URL, resp.Status)
+		return Token{}, fmt.Errorf("TSA %s: HTTP %s", redact.URL(h.URL), resp.Status)
 	}
 	tok, err := accept(ctx, req, body, h.Roots)
 	if err != nil {
-		return Token{}, fmt.Errorf("TSA %s: %w", h.URL, err)
+		return Token{}, fmt.Errorf("TSA %s: %w", redact.URL(h.URL), err)
 	}
 	return tok, nil
 }

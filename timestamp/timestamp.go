@@ -27,6 +27,7 @@ type Authority interface {
 // Token is an accepted timestamp.
 type Token struct {
 	Response []byte    // DER TimeStampResp, byte for byte as received
+	TokenDER []byte    // the TimeStampToken (CMS ContentInfo) inside Response, as received
 	Time     time.Time // genTime
 	Chain    []*x509.Certificate
 }
@@ -64,7 +65,7 @@ func accept(ctx context.Context, req *tspclient.Request, der []byte, roots *x509
 	if len(chain) == 0 {
 		return Token{}, errors.New("timestamp token: no TSA certificate")
 	}
-	return Token{Response: der, Time: info.GenTime, Chain: chain}, nil
+	return Token{Response: der, TokenDER: resp.TimestampToken.FullBytes, Time: info.GenTime, Chain: chain}, nil
 }
 
 // Parse reads a stored TimeStampResp without judging it: its time and the
@@ -82,29 +83,7 @@ func Parse(der []byte) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	return Token{Response: der, Time: info.GenTime, Chain: token.Certificates}, nil
-}
-
-// Check verifies a stored TimeStampResp over content: the token's
-// signature, its TSA certificate (critical timeStamping EKU, against the
-// certificates it carries) and that its imprint is the hash of content.
-func Check(ctx context.Context, der, content []byte) error {
-	var resp tspclient.Response
-	if err := resp.UnmarshalBinary(der); err != nil {
-		return fmt.Errorf("timestamp response: %w", err)
-	}
-	token, _, err := verifyToken(ctx, &resp, nil)
-	if err != nil {
-		return err
-	}
-	info, err := token.Info()
-	if err != nil {
-		return err
-	}
-	if _, err := info.Validate(content); err != nil {
-		return fmt.Errorf("the timestamp is not over index.xml.p7s: %w", err)
-	}
-	return nil
+	return Token{Response: der, TokenDER: resp.TimestampToken.FullBytes, Time: info.GenTime, Chain: token.Certificates}, nil
 }
 
 // verifyToken checks the token's signature and its TSA certificate (the

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/conserva/conserva/internal/redact"
 	"github.com/urfave/cli/v3"
 )
 
@@ -50,12 +51,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.msg != "" {
-			fmt.Fprintf(stderr, "conserva: %s\n", ee.msg)
+			fmt.Fprintf(stderr, "conserva: %s\n", redact.Text(ee.msg))
 		}
 		return ee.code
 	}
 	// Anything urfave/cli reports (unknown flag, missing value) is usage.
-	fmt.Fprintf(stderr, "conserva: %s\n", strings.TrimSpace(err.Error()))
+	fmt.Fprintf(stderr, "conserva: %s\n", redact.Text(strings.TrimSpace(err.Error())))
 	return exitUsage
 }
 
@@ -80,6 +81,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			catalogCommand(),
 			holdCommand(),
 			auditCommand(),
+			reverifyCommand(),
 			exportCommand(),
 			runCommand(),
 			storeCommand(),
@@ -97,11 +99,19 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 }
 
 // setUsageErrors makes every command report a usage error in one line and
-// exit 2, instead of printing its whole help page.
+// exit 2, instead of printing its whole help page, and marks the required
+// flags in --help.
 func setUsageErrors(cmd *cli.Command) {
 	cmd.OnUsageError = func(ctx context.Context, c *cli.Command, err error, _ bool) error {
-		return usageErrorf("%s: %v (see %s --help)", c.FullName(), err, c.FullName())
+		// run prints "conserva: " before the message: the command's own
+		// name follows it, not the root's again.
+		name := strings.TrimPrefix(strings.TrimPrefix(c.FullName(), c.Root().Name), " ")
+		if name == "" {
+			return usageErrorf("%v (see %s --help)", err, c.FullName())
+		}
+		return usageErrorf("%s: %v (see %s --help)", name, err, c.FullName())
 	}
+	markRequired(cmd.Flags)
 	for _, sub := range cmd.Commands {
 		setUsageErrors(sub)
 	}

@@ -15,6 +15,7 @@ func auditCommand() *cli.Command {
 		Description: "Exit status: 0 when everything is intact, 1 when there is any problem (each named), 2 on usage errors.\n" +
 			"Every run is recorded in the catalog.",
 		Flags: []cli.Flag{
+			signerRootsFlag(), tsaRootsFlag(),
 			&cli.IntFlag{Name: "sample", Usage: "read back and re-verify N messages chosen at random instead of all (the store, catalog and indexes are always compared in full)"},
 			trustFlag(),
 			jsonFlag(),
@@ -34,7 +35,7 @@ func auditCommand() *cli.Command {
 			if bar != nil {
 				prog = func(d int) { _ = bar.Set(d) }
 			}
-			trust, err := a.Trust(cmd.String("trust"))
+			trust, _, err := a.ProviderTrust(ctx, cmd.String("trust"))
 			if err != nil {
 				return usageErrorf("%v", err)
 			}

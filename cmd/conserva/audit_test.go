@@ -49,7 +49,7 @@ func TestAuditNamesDamage(t *testing.T) {
 	os.Chmod(pkgs[0], 0o644)
 	os.WriteFile(pkgs[0], append(mustRead(t, pkgs[0]), ' '), 0o644)
 	r = conserva(t, append(cfg, "audit")...)
-	if r.code != 1 || !strings.Contains(r.stdout, "signature does not match index.xml") {
+	if r.code != 1 || !strings.Contains(r.stdout, "index.xml.p7s: signature does not match") {
 		t.Fatalf("altered index: %d %s", r.code, r.stdout)
 	}
 }

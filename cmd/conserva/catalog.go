@@ -21,6 +21,7 @@ func catalogCommand() *cli.Command {
 			Description: "Package membership is read from the package indexes. The old catalog, if any, is kept\n" +
 				"as catalog.db.old-<time>; where messages came from is carried over from it.",
 			Flags: []cli.Flag{
+				signerRootsFlag(), tsaRootsFlag(),
 				&cli.StringFlag{Name: "trust", Usage: "trust anchors (default: the archive's conserva.toml)", Sources: cli.EnvVars("CONSERVA_TRUST")},
 				jsonFlag(),
 			},
@@ -51,7 +52,7 @@ func runCheck(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer a.Close()
-	trust, err := a.Trust(cmd.String("trust"))
+	trust, _, err := a.ProviderTrust(ctx, cmd.String("trust"))
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
@@ -88,7 +89,7 @@ func runRebuild(ctx context.Context, cmd *cli.Command) error {
 		return usageErrorf("%v", err)
 	}
 	defer a.Close()
-	trust, err := a.Trust(cmd.String("trust"))
+	trust, _, err := a.ProviderTrust(ctx, cmd.String("trust"))
 	if err != nil {
 		return usageErrorf("%v", err)
 	}

@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/conserva/conserva/archive"
+	"github.com/conserva/conserva/pec"
 	"github.com/urfave/cli/v3"
 )
 
@@ -16,12 +16,15 @@ func exportCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "export",
 		Usage:     "write the evidence pack of one message's dossier (zip) for court",
-		ArgsUsage: "ID-OR-MESSAGE-ID",
+		ArgsUsage: "ID-OR-MESSAGE-ID (an id, the short id search and ingest print, or any Message-ID)",
 		Description: "The zip holds the dossier's messages byte for byte, the packages that seal them (index, signature,\n" +
 			"timestamp, chains, and the metadata of these messages only), report.html, report.json, SHA256SUMS and\n" +
 			"VERIFY.txt (sha256sum and openssl commands, runnable as they are: sh VERIFY.txt).",
 		Flags: []cli.Flag{
+			signerRootsFlag(), tsaRootsFlag(),
 			&cli.StringFlag{Name: "out", Usage: "zip file to write", Required: true},
+			&cli.StringFlag{Name: "signer", Usage: "PKCS#12 of the conservator that signs the pack's manifest, password in CONSERVA_SIGNER_PASSWORD (default: [seal] signer, else the development key)"},
+			&cli.BoolFlag{Name: "force", Usage: "replace the --out file when it exists"},
 			&cli.StringFlag{Name: "trust", Usage: "trust anchors for the providers' signatures (default: conserva.toml)", Sources: cli.EnvVars("CONSERVA_TRUST")},
 			jsonFlag(),
 		},
@@ -34,38 +37,64 @@ func exportCommand() *cli.Command {
 				return err
 			}
 			defer a.Close()
-			trust, err := a.Trust(cmd.String("trust"))
+			trust, tfiles, err := a.ProviderTrust(ctx, cmd.String("trust"))
 			if err != nil {
 				return usageErrorf("%v", err)
 			}
 			out := cmd.String("out")
+			if _, err := os.Lstat(out); err == nil && !cmd.Bool("force") {
+				return usageErrorf("export: %s exists (--force replaces it)", out)
+			}
 			tmp, err := os.CreateTemp(filepath.Dir(out), ".export-*.zip")
 			if err != nil {
 				return usageErrorf("export: %v", err)
 			}
 			defer os.Remove(tmp.Name())
-			rep, err := a.Export(ctx, cmd.Args().First(), tmp, trust)
+			rep, err := a.Export(ctx, cmd.Args().First(), tmp, archive.ExportOptions{Trust: trust, TrustFiles: tfiles, Signer: cmd.String("signer")})
 			if cerr := tmp.Close(); err == nil {
 				err = cerr
 			}
-			if errors.Is(err, archive.ErrNoDossier) {
-				return &exitError{code: exitFindings, msg: err.Error()}
-			}
 			if err != nil {
-				return &exitError{code: exitFindings, msg: err.Error()}
+				return dossierError(err)
 			}
 			if err := os.Rename(tmp.Name(), out); err != nil {
 				return err
 			}
 			if cmd.Bool("json") {
-				return json.NewEncoder(cmd.Root().Writer).Encode(map[string]any{"file": out, "messages": len(rep.Messages), "packages": len(rep.Packages), "all_ok": rep.AllOK})
+				err := json.NewEncoder(cmd.Root().Writer).Encode(map[string]any{"file": out, "messages": len(rep.Messages), "packages": len(rep.Packages),
+					"pack_intact": rep.PackIntact, "provider_verdicts": rep.Verdicts, "all_ok": rep.AllOK, "roots": rep.Roots})
+				if err == nil && !rep.PackIntact {
+					return findings()
+				}
+				return err
 			}
-			fmt.Fprintf(cmd.Root().Writer, "evidence pack %s: %d messages, %d packages; verification at export: %s\n",
-				out, len(rep.Messages), len(rep.Packages), map[bool]string{true: "all OK", false: "PROBLEMS (see report.html)"}[rep.AllOK])
-			if !rep.AllOK {
+			w := cmd.Root().Writer
+			intact := "intact (every hash, package signature and timestamp holds against the pinned roots)"
+			if !rep.PackIntact {
+				intact = "NOT INTACT: see report.html"
+			}
+			fmt.Fprintf(w, "evidence pack %s: %s, %s\n  the pack: %s\n  providers' signatures:", out, plural(len(rep.Messages), "message"), plural(len(rep.Packages), "package"), intact)
+			for _, v := range []pec.Verdict{pec.Valid, pec.Untrusted, pec.Invalid, pec.Absent} {
+				if n := rep.Verdicts[v]; n > 0 {
+					fmt.Fprintf(w, " %d %s", n, v)
+				}
+			}
+			fmt.Fprintln(w)
+			for _, r := range rep.Roots {
+				fmt.Fprintf(w, "  %s root %s SHA-256 %s\n", r.Role, r.Subject, r.SHA256)
+			}
+			if !rep.PackIntact {
 				return findings()
 			}
 			return nil
 		},
 	}
+}
+
+// plural says "1 package", "2 packages".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
-	"github.com/conserva/conserva/archive"
 	"github.com/urfave/cli/v3"
 )
 
@@ -15,7 +13,7 @@ func holdCommand() *cli.Command {
 		return &cli.Command{
 			Name:      name,
 			Usage:     usage,
-			ArgsUsage: "ID-OR-MESSAGE-ID",
+			ArgsUsage: "ID-OR-MESSAGE-ID (an id, the short id search and ingest print, or any Message-ID)",
 			Flags:     []cli.Flag{jsonFlag()},
 			Action: func(ctx context.Context, cmd *cli.Command) error {
 				if cmd.Args().Len() != 1 {
@@ -27,11 +25,8 @@ func holdCommand() *cli.Command {
 				}
 				defer a.Close()
 				res, err := a.SetHold(ctx, cmd.Args().First(), on)
-				if errors.Is(err, archive.ErrNoDossier) {
-					return &exitError{code: exitFindings, msg: err.Error()}
-				}
 				if err != nil {
-					return &exitError{code: exitFindings, msg: err.Error()}
+					return dossierError(err)
 				}
 				if cmd.Bool("json") {
 					return json.NewEncoder(cmd.Root().Writer).Encode(res)
@@ -40,8 +35,8 @@ func holdCommand() *cli.Command {
 				if on {
 					state = "set"
 				}
-				fmt.Fprintf(cmd.Root().Writer, "legal hold %s on dossier <%s>: %d messages, %d store objects (%s)\n",
-					state, res.MessageID, res.Messages, res.Objects, res.Backend)
+				fmt.Fprintf(cmd.Root().Writer, "legal hold %s on dossier <%s>: %s, %s (%s)\n",
+					state, res.MessageID, plural(res.Messages, "message"), plural(res.Objects, "store object"), res.Backend)
 				return nil
 			},
 		}

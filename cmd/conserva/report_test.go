@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/pem"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +38,10 @@ func TestReportInChromium(t *testing.T) {
 	}
 	dir := t.TempDir()
 	unzip(t, zipFile, dir)
+	pdfSHA := fmt.Sprintf("%x", sha256.Sum256([]byte("pdf")))
+	devCA, _ := os.ReadFile(filepath.Join(home, "keys", "dev-ca.pem"))
+	blk, _ := pem.Decode(devCA)
+	rootSHA := fmt.Sprintf("%x", sha256.Sum256(blk.Bytes))
 	page := "file://" + filepath.Join(dir, "report.html")
 	flags := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--user-data-dir=" + t.TempDir()}
@@ -43,10 +50,17 @@ func TestReportInChromium(t *testing.T) {
 		t.Fatalf("chromium: %v", err)
 	}
 	dom := string(out)
+	// The one message whose provider signature is not valid must not sit
+	// under a green headline.
+	if strings.Contains(dom, "NON tutte valide") {
+		t.Error("the report says not all provider signatures are valid, but all are")
+	}
 	for _, want := range []string{
 		"Fascicolo probatorio PEC", "consegnato@pec.example", "consegnato / delivered", "fallito@pec.example", "mancata consegna / failed",
 		"Ricevuta di accettazione / acceptance receipt", "Ricevuta di avvenuta consegna / delivery receipt", "valida / valid",
-		"tutte le impronte, firme e marche temporali sono integre", "senza valore legale", "VERIFY.txt",
+		"integro: ogni impronta corrisponde", "senza valore legale", "VERIFY.txt",
+		"Diffida ad adempiere", "ufficio.protocollo@", "documento.pdf", pdfSHA, "Conservatore, TSA e radici", rootSHA,
+		"Acquisito / Ingested", src,
 	} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the rendered report lacks %q", want)

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/conserva/conserva/archive"
 	"github.com/conserva/conserva/ingest"
+	"github.com/conserva/conserva/internal/redact"
 	"github.com/urfave/cli/v3"
 )
 
@@ -19,18 +21,31 @@ func runCommand() *cli.Command {
 			"succeeded, 1 on any failure (each named), 2 on usage errors.",
 		Flags: []cli.Flag{jsonFlag()},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			// A script reading --json gets JSON whatever happens: a run that
+			// cannot even start says why in {"error": …}.
+			fail := func(err error) error {
+				if cmd.Bool("json") {
+					msg := err.Error()
+					var ee *exitError
+					if errors.As(err, &ee) {
+						msg = ee.msg
+					}
+					_ = json.NewEncoder(cmd.Root().Writer).Encode(map[string]any{"error": redact.Text(msg), "sources": []any{}, "packages": []any{}})
+				}
+				return err
+			}
 			a, err := openArchive(cmd)
 			if err != nil {
-				return err
+				return fail(err)
 			}
 			defer a.Close()
 			a.Version = version()
 			if len(a.Config.Sources) == 0 {
-				return usageErrorf("run: no [[source]] in %s/conserva.toml", a.Dir)
+				return fail(usageErrorf("run: no [[source]] in %s/conserva.toml", a.Dir))
 			}
-			trust, err := a.Trust("")
+			trust, tfiles, err := a.ProviderTrust(ctx, "")
 			if err != nil {
-				return usageErrorf("%v", err)
+				return fail(usageErrorf("%v", err))
 			}
 			start := time.Now()
 			type sourceResult struct {
@@ -41,19 +56,20 @@ func runCommand() *cli.Command {
 			}
 			var results []sourceResult
 			failed := 0
+			skips := &skipList{}
 			for _, sc := range a.Config.Sources {
-				r := sourceResult{Source: sc.URL, Label: sc.Label}
-				src, err := openSource(a, sc.URL)
+				r := sourceResult{Source: redact.URL(sc.URL), Label: sc.Label}
+				src, err := openSource(a, sc.URL, ingest.Options{Skipped: skips.add})
 				if err == nil {
 					var sum archive.IngestSummary
-					sum, err = a.Ingest(ctx, []ingest.Source{src}, archive.IngestOptions{Trust: trust})
+					sum, err = a.Ingest(ctx, []ingest.Source{src}, archive.IngestOptions{Trust: trust, TrustFiles: archive.TrustHashes(tfiles)})
 					r.Result = &sum
 					if err == nil && sum.Errors > 0 {
 						err = fmt.Errorf("%d message(s) could not be read or stored", sum.Errors)
 					}
 				}
 				if err != nil {
-					r.Error = err.Error()
+					r.Error = redact.Text(err.Error())
 					failed++
 				}
 				results = append(results, r)
@@ -62,14 +78,17 @@ func runCommand() *cli.Command {
 			out := cmd.Root().Writer
 			if cmd.Bool("json") {
 				res := map[string]any{"sources": results, "packages": pkgs, "seconds": time.Since(start).Seconds()}
+				if list := skips.all(); len(list) > 0 {
+					res["skipped"] = list
+				}
 				if sealErr != nil {
-					res["seal_error"] = sealErr.Error()
+					res["seal_error"] = redact.Text(sealErr.Error())
 				}
 				if err := json.NewEncoder(out).Encode(res); err != nil {
 					return err
 				}
 			} else {
-				fmt.Fprintf(out, "conserva run on %s: %d sources, %s\n", a.Dir, len(results), time.Since(start).Round(time.Second))
+				fmt.Fprintf(out, "conserva run on %s: %s, %s\n", a.Dir, plural(len(results), "source"), time.Since(start).Round(time.Second))
 				for _, r := range results {
 					name := r.Source
 					if r.Label != "" {
@@ -86,8 +105,11 @@ func runCommand() *cli.Command {
 						fmt.Fprintf(out, "  FAILED %s: %s\n", name, r.Error)
 					}
 				}
+				if list := skips.all(); len(list) > 0 {
+					fmt.Fprintf(out, "  %s skipped in folders (not messages; see conserva ingest --dry-run on the folder)\n", plural(len(list), "file"))
+				}
 				for _, p := range pkgs {
-					fmt.Fprintf(out, "  sealed package %s: %d messages, timestamp %s\n", p.ID, p.Messages, p.Timestamp.Format(time.RFC3339))
+					fmt.Fprintf(out, "  sealed package %s: %s, timestamp %s\n", p.ID, plural(p.Messages, "message"), p.Timestamp.Format(time.RFC3339))
 				}
 				if len(pkgs) == 0 && sealErr == nil {
 					fmt.Fprintln(out, "  nothing new to seal")

@@ -24,6 +24,7 @@ func sealCommand() *cli.Command {
 			"index.xml.p7s (CAdES-BES), index.xml.p7s.tsr (RFC 3161), signer-chain.pem, tsa-chain.pem.\n" +
 			"Without a signer or TSA configured, development keys are used: no legal value, and the output says so.",
 		Flags: []cli.Flag{
+			signerRootsFlag(), tsaRootsFlag(),
 			&cli.StringFlag{Name: "tsa-url", Usage: "RFC 3161 TSA (default: [seal] tsa_url, else the development TSA)"},
 			&cli.StringFlag{Name: "signer", Usage: "PKCS#12 signer, password in CONSERVA_SIGNER_PASSWORD (default: [seal] signer, else a development key)"},
 			jsonFlag(),
@@ -42,7 +43,7 @@ func runSeal(ctx context.Context, cmd *cli.Command) error {
 	}
 	defer a.Close()
 	a.Version = version()
-	pkgs, warnings, err := a.Seal(ctx, archive.SealOptions{TSAURL: cmd.String("tsa-url"), Signer: cmd.String("signer")})
+	pkgs, warnings, err := a.Seal(ctx, archive.SealOptions{TSAURL: cmd.String("tsa-url"), Signer: cmd.String("signer"), Roots: rootsOptions(cmd)})
 	out := cmd.Root().Writer
 	if cmd.Bool("json") {
 		enc := json.NewEncoder(out)
@@ -63,7 +64,7 @@ func runSeal(ctx context.Context, cmd *cli.Command) error {
 			fmt.Fprintln(out, "nothing to seal")
 		}
 		for _, p := range pkgs {
-			fmt.Fprintf(out, "sealed package %s: %d messages, %d bytes, timestamp %s\n", p.ID, p.Messages, p.Bytes, p.Timestamp.Format(time.RFC3339))
+			fmt.Fprintf(out, "sealed package %s: %s, %d bytes, timestamp %s\n", p.ID, plural(p.Messages, "message"), p.Bytes, p.Timestamp.Format(time.RFC3339))
 			fmt.Fprintf(out, "  %s\n", filepath.Join(a.Dir, "store", "packages", p.ID))
 		}
 		if len(pkgs) > 0 {

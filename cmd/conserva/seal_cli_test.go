@@ -82,7 +82,17 @@ func TestSealWithUserSignerAndTSA(t *testing.T) {
 	home := filepath.Join(t.TempDir(), "archive")
 	ingestFixtures(t, home, 3)
 	t.Setenv("CONSERVA_SIGNER_PASSWORD", "segreta")
-	r := conserva(t, "--archive", home, "seal", "--json", "--tsa-url", url, "--signer", p12Path)
+	ca := filepath.Join(t.TempDir(), "user-ca.pem")
+	os.WriteFile(ca, pecgen.PEM(userKeys.CA), 0o644)
+	tsaCA := filepath.Join(tsaHome, "keys", "dev-ca.pem")
+	// Without the roots that attribute them, a signer and a TSA are refused.
+	if r := conserva(t, "--archive", home, "seal", "--tsa-url", url, "--tsa-roots", tsaCA, "--signer", p12Path); r.code != 1 || !strings.Contains(r.stderr, "signer_roots") {
+		t.Fatalf("seal without the signer's roots: %d %s", r.code, r.stderr)
+	}
+	if r := conserva(t, "--archive", home, "seal", "--tsa-url", url, "--signer", p12Path, "--signer-roots", ca); r.code != 1 || !strings.Contains(r.stderr, "tsa_roots") {
+		t.Fatalf("seal without the TSA's roots: %d %s", r.code, r.stderr)
+	}
+	r := conserva(t, "--archive", home, "seal", "--json", "--tsa-url", url, "--tsa-roots", tsaCA, "--signer", p12Path, "--signer-roots", ca)
 	var out map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != 0 {
 		t.Fatalf("seal: %d %q %s %v", r.code, r.stdout, r.stderr, err)
@@ -94,8 +104,6 @@ func TestSealWithUserSignerAndTSA(t *testing.T) {
 		t.Fatal("development keys made although a signer and a TSA were given")
 	}
 	dir := filepath.Join(home, "store", "packages", out["package"].(string))
-	ca := filepath.Join(t.TempDir(), "user-ca.pem")
-	os.WriteFile(ca, pecgen.PEM(userKeys.CA), 0o644)
 	opensslOK(t, dir, "cms", "-verify", "-binary", "-inform", "DER", "-in", "index.xml.p7s", "-content", "index.xml", "-CAfile", ca, "-out", os.DevNull)
 	opensslOK(t, dir, "ts", "-verify", "-data", "index.xml.p7s", "-in", "index.xml.p7s.tsr", "-CAfile", filepath.Join(tsaHome, "keys", "dev-ca.pem"))
 

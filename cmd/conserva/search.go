@@ -78,7 +78,11 @@ func runSearch(ctx context.Context, cmd *cli.Command) error {
 		return a.Search(q, func(r *archive.Record) error { return enc.Encode(r) })
 	}
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tDATE\tFROM\tTO\tSUBJECT\tSIGNATURE\tPACKAGE")
+	header := "ID\tKIND\tDATE\tFROM\tTO\tSUBJECT\tSIGNATURE\tPACKAGE"
+	if q.Flagged {
+		header += "\tREASON" // "what was archived with a finding, and why"
+	}
+	fmt.Fprintln(tw, header)
 	n := 0
 	err = a.Search(q, func(r *archive.Record) error {
 		n++
@@ -94,14 +98,18 @@ func runSearch(ctx context.Context, cmd *cli.Command) error {
 		if pkg == "" {
 			pkg = "-"
 		}
-		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", archive.ShortID(r.ID), r.Kind, date, r.From, clip(to, 40), clip(r.Subject, 50), r.Signature, pkg)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", archive.ShortID(r.ID), r.Kind, date, r.From, clip(to, 40), clip(r.Subject, 50), r.Signature, pkg)
+		if q.Flagged {
+			fmt.Fprintf(tw, "\t%s", r.FlagReason)
+		}
+		_, err := fmt.Fprintln(tw)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "%d message(s)\n", n)
+	fmt.Fprintln(out, plural(n, "message"))
 	return nil
 }
 

@@ -4,17 +4,19 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/conserva/conserva/archive"
 	"github.com/conserva/conserva/ingest"
+	"github.com/conserva/conserva/internal/redact"
 )
 
 // openSource turns a SOURCE argument or a configured [[source]] into an
 // ingest source. IMAP passwords come from the source's password_env or
 // password_file, else CONSERVA_IMAP_PASSWORD; never from the URL.
-func openSource(a *archive.Archive, spec string) (ingest.Source, error) {
-	if !strings.HasPrefix(spec, "imap://") && !strings.HasPrefix(spec, "imaps://") {
-		return ingest.Open(spec)
+func openSource(a *archive.Archive, spec string, opts ingest.Options) (ingest.Source, error) {
+	if !isIMAP(spec) {
+		return ingest.OpenWith(spec, opts)
 	}
 	var cfg archive.SourceConfig
 	for _, s := range a.Config.Sources {
@@ -27,7 +29,7 @@ func openSource(a *archive.Archive, spec string) (ingest.Source, error) {
 	case cfg.PasswordFile != "":
 		b, err := os.ReadFile(cfg.PasswordFile)
 		if err != nil {
-			return nil, fmt.Errorf("%s: password_file: %w", spec, err)
+			return nil, fmt.Errorf("%s: password_file: %w", redact.URL(spec), err)
 		}
 		password = strings.TrimRight(string(b), "\r\n")
 	case cfg.PasswordEnv != "":
@@ -43,4 +45,32 @@ func openSource(a *archive.Archive, spec string) (ingest.Source, error) {
 	m.InsecureSkipVerify = cfg.InsecureSkipVerify
 	m.Marks = a.Catalog
 	return m, nil
+}
+
+func isIMAP(spec string) bool {
+	return strings.HasPrefix(spec, "imap://") || strings.HasPrefix(spec, "imaps://")
+}
+
+// skipList collects what directory walks did not take, from the walking
+// goroutine.
+type skipList struct {
+	mu   sync.Mutex
+	list []skipped
+}
+
+type skipped struct {
+	Source string `json:"source"`
+	Reason string `json:"reason"`
+}
+
+func (s *skipList) add(path, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.list = append(s.list, skipped{path, reason})
+}
+
+func (s *skipList) all() []skipped {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]skipped(nil), s.list...)
 }

@@ -4,6 +4,7 @@
 package devpki
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -18,6 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/conserva/conserva/internal/atomicfile"
 )
 
 // Warning is said wherever development keys are used.
@@ -40,31 +43,48 @@ type Keys struct {
 var oidExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}
 var oidTimeStamping = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
 
-// LoadOrCreate reads the keys from dir, making them on first use.
+// LoadOrCreate reads the keys from dir, making them on first use. A keys
+// file that exists but cannot be read whole (empty, truncated, damaged) is an
+// error naming it: replacing it silently would make a new CA, and every
+// package sealed so far would no longer check against dev-ca.pem.
 func LoadOrCreate(dir string) (*Keys, error) {
 	path := filepath.Join(dir, "dev-keys.pem")
-	if data, err := os.ReadFile(path); err == nil {
-		return parse(data)
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	data, err := create()
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		if data, err = create(); err != nil {
+			return nil, err
+		}
+		// Written whole or not at all; a concurrent first use keeps the
+		// file that won.
+		if err := atomicfile.WriteNew(path, data, 0o600); errors.Is(err, os.ErrExist) {
+			data, err = os.ReadFile(path)
+			if err != nil {
+				return nil, err
+			}
+		} else if err != nil {
+			return nil, err
+		}
+	} else if err != nil {
 		return nil, err
 	}
 	k, err := parse(data)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w (left by an interrupted write? restore it from a backup: "+
+			"deleting it makes a new development CA, and the packages sealed with the old one check only against the old dev-ca.pem)", path, err)
 	}
-	// The CA alone, for openssl -CAfile (the keys file carries PEM headers).
+	// The CA alone, for openssl -CAfile (the keys file carries PEM headers);
+	// remade when missing or not the keys' own.
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k.CA.Raw})
-	return k, os.WriteFile(filepath.Join(dir, "dev-ca.pem"), ca, 0o644)
+	caPath := filepath.Join(dir, "dev-ca.pem")
+	if have, err := os.ReadFile(caPath); err != nil || !bytes.Equal(have, ca) {
+		if err := atomicfile.Write(caPath, ca, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
 }
 
 func create() ([]byte, error) {
@@ -155,8 +175,11 @@ func parse(data []byte) (*Keys, error) {
 			keys[role] = s
 		}
 	}
+	if len(certs) == 0 && len(keys) == 0 {
+		return nil, errors.New("no development key in the file (empty or damaged)")
+	}
 	if certs["ca"] == nil || certs["signer"] == nil || certs["tsa"] == nil || keys["signer"] == nil || keys["tsa"] == nil {
-		return nil, errors.New("development keys file is incomplete")
+		return nil, errors.New("the development keys file is incomplete (truncated?)")
 	}
 	ca := certs["ca"]
 	return &Keys{

@@ -1,0 +1,207 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/conserva/conserva/pec"
+	"github.com/conserva/conserva/storage"
+	bolt "go.etcd.io/bbolt"
+)
+
+// The providers' trust anchors given at ingest are kept: stored write-once
+// by hash (trust/providers/<sha256>.pem or .ldif) and listed in the catalog,
+// so that export, audit and rebuild judge the providers' signatures as
+// ingest did without being given the file again.
+var bucketTrust = []byte("trust")
+
+// TrustFile is one kept file of provider trust anchors.
+type TrustFile struct {
+	SHA256  string    `json:"sha256"`
+	Key     string    `json:"key"`
+	Name    string    `json:"name"` // the file's base name when it was given
+	Anchors int       `json:"anchors"`
+	Added   time.Time `json:"added"`
+}
+
+// ProviderTrust is the provider trust in force: every kept file plus the
+// one given now (override, else [trust] of conserva.toml), which is kept
+// too. files lists what it was made of; trust is nil when there is none.
+func (a *Archive) ProviderTrust(ctx context.Context, override string) (*pec.TrustStore, []TrustFile, error) {
+	kept, err := a.keptTrust()
+	if err != nil {
+		return nil, nil, err
+	}
+	var trust *pec.TrustStore
+	var files []TrustFile
+	add := func(f TrustFile, data []byte) error {
+		t, err := pec.ParseTrust(data)
+		if err != nil {
+			return fmt.Errorf("provider trust %s (%s): %w", f.Name, f.Key, err)
+		}
+		if trust == nil {
+			trust = pec.NewTrustStore()
+		}
+		trust.Add(t.Anchors()...)
+		files = append(files, f)
+		return nil
+	}
+	path := override
+	if path == "" && a.Config.Trust != "" {
+		path = a.path(a.Config.Trust)
+	}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading trust anchors: %w", err)
+		}
+		t, err := pec.ParseTrust(data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("trust anchors %s: %w", path, err)
+		}
+		f, err := a.keepTrust(ctx, filepath.Base(path), data, t.Len())
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, ok := kept[f.SHA256]; !ok {
+			kept[f.SHA256] = f
+		}
+	}
+	var sums []string
+	for s := range kept {
+		sums = append(sums, s)
+	}
+	sort.Strings(sums)
+	for _, s := range sums {
+		f := kept[s]
+		data, err := a.readAll(ctx, f.Key)
+		if err != nil {
+			return nil, nil, fmt.Errorf("provider trust %s: %w", f.Key, err)
+		}
+		if got := sha256.Sum256(data); hex.EncodeToString(got[:]) != f.SHA256 {
+			return nil, nil, fmt.Errorf("provider trust %s: damaged (does not hash to its name)", f.Key)
+		}
+		if err := add(f, data); err != nil {
+			return nil, nil, err
+		}
+	}
+	return trust, files, nil
+}
+
+// keepTrust stores a trust file write-once and lists it in the catalog.
+func (a *Archive) keepTrust(ctx context.Context, name string, data []byte, anchors int) (TrustFile, error) {
+	s := sha256.Sum256(data)
+	sum := hex.EncodeToString(s[:])
+	ext := ".pem"
+	if !bytes.Contains(data, []byte("-----BEGIN")) {
+		ext = ".ldif"
+	}
+	f := TrustFile{SHA256: sum, Key: "trust/providers/" + sum + ext, Name: name, Anchors: anchors, Added: time.Now().UTC()}
+	var have TrustFile
+	if found, err := a.Catalog.getJSON(bucketTrust, sum, &have); err != nil || found {
+		return have, err
+	}
+	if err := a.putBytes(ctx, f.Key, data); err != nil {
+		return f, fmt.Errorf("keeping trust anchors %s: %w", name, err)
+	}
+	return f, a.Catalog.putJSON(bucketTrust, sum, f)
+}
+
+// keptTrust lists the kept trust files, by hash.
+func (a *Archive) keptTrust() (map[string]TrustFile, error) {
+	out := map[string]TrustFile{}
+	err := a.Catalog.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTrust)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var f TrustFile
+			if err := json.Unmarshal(v, &f); err != nil {
+				return fmt.Errorf("catalog trust entry %s: %w", k, err)
+			}
+			out[f.SHA256] = f
+			return nil
+		})
+	})
+	return out, err
+}
+
+// TrustFiles lists the kept provider trust files, oldest first.
+func (a *Archive) TrustFiles() ([]TrustFile, error) {
+	kept, err := a.keptTrust()
+	var out []TrustFile
+	for _, f := range kept {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Added.Before(out[j].Added) })
+	return out, err
+}
+
+// recoverTrust lists the kept trust files from the store itself (a rebuild
+// has no catalog to read them from) and lists them in this catalog.
+func (a *Archive) recoverTrust(ctx context.Context) error {
+	var keys []string
+	err := a.Store.List(ctx, "trust/providers/", func(i storage.Info) error {
+		keys = append(keys, i.Key)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, key := range keys {
+		data, err := a.readAll(ctx, key)
+		if err != nil {
+			return err
+		}
+		t, err := pec.ParseTrust(data)
+		if err != nil {
+			return fmt.Errorf("provider trust %s: %w", key, err)
+		}
+		name := strings.TrimSuffix(filepath.Base(key), filepath.Ext(key))
+		if _, err := a.keepTrust(ctx, name, data, t.Len()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readAll reads a whole (small) evidence object.
+func (a *Archive) readAll(ctx context.Context, key string) ([]byte, error) {
+	rc, err := a.readEvidence(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+// anchorsPEM is the trust's anchors as one PEM bundle (what openssl reads;
+// an LDIF export is turned into PEM for the evidence pack).
+func anchorsPEM(t *pec.TrustStore) []byte {
+	var b bytes.Buffer
+	for _, c := range t.Anchors() {
+		_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	return b.Bytes()
+}
+
+// TrustHashes are the hashes of trust files, as verdicts record them.
+func TrustHashes(files []TrustFile) []string {
+	out := make([]string, 0, len(files))
+	for _, f := range files {
+		out = append(out, f.SHA256)
+	}
+	return out
+}

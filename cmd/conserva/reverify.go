@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/conserva/conserva/archive"
+	"github.com/urfave/cli/v3"
+)
+
+func reverifyCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "reverify",
+		Usage: "judge the providers' signatures of every catalogued message again (e.g. after adding a provider CA)",
+		Description: "The trust anchors are every file kept in the archive (given at ingest or here) plus --trust,\n" +
+			"which is kept too. A changed verdict is recorded beside the earlier ones, with its time: history is\n" +
+			"never overwritten; search --flagged shows the current verdict. Exit 1 when a message cannot be read back.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "trust", Usage: "more trust anchors (PEM bundle or IGPEC LDIF), kept in the archive", Sources: cli.EnvVars("CONSERVA_TRUST")},
+			jsonFlag(),
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Args().Len() > 0 {
+				return usageErrorf("reverify: unexpected argument %q", cmd.Args().First())
+			}
+			a, err := openArchive(cmd)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			trust, files, err := a.ProviderTrust(ctx, cmd.String("trust"))
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			n, _ := a.Catalog.Count()
+			bar := progress(cmd, n, "re-verifying")
+			var prog func(int)
+			if bar != nil {
+				prog = func(d int) { _ = bar.Set(d) }
+			}
+			sum, err := a.Reverify(ctx, trust, files, nil, prog)
+			if bar != nil {
+				_ = bar.Finish()
+			}
+			if err != nil {
+				return &exitError{code: exitFindings, msg: err.Error()}
+			}
+			out := cmd.Root().Writer
+			if cmd.Bool("json") {
+				if err := json.NewEncoder(out).Encode(sum); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(out, "re-verified %d messages against %d trust files: %d verdicts changed, %d flagged\n",
+					sum.Checked, len(sum.Trust), len(sum.Changed), sum.Flagged)
+				for _, c := range sum.Changed {
+					fmt.Fprintf(out, "  %s  %s -> %s  %s\n", archive.ShortID(c.ID), c.From, c.To, c.Reason)
+				}
+				for _, p := range sum.Problems {
+					fmt.Fprintf(out, "PROBLEM %s: %s\n", p.Key, p.Problem)
+				}
+			}
+			if len(sum.Problems) > 0 {
+				return findings()
+			}
+			return nil
+		},
+	}
+}
