@@ -48,8 +48,11 @@ func verifyScript(rep *ExportReport, manifestSigner, manifestTSA string, anchors
 	w("")
 	w("# 2. The manifest: SHA256SUMS is signed by the conservator (CAdES-T, SHA256SUMS.p7s) and the")
 	w("#    signature file is timestamped (RFC 3161, SHA256SUMS.p7s.tsr), both under the roots above.")
-	w(`if run openssl cms -verify -binary -inform DER -in SHA256SUMS.p7s -content SHA256SUMS -CAfile %s -purpose any -out /dev/null; then ok "SHA256SUMS is signed by $(openssl cms -verify -binary -inform DER -in SHA256SUMS.p7s -content SHA256SUMS -noverify -signer /dev/stdout -out /dev/null 2>/dev/null | openssl x509 -noout -subject) under %s"; else bad "the signature of SHA256SUMS does not verify under %s: $out"; fi`, manifestSigner, manifestSigner, manifestSigner)
-	w(`if run openssl ts -verify -data SHA256SUMS.p7s -in SHA256SUMS.p7s.tsr -CAfile %s; then ok "SHA256SUMS.p7s is timestamped under %s: $(openssl ts -reply -in SHA256SUMS.p7s.tsr -text 2>/dev/null | grep 'Time stamp:')"; else bad "the timestamp of SHA256SUMS.p7s does not verify under %s: $out"; fi`, manifestTSA, manifestTSA, manifestTSA)
+	// Judged at the time of the export (the manifest is signed then), not
+	// today: a pack stays verifiable after the signer's certificate expires.
+	at := rep.ExportedAt.Unix()
+	w(`if run openssl cms -verify -binary -inform DER -in SHA256SUMS.p7s -content SHA256SUMS -CAfile %s -purpose any -attime %d -out /dev/null; then ok "SHA256SUMS is signed by $(openssl cms -verify -binary -inform DER -in SHA256SUMS.p7s -content SHA256SUMS -noverify -signer /dev/stdout -out /dev/null 2>/dev/null | openssl x509 -noout -subject) under %s"; else bad "the signature of SHA256SUMS does not verify under %s: $out"; fi`, manifestSigner, at, manifestSigner, manifestSigner)
+	w(`if run openssl ts -verify -data SHA256SUMS.p7s -in SHA256SUMS.p7s.tsr -CAfile %s -attime %d; then ok "SHA256SUMS.p7s is timestamped under %s: $(openssl ts -reply -in SHA256SUMS.p7s.tsr -text 2>/dev/null | grep 'Time stamp:')"; else bad "the timestamp of SHA256SUMS.p7s does not verify under %s: $out"; fi`, manifestTSA, at, manifestTSA, manifestTSA)
 	w("")
 	w("# 3. Every file is in the manifest with its hash, and every file of the manifest is here.")
 	w(`if run sha256sum -c --quiet --strict SHA256SUMS; then ok "every file listed in SHA256SUMS is present and intact"; else bad "files listed in SHA256SUMS are missing or changed: $out"; fi`)

@@ -46,7 +46,7 @@ func (a *Archive) Migrate(ctx context.Context, to string, progress func(int)) (M
 	}
 	versions := map[string]string{}
 	err = local.List(ctx, "", func(i storage.Info) error {
-		if !strings.HasPrefix(i.Key, "messages/") && !strings.HasPrefix(i.Key, "packages/") {
+		if !strings.HasPrefix(i.Key, "messages/") && !strings.HasPrefix(i.Key, "packages/") && !strings.HasPrefix(i.Key, "trust/") {
 			return nil
 		}
 		p := filepath.Join(local.Root(), filepath.FromSlash(i.Key))

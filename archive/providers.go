@@ -108,6 +108,9 @@ func (a *Archive) keepTrust(ctx context.Context, name string, data []byte, ancho
 		ext = ".ldif"
 	}
 	f := TrustFile{SHA256: sum, Key: "trust/providers/" + sum + ext, Name: name, Anchors: anchors, Added: time.Now().UTC()}
+	if a.Catalog == nil { // a rebuild without a readable catalog: kept in the store only
+		return f, a.putBytes(ctx, f.Key, data)
+	}
 	var have TrustFile
 	if found, err := a.Catalog.getJSON(bucketTrust, sum, &have); err != nil || found {
 		return have, err
@@ -121,6 +124,9 @@ func (a *Archive) keepTrust(ctx context.Context, name string, data []byte, ancho
 // keptTrust lists the kept trust files, by hash.
 func (a *Archive) keptTrust() (map[string]TrustFile, error) {
 	out := map[string]TrustFile{}
+	if a.Catalog == nil {
+		return out, nil // a rebuild without a readable catalog: recoverTrust reads the store
+	}
 	err := a.Catalog.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTrust)
 		if b == nil {

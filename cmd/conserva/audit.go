@@ -30,19 +30,13 @@ func auditCommand() *cli.Command {
 			}
 			defer a.Close()
 			n, _ := a.Catalog.Count()
-			bar := progress(cmd, n, "auditing")
-			var prog func(int)
-			if bar != nil {
-				prog = func(d int) { _ = bar.Set(d) }
-			}
+			prog, finish := progressFunc(cmd, n, "auditing")
 			trust, _, err := a.ProviderTrust(ctx, cmd.String("trust"))
 			if err != nil {
 				return usageErrorf("%v", err)
 			}
 			rep, err := a.Audit(ctx, int(cmd.Int("sample")), trust, prog)
-			if bar != nil {
-				_ = bar.Finish()
-			}
+			finish()
 			if err != nil {
 				return &exitError{code: exitFindings, msg: err.Error()}
 			}

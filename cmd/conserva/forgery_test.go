@@ -388,3 +388,41 @@ func TestReverifyRecordsHistory(t *testing.T) {
 		t.Fatalf("second reverify (trust kept): %d %s %s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestPackWithAnInvalidReceipt: a tampered receipt is evidence too. The
+// pack is intact, VERIFY.txt agrees with report.json that its provider
+// signature is invalid (and exits 0), a receipt without trust is
+// untrusted, and the report's headline does not call the providers' side
+// all OK.
+func TestPackWithAnInvalidReceipt(t *testing.T) {
+	testutil.Tool(t, "openssl")
+	set := fixtures(t)
+	home := filepath.Join(t.TempDir(), "archive")
+	cfg := []string{"--archive", home}
+	src := t.TempDir()
+	files, err := set.Provider.Dossier("Verbale", []string{"a@pec.example"}, nil, nil, set.CA.Cert.NotBefore.AddDate(1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, raw := range files {
+		if strings.Contains(name, "consegna") {
+			raw = pecgen.Tamper(raw)
+		}
+		os.WriteFile(filepath.Join(src, name), raw, 0o644)
+	}
+	conserva(t, append(cfg, "ingest", "--trust", set.TrustPEM, src)...)
+	conserva(t, append(cfg, "seal")...)
+	ref := decodeLines(t, conserva(t, append(cfg, "search", "--json", "--kind", "accettazione")...).stdout)[0]["ref_message_id"].(string)
+	dir, r := exportPack(t, cfg, ref)
+	if r.code != 0 || !strings.Contains(r.stdout, "the pack: intact") || !strings.Contains(r.stdout, "1 invalid") {
+		t.Fatalf("export: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	out, code := verifyPack(t, dir)
+	if code != 0 || !strings.Contains(out, "provider signature invalid, as report.json says") || strings.Contains(out, "FAILED") {
+		t.Fatalf("VERIFY.txt on a pack with an invalid receipt: %d\n%s", code, out)
+	}
+	html, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	if !strings.Contains(string(html), `id="providers" class="ko"`) || !strings.Contains(string(html), "NON tutte valide") {
+		t.Fatalf("the report's headline does not say the providers' verdicts are not all valid:\n%s", html)
+	}
+}

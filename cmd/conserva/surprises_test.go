@@ -126,7 +126,7 @@ func TestCLINeverSurprises(t *testing.T) {
 		}
 		out := filepath.Join(t.TempDir(), "fascicolo.zip")
 		r := conserva(t, "export", "--out", out, short["accettazione"])
-		if r.code != 0 || !strings.Contains(r.stdout, "5 messages, 1 package;") {
+		if r.code != 0 || !strings.Contains(r.stdout, "5 messages, 1 package\n") {
 			t.Fatalf("export by short id: %d %q %q", r.code, r.stdout, r.stderr)
 		}
 		before, _ := os.ReadFile(out)
