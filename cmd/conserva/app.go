@@ -73,6 +73,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 		Flags:          []cli.Flag{archiveFlag()},
 		Commands: []*cli.Command{
 			verifyCommand(),
+			verifyERSCommand(),
 			ingestCommand(),
 			searchCommand(),
 			showCommand(),
