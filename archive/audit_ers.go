@@ -169,7 +169,12 @@ func (a *Archive) auditERS(ctx context.Context, recs []*Record, found []Problem)
 // checkERS verifies one record against its object's stored bytes, saying
 // in words what is wrong.
 func (a *Archive) checkERS(ctx context.Context, vf *ers.Verifier, it ersItem) (*ers.Result, error) {
+	// The latest version this object has: one left out of a renewal
+	// (renew.go) keeps its older record.
 	rec, err := a.readERS(ctx, ersKey(it.pkg, it.name, it.v))
+	for v := it.v - 1; v >= 1 && errors.Is(err, storage.ErrNotFound); v-- {
+		rec, err = a.readERS(ctx, ersKey(it.pkg, it.name, v))
+	}
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, errors.New("evidence record missing from the store")
 	}

@@ -78,6 +78,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			searchCommand(),
 			showCommand(),
 			sealCommand(),
+			renewCommand(),
 			tsaCommand(),
 			catalogCommand(),
 			holdCommand(),
