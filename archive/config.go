@@ -30,6 +30,8 @@ type Config struct {
 	Retention string `toml:"retention"`
 
 	Seal SealConfig `toml:"seal"`
+	// ERS: renewal of the evidence records (audit_ers.go, renew.go).
+	ERS ERSConfig `toml:"ers"`
 
 	// Sources are what `conserva run` ingests every night.
 	Sources []SourceConfig `toml:"source"`
@@ -112,6 +114,12 @@ max_package_bytes = "10GB"
 submitter = "conserva archive"
 holder = "conserva archive"
 authorized_signer = "Responsabile della conservazione"
+
+[ers]
+# Evidence records (RFC 4998) are renewed by "conserva renew" (and by
+# "conserva run" when due) this long before the newest archive timestamp's
+# TSA certificate expires; audit warns from then on.
+renew_margin = "2y"
 
 # What "conserva run" ingests every night, then seals. One [[source]] per
 # mailbox or folder; IMAP is read-only (EXAMINE, BODY.PEEK[]) and incremental.

@@ -73,10 +73,12 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 		Flags:          []cli.Flag{archiveFlag()},
 		Commands: []*cli.Command{
 			verifyCommand(),
+			verifyERSCommand(),
 			ingestCommand(),
 			searchCommand(),
 			showCommand(),
 			sealCommand(),
+			renewCommand(),
 			tsaCommand(),
 			catalogCommand(),
 			holdCommand(),
