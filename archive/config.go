@@ -31,6 +31,10 @@ type Config struct {
 
 	Seal SealConfig `toml:"seal"`
 
+	// AgID metadata and classification rules (docs/AGID.md).
+	AgID     AgIDConfig     `toml:"agid"`
+	Classify []ClassifyRule `toml:"classify"`
+
 	// Sources are what `conserva run` ingests every night.
 	Sources []SourceConfig `toml:"source"`
 }
@@ -184,6 +188,9 @@ func loadConfig(home string) (Config, error) {
 	}
 	if _, err := ParseSize(cfg.MaxMessageSize); err != nil {
 		return Config{}, fmt.Errorf("%s: max_message_size: %w", path, err)
+	}
+	if err := cfg.checkClassify(); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
 }

@@ -10,7 +10,7 @@ var FS embed.FS
 
 // Namespaces and file names of the embedded schemas.
 const (
-	MetadataNS  = "urn:conserva:metadati:1"
+	MetadataNS  = "urn:conserva:agid:allegato5:1"
 	MetadataXSD = "conserva-metadati.xsd"
 	PackageNS   = "urn:conserva:package:1"
 	PackageXSD  = "conserva-package.xsd"
