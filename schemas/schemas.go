@@ -14,4 +14,9 @@ const (
 	MetadataXSD = "conserva-metadati.xsd"
 	PackageNS   = "urn:conserva:package:1"
 	PackageXSD  = "conserva-package.xsd"
+	// The rapporto di versamento and the scarto (disposal) documents.
+	VersamentoNS  = "urn:conserva:versamento:1"
+	VersamentoXSD = "conserva-versamento.xsd"
+	ScartoNS      = "urn:conserva:scarto:1"
+	ScartoXSD     = "conserva-scarto.xsd"
 )

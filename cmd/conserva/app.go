@@ -85,6 +85,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			exportCommand(),
 			runCommand(),
 			storeCommand(),
+			reportsCommand(),
 			versionCommand(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {

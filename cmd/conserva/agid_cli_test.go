@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// ingestFixtures makes an archive holding a dossier and a tampered message.
+func agidArchive(t *testing.T, config string) (home string, sum map[string]any) {
+	t.Helper()
+	set := fixtures(t)
+	home = filepath.Join(t.TempDir(), "archive")
+	if config != "" {
+		os.MkdirAll(home, 0o755)
+		os.WriteFile(filepath.Join(home, "conserva.toml"), []byte(config), 0o644)
+	}
+	src := t.TempDir()
+	files, err := set.Provider.Dossier("Fattura 2026/5", []string{"fornitore@pec.example"}, []string{"ufficio@pec.ente.example"}, []byte("pdf"), set.CA.Cert.NotBefore.AddDate(1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, raw := range files {
+		os.WriteFile(filepath.Join(src, name), raw, 0o644)
+	}
+	os.WriteFile(filepath.Join(src, "tampered.eml"), set.Get("tampered-body").Raw, 0o644)
+	r := conserva(t, "--archive", home, "ingest", "--json", "--trust", set.TrustPEM, src)
+	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || r.code != 0 {
+		t.Fatalf("ingest: exit %d, %q, %v", r.code, r.stdout, err)
+	}
+	return home, sum
+}
+
+func TestReportsCLI(t *testing.T) {
+	home, sum := agidArchive(t, "")
+	run, _ := sum["report"].(string)
+	if run == "" {
+		t.Fatalf("ingest --json names no report: %v", sum)
+	}
+	r := conserva(t, "--archive", home, "reports", "list", "--json")
+	var list struct {
+		Reports []struct {
+			Run      string `json:"run"`
+			Archived int    `json:"archived"`
+			Flagged  int    `json:"flagged"`
+		} `json:"reports"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || r.code != 0 || len(list.Reports) != 1 || list.Reports[0].Run != run || list.Reports[0].Archived != 5 || list.Reports[0].Flagged != 1 {
+		t.Fatalf("reports list: %d %s %v", r.code, r.stdout, err)
+	}
+	if r := conserva(t, "--archive", home, "reports", "list"); r.code != 0 || !strings.Contains(r.stdout, run) || !strings.Contains(r.stdout, "1 report") {
+		t.Fatalf("reports list: %d %s", r.code, r.stdout)
+	}
+	if r := conserva(t, "--archive", home, "reports", "show", run); r.code != 0 || !strings.Contains(r.stdout, "5 archived, 1 flagged") || !strings.Contains(r.stdout, "verifies against the kept roots") {
+		t.Fatalf("reports show: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	if r := conserva(t, "--archive", home, "reports", "export", run, "--out", out); r.code != 0 {
+		t.Fatalf("reports export: %d %s", r.code, r.stderr)
+	}
+	for _, f := range []string{"rapporto.xml", "rapporto.xml.p7s", "rapporto.xml.p7s.tsr", "signer-roots.pem", "tsa-roots.pem", "VERIFY.txt", "conserva-versamento.xsd"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	if r := conserva(t, "--archive", home, "reports", "show", "20991231"); r.code != 1 {
+		t.Fatalf("unknown run: exit %d", r.code)
+	}
+	if r := conserva(t, "--archive", home, "reports", "export", run); r.code != 2 {
+		t.Fatalf("export without --out: exit %d", r.code)
+	}
+}
