@@ -62,7 +62,7 @@ func (a *Archive) ownAddresses() map[string]bool {
 // describeAgID completes a new record with what the AgID metadata need
 // from the message itself (attachments of postacert.eml), its flow seen
 // from the organisation's mailboxes, and its classification.
-func (a *Archive) describeAgID(r *Record, m *pec.Message) {
+func (a *Archive) describeAgID(ctx context.Context, r *Record, m *pec.Message, rebuilding bool) {
 	if m != nil {
 		atts, err := m.Attachments()
 		for _, at := range atts {
@@ -75,6 +75,12 @@ func (a *Archive) describeAgID(r *Record, m *pec.Message) {
 	}
 	r.Flow = flowOf(r, a.ownAddresses())
 	a.classifyNew(r)
+	if rebuilding {
+		// Read back from the store: the reclassifications it keeps too.
+		if err := a.restoreClassifications(ctx, r); err != nil {
+			r.Warnings = append(r.Warnings, "reclassifications not restored: "+err.Error())
+		}
+	}
 }
 
 // flowOf says whether a message came in (E), went out (U) or stayed

@@ -318,7 +318,7 @@ func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, opts IngestOpti
 		version = res.VersionID
 	}
 	o.rec = newRecord(m, v, it.Source, time.Now().UTC())
-	a.describeAgID(o.rec, m)
+	a.describeAgID(ctx, o.rec, m, opts.NoStore)
 	o.rec.History[0].Trust = opts.TrustFiles
 	o.rec.VersionID = version
 	return o
@@ -370,7 +370,7 @@ func (a *Archive) ingestLarge(ctx context.Context, it ingest.Item, opts IngestOp
 	}
 	m := describe(id, n, lim)
 	o.rec = newRecord(m, m.Verify(opts.Trust), it.Source, time.Now().UTC())
-	a.describeAgID(o.rec, m)
+	a.describeAgID(ctx, o.rec, m, opts.NoStore)
 	o.rec.History[0].Trust = opts.TrustFiles
 	o.rec.VersionID = version
 	return o

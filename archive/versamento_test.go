@@ -126,5 +126,5 @@ func opensslErr(t *testing.T, dir string, args ...string) error {
 
 type oneItem struct{ it ingest.Item }
 
-func (o oneItem) String() string { return "test source" }
+func (o oneItem) String() string                                             { return "test source" }
 func (o oneItem) Walk(ctx context.Context, fn func(ingest.Item) error) error { return fn(o.it) }

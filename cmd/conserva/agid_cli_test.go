@@ -72,3 +72,66 @@ func TestReportsCLI(t *testing.T) {
 		t.Fatalf("export without --out: exit %d", r.code)
 	}
 }
+
+const classifyConfig = `[agid]
+addresses = ["ufficio@pec.ente.example"]
+[[classify]]
+subject = "^Fattura"
+kind = "posta-certificata"
+class = "4.2.1"
+fascicolo = "fatture-2026"
+`
+
+// Rules file messages at ingest; search finds them by class and fascicolo;
+// a reclassification is a new event and the old one stays; a rebuilt
+// catalog gets it back from the store.
+func TestClassifyCLI(t *testing.T) {
+	home, _ := agidArchive(t, classifyConfig)
+	search := func(args ...string) []map[string]any {
+		t.Helper()
+		r := conserva(t, append([]string{"--archive", home, "search", "--json"}, args...)...)
+		if r.code != 0 {
+			t.Fatalf("search %v: %d %s", args, r.code, r.stderr)
+		}
+		return decodeLines(t, r.stdout)
+	}
+	all := search()
+	filed := search("--class", "4.2")
+	if len(filed) == 0 || len(filed) == len(all) {
+		t.Fatalf("--class 4.2: %d of %d", len(filed), len(all))
+	}
+	if n := len(search("--fascicolo", "fatture-2026")); n != len(filed) {
+		t.Fatalf("--fascicolo: %d, --class: %d", n, len(filed))
+	}
+	if n := len(search("--class", "4.2.10")); n != 0 {
+		t.Fatalf("--class 4.2.10 matched %d", n)
+	}
+	id := filed[0]["id"].(string)
+	if r := conserva(t, "--archive", home, "classify", id[:12], "--class", "7.1"); r.code != 2 {
+		t.Fatalf("classify without --by: exit %d", r.code)
+	}
+	r := conserva(t, "--archive", home, "classify", id[:12], "--class", "7.1", "--by", "Mario Rossi", "--reason", "errore di smistamento", "--json")
+	var res struct {
+		History []struct {
+			By    string         `json:"by"`
+			Class map[string]any `json:"class"`
+		} `json:"history"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 || len(res.History) != 2 ||
+		res.History[0].Class["code"] != "4.2.1" || res.History[1].Class["code"] != "7.1" || res.History[1].By != "Mario Rossi" {
+		t.Fatalf("classify: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if n := len(search("--class", "7.1")); n != 1 {
+		t.Fatalf("after reclassifying, --class 7.1 finds %d", n)
+	}
+	if r := conserva(t, "--archive", home, "catalog", "rebuild"); r.code != 0 {
+		t.Fatalf("rebuild: %d %s", r.code, r.stderr)
+	}
+	got := search("--class", "7.1")
+	if len(got) != 1 {
+		t.Fatalf("after a rebuild, --class 7.1 finds %d", len(got))
+	}
+	if h, _ := got[0]["class_history"].([]any); len(h) != 2 {
+		t.Fatalf("after a rebuild the history is %v", got[0]["class_history"])
+	}
+}

@@ -86,6 +86,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			runCommand(),
 			storeCommand(),
 			reportsCommand(),
+			classifyCommand(),
 			versionCommand(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
