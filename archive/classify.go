@@ -44,8 +44,8 @@ type Classification struct {
 // ClassEvent is one classification of a message: at ingest by a rule, or
 // later by a person. Class is the latest; nothing here is overwritten.
 type ClassEvent struct {
-	At     time.Time      `json:"at"`
-	By     string         `json:"by"` // "ingest", "rule N", or who reclassified it
+	At     time.Time      `json:"at,omitzero"` // zero at ingest: the record's ingested_at
+	By     string         `json:"by"`          // "ingest", "rule N", or who reclassified it
 	Class  Classification `json:"class"`
 	Reason string         `json:"reason,omitempty"`
 }
@@ -165,7 +165,7 @@ func (a *Archive) classifyNew(rec *Record) {
 		c.TipoRegistro = "Nessuno"
 	}
 	rec.Class = c
-	rec.ClassHistory = []ClassEvent{{At: rec.IngestedAt, By: by, Class: c}}
+	rec.ClassHistory = []ClassEvent{{By: by, Class: c}}
 }
 
 // originalSubject strips the provider's prefix ("POSTA CERTIFICATA: ",

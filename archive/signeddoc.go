@@ -32,13 +32,18 @@ type SignedDoc struct {
 // signDocument stores data under key and signs and timestamps it with the
 // seal's keys, each checked against the pinned roots before it is stored.
 func (a *Archive) signDocument(ctx context.Context, key string, data []byte) (SignedDoc, error) {
+	k, err := a.sealKeys(ctx, SealOptions{Roots: a.RootsOverride})
+	if err != nil {
+		return SignedDoc{Key: key}, fmt.Errorf("signing %s: %w", key, err)
+	}
+	return a.signDocumentWith(ctx, k, key, data)
+}
+
+// signDocumentWith signs with the kit of a seal that is running.
+func (a *Archive) signDocumentWith(ctx context.Context, k *sealKit, key string, data []byte) (SignedDoc, error) {
 	sd := SignedDoc{Key: key, SHA256: hexSum(data)}
 	if err := a.putBytes(ctx, key, data); err != nil {
 		return sd, err
-	}
-	k, err := a.sealKeys(ctx, SealOptions{})
-	if err != nil {
-		return sd, fmt.Errorf("signing %s: %w", key, err)
 	}
 	signerPool, tsaPool := k.roots.SignerPool(), k.roots.TSAPool()
 	p7s, err := a.reuseOr(ctx, key+".p7s", func() ([]byte, error) {

@@ -54,8 +54,18 @@ func TestRapportoDiVersamento(t *testing.T) {
 		t.Fatalf("a run that archived nothing made report %s", again.Report)
 	}
 	reps, err := a.Reports(context.Background())
-	if err != nil || len(reps) != 1 || reps[0].Run != sum.Report || reps[0].Archived != 3 || reps[0].Flagged != 1 || reps[0].Signed == nil {
+	if err != nil || len(reps) != 1 || reps[0].Run != sum.Report || reps[0].Archived != 3 || reps[0].Flagged != 1 || !reps[0].Pending {
 		t.Fatalf("reports %+v %v", reps, err)
+	}
+	// Signed and timestamped by the next seal, not before.
+	if _, err := a.ExportReport(context.Background(), sum.Report, filepath.Join(t.TempDir(), "early")); err == nil {
+		t.Fatal("an unsigned report was exported")
+	}
+	if _, _, err := a.Seal(context.Background(), archive.SealOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if reps, err = a.Reports(context.Background()); err != nil || reps[0].Pending || reps[0].Signed == nil {
+		t.Fatalf("after the seal: %+v %v", reps, err)
 	}
 
 	out := filepath.Join(t.TempDir(), "rapporto")
@@ -128,3 +138,34 @@ type oneItem struct{ it ingest.Item }
 
 func (o oneItem) String() string                                             { return "test source" }
 func (o oneItem) Walk(ctx context.Context, fn func(ingest.Item) error) error { return fn(o.it) }
+
+// A report changed in the store before the seal signs it is refused, not
+// signed.
+func TestRapportoForgedBeforeSigning(t *testing.T) {
+	w, a := setup(t)
+	dir := t.TempDir()
+	raw, err := w.prov.Build(pecgen.Spec{Kind: pec.KindAccettazione})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, dir, map[string][]byte{"a.eml": raw})
+	sum := run(t, a, pec.NewTrustStore(w.ca.Cert), dir)
+	key := filepath.Join(a.Dir, "store", "reports", sum.Report, "rapporto.xml")
+	data, _ := os.ReadFile(key)
+	os.Chmod(key, 0o644)
+	os.WriteFile(key, []byte(strings.Replace(string(data), "<Esaminati>1<", "<Esaminati>2<", 1)), 0o644)
+	if pkgs, _, err := a.Seal(context.Background(), archive.SealOptions{}); err != nil || len(pkgs) != 1 {
+		t.Fatalf("a forged report stops the seal: %v", err)
+	}
+	if _, err := os.Stat(key + ".p7s"); err == nil {
+		t.Fatal("a forged report was signed")
+	}
+	d, err := a.Report(context.Background(), sum.Report)
+	if err != nil || d.Verified || !strings.Contains(d.Problem, "damaged") {
+		t.Fatalf("forged report: %+v %v", d, err)
+	}
+	reps, _ := a.Reports(context.Background())
+	if len(reps) != 1 || reps[0].Pending || !strings.Contains(reps[0].Problem, "damaged") {
+		t.Fatalf("reports: %+v", reps)
+	}
+}

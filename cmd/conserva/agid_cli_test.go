@@ -53,6 +53,12 @@ func TestReportsCLI(t *testing.T) {
 	if r := conserva(t, "--archive", home, "reports", "list"); r.code != 0 || !strings.Contains(r.stdout, run) || !strings.Contains(r.stdout, "1 report") {
 		t.Fatalf("reports list: %d %s", r.code, r.stdout)
 	}
+	if r := conserva(t, "--archive", home, "reports", "show", run); r.code != 1 || !strings.Contains(r.stdout, "not signed yet") {
+		t.Fatalf("reports show before a seal: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := conserva(t, "--archive", home, "seal"); r.code != 0 {
+		t.Fatalf("seal: %d %s", r.code, r.stderr)
+	}
 	if r := conserva(t, "--archive", home, "reports", "show", run); r.code != 0 || !strings.Contains(r.stdout, "5 archived, 1 flagged") || !strings.Contains(r.stdout, "verifies against the kept roots") {
 		t.Fatalf("reports show: %d %s %s", r.code, r.stdout, r.stderr)
 	}
@@ -133,5 +139,48 @@ func TestClassifyCLI(t *testing.T) {
 	}
 	if h, _ := got[0]["class_history"].([]any); len(h) != 2 {
 		t.Fatalf("after a rebuild the history is %v", got[0]["class_history"])
+	}
+}
+
+func TestStatsCLI(t *testing.T) {
+	home, sum := agidArchive(t, classifyConfig)
+	type row struct {
+		Key                                                           string
+		Messages, Sent, Received, Receipts, DeliveryFailures, Flagged int
+		Bytes                                                         int64
+	}
+	stats := func(by string) []row {
+		t.Helper()
+		args := []string{"--archive", home, "stats", "--json"}
+		if by != "" {
+			args = append(args, "--by", by)
+		}
+		r := conserva(t, args...)
+		var res struct{ Rows []row }
+		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 {
+			t.Fatalf("stats %s: %d %s %s", by, r.code, r.stdout, r.stderr)
+		}
+		return res.Rows
+	}
+	all := stats("")
+	if len(all) != 1 || all[0].Messages != int(sum["archived"].(float64)) || all[0].Flagged != 1 || all[0].Bytes == 0 ||
+		all[0].Receipts == 0 || all[0].Messages != all[0].Sent+all[0].Received+all[0].Receipts {
+		t.Fatalf("totals %+v (ingest said %v)", all, sum)
+	}
+	for _, by := range []string{"mailbox", "sender", "month"} {
+		n, b := 0, int64(0)
+		for _, r := range stats(by) {
+			n += r.Messages
+			b += r.Bytes
+		}
+		if n != all[0].Messages || b != all[0].Bytes {
+			t.Errorf("--by %s: %d messages %d bytes, totals %d %d", by, n, b, all[0].Messages, all[0].Bytes)
+		}
+	}
+	if r := conserva(t, "--archive", home, "stats", "--by", "weather"); r.code != 2 {
+		t.Fatalf("--by weather: exit %d", r.code)
+	}
+	if r := conserva(t, "--archive", home, "stats"); r.code != 0 || !strings.Contains(r.stdout, "RECEIVED") {
+		t.Fatalf("stats: %d %s", r.code, r.stdout)
 	}
 }

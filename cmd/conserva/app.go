@@ -87,6 +87,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			storeCommand(),
 			reportsCommand(),
 			classifyCommand(),
+			statsCommand(),
 			versionCommand(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {

@@ -45,7 +45,10 @@ func reportsCommand() *cli.Command {
 					bad := 0
 					for _, r := range reps {
 						signed := "yes"
-						if r.Signed == nil {
+						switch {
+						case r.Pending:
+							signed = "pending (signed by the next seal)"
+						case r.Signed == nil || r.Problem != "":
 							signed, bad = "NO: "+r.Problem, bad+1
 						}
 						fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", r.Run, r.Created.Format("2006-01-02 15:04:05Z"), r.Archived, r.Flagged, r.Refused, signed)
@@ -102,7 +105,9 @@ func reportsCommand() *cli.Command {
 						for _, f := range r.Refused {
 							fmt.Fprintf(out, "refused %s: %s\n", f.Source, f.Reason)
 						}
-						if d.Verified {
+						if d.Pending {
+							fmt.Fprintf(out, "%s\n", d.Problem)
+						} else if d.Verified {
 							fmt.Fprintf(out, "signed by %s, timestamped %s by %s: verifies against the kept roots\n", d.Signed.Signer, d.Signed.Timestamp.Format("2006-01-02 15:04:05Z"), d.Signed.TSA)
 						} else {
 							fmt.Fprintf(out, "DOES NOT VERIFY: %s\n", d.Problem)
