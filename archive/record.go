@@ -67,6 +67,9 @@ type Record struct {
 	Flow            string         `json:"flow,omitempty"`
 	Class           Classification `json:"class,omitzero"`
 	ClassHistory    []ClassEvent   `json:"class_history,omitempty"`
+	// Disposed is the scarto proposal that deleted the stored message at
+	// the end of its retention: the record stays, the object is gone.
+	Disposed string `json:"disposed,omitempty"`
 }
 
 // VerdictEvent is one judgement of a message's provider signature.
