@@ -184,3 +184,46 @@ func TestStatsCLI(t *testing.T) {
 		t.Fatalf("stats: %d %s", r.code, r.stdout)
 	}
 }
+
+func TestScartoCLI(t *testing.T) {
+	home, _ := agidArchive(t, "store = \"local\"\nretention = \"1d\"\n")
+	if r := conserva(t, "--archive", home, "seal"); r.code != 0 {
+		t.Fatalf("seal: %d %s", r.code, r.stderr)
+	}
+	r := conserva(t, "--archive", home, "scarto", "propose", "--json")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != `{"dossiers":[],"proposal":""}` {
+		t.Fatalf("propose now: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = conserva(t, "--archive", home, "scarto", "propose", "--before", "2099-01-01", "--json")
+	var p struct {
+		Proposal string           `json:"proposal"`
+		Dossiers []map[string]any `json:"dossiers"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil || r.code != 0 || p.Proposal == "" || len(p.Dossiers) == 0 {
+		t.Fatalf("propose: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := conserva(t, "--archive", home, "scarto", "execute", p.Proposal); r.code != 1 || !strings.Contains(r.stderr, "not approved") {
+		t.Fatalf("execute unapproved: %d %s", r.code, r.stderr)
+	}
+	if r := conserva(t, "--archive", home, "scarto", "approve", p.Proposal); r.code != 2 {
+		t.Fatalf("approve without --by: %d", r.code)
+	}
+	if r := conserva(t, "--archive", home, "scarto", "approve", p.Proposal, "--by", "Responsabile", "--authorization", "MiC-SAB 42/2026"); r.code != 0 {
+		t.Fatalf("approve: %d %s", r.code, r.stderr)
+	}
+	// Just written: the retention has not ended, the store refuses.
+	r = conserva(t, "--archive", home, "scarto", "execute", p.Proposal)
+	if r.code != 1 || !strings.Contains(r.stdout, "0 deleted") || !strings.Contains(r.stdout, "under retention") {
+		t.Fatalf("execute: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := conserva(t, "--archive", home, "scarto", "list"); r.code != 0 || !strings.Contains(r.stdout, "Responsabile") {
+		t.Fatalf("list: %d %s", r.code, r.stdout)
+	}
+	out := filepath.Join(t.TempDir(), "x")
+	if r := conserva(t, "--archive", home, "scarto", "export", p.Proposal, "--out", out); r.code != 0 {
+		t.Fatalf("export: %d %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "verbale", "VERIFY.txt")); err != nil {
+		t.Fatal(err)
+	}
+}

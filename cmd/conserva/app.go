@@ -88,6 +88,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			reportsCommand(),
 			classifyCommand(),
 			statsCommand(),
+			scartoCommand(),
 			versionCommand(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
