@@ -117,6 +117,28 @@ submitter = "conserva archive"
 holder = "conserva archive"
 authorized_signer = "Responsabile della conservazione"
 
+# AgID metadata (docs/AGID.md). The organisation's own PEC addresses make
+# the flow of each message E (received), U (sent) or I (internal); the
+# addresses of IMAP sources count too.
+# [agid]
+# addresses = ["protocollo@pec.ente.it"]
+# piano = "Titolario 2026"              # name of the classification plan
+# tipo_registro = "Nessuno"             # or "Protocollo", "Repertorio"
+# codice_registro = ""
+# riservato = false
+# Classification at ingest (smistamento): the first rule whose every given
+# condition matches files the message. Conditions: mailbox (part of the
+# source), sender, recipient, subject (regular expression, on the sender's
+# subject), kind. Later changes: conserva classify ID --class X --by NAME.
+# [[classify]]
+# sender = "fatture@pec.fornitore.it"
+# subject = "^Fattura"
+# class = "4.2.1"
+# description = "Fatture passive"
+# fascicolo = "fatture-2026"
+# tipo_registro = "Protocollo"
+# codice_registro = "PG"
+
 # What "conserva run" ingests every night, then seals. One [[source]] per
 # mailbox or folder; IMAP is read-only (EXAMINE, BODY.PEEK[]) and incremental.
 # [[source]]
