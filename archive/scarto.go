@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/conserva/conserva/scarto"
 	"github.com/conserva/conserva/storage"
 )
@@ -107,30 +108,123 @@ func (a *Archive) ProposeScarto(ctx context.Context, before time.Time) (*Proposa
 	return p, a.Catalog.putJSON(bucketScarto, id, p)
 }
 
-// Proposals lists the disposal proposals, oldest first.
-func (a *Archive) Proposals() ([]Proposal, error) {
-	var out []Proposal
+// Proposals lists the disposal proposals, oldest first: those the catalog
+// records, and any the store keeps that it lacks (a catalog rebuilt
+// without the old one), read back from their signed documents.
+func (a *Archive) Proposals(ctx context.Context) ([]Proposal, error) {
+	have := map[string]Proposal{}
 	err := a.Catalog.forEachJSON(bucketScarto, func(k string, v []byte) error {
 		var p Proposal
 		if err := jsonUnmarshal(v, &p); err != nil {
 			return fmt.Errorf("catalog: proposal %s: %w", k, err)
 		}
-		out = append(out, p)
+		have[p.ID] = p
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	err = a.Store.List(ctx, "scarto/", func(info storage.Info) error {
+		if !strings.HasSuffix(info.Key, "/proposta.xml") {
+			return nil
+		}
+		id := strings.TrimSuffix(strings.TrimPrefix(info.Key, "scarto/"), "/proposta.xml")
+		if _, ok := have[id]; ok {
+			return nil
+		}
+		p, err := a.proposalFromStore(ctx, id)
+		if err != nil {
+			return err
+		}
+		have[id] = *p
+		return nil
+	})
+	out := make([]Proposal, 0, len(have))
+	for _, p := range have {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, k int) bool { return out[i].ID < out[k].ID })
 	return out, err
 }
 
-func (a *Archive) proposal(id string) (*Proposal, error) {
+func (a *Archive) proposal(ctx context.Context, id string) (*Proposal, error) {
 	var p Proposal
 	found, err := a.Catalog.getJSON(bucketScarto, id, &p)
 	if err != nil {
 		return nil, err
 	}
-	if !found {
+	if found {
+		return &p, nil
+	}
+	if _, err := a.Store.Stat(ctx, scartoKey(id, "proposta.xml")); err != nil {
 		return nil, fmt.Errorf("%w: %q", ErrNoProposal, id)
 	}
-	return &p, nil
+	return a.proposalFromStore(ctx, id)
+}
+
+// proposalFromStore reads a proposal and what became of it back from its
+// signed documents; each must verify against the kept roots.
+func (a *Archive) proposalFromStore(ctx context.Context, id string) (*Proposal, error) {
+	read := func(name string) (*etree.Element, *SignedDoc, error) {
+		key := scartoKey(id, name)
+		if _, err := a.Store.Stat(ctx, key); errors.Is(err, storage.ErrNotFound) {
+			return nil, nil, nil
+		}
+		f, err := a.readSigned(ctx, key)
+		if err != nil {
+			return nil, nil, fmt.Errorf("scarto %s: %w", id, err)
+		}
+		doc, err := parseXML(strings.NewReader(string(f.Doc)))
+		if err != nil {
+			return nil, nil, fmt.Errorf("scarto %s: %s: %w", id, name, err)
+		}
+		return doc.Root(), &f.Info, nil
+	}
+	text := func(e *etree.Element, path string) string {
+		if x := e.FindElement(path); x != nil {
+			return x.Text()
+		}
+		return ""
+	}
+	at := func(e *etree.Element, path string) time.Time {
+		t, _ := time.Parse(time.RFC3339, text(e, path))
+		return t
+	}
+	root, sd, err := read("proposta.xml")
+	if err != nil {
+		return nil, err
+	}
+	if root == nil {
+		return nil, fmt.Errorf("%w: %q", ErrNoProposal, id)
+	}
+	p := &Proposal{ID: id, Created: at(root, "Data"), Before: at(root, "RetenzioneTerminataEntro"), Signed: sd}
+	for _, ag := range root.SelectElements("Aggregazione") {
+		d := scarto.Dossier{ID: text(ag, "IdAggregazione"), Fascicolo: text(ag, "Fascicolo"), Class: text(ag, "IndiceDiClassificazione"),
+			RetentionEnd: at(ag, "FineConservazione")}
+		for _, m := range ag.SelectElements("Documento") {
+			d.Messages = append(d.Messages, scarto.Message{ID: text(m, "Identificativo"), Key: text(m, "Oggetto"), Kind: text(m, "Tipo"),
+				Package: text(m, "Pacchetto"), RetentionEnd: at(m, "FineConservazione")})
+		}
+		p.Dossiers = append(p.Dossiers, d)
+	}
+	if root, sd, err = read("approvazione.xml"); err != nil {
+		return nil, err
+	} else if root != nil {
+		p.Approval = &ScartoApproval{By: text(root, "ApprovatoDa"), Authorization: text(root, "Autorizzazione"), At: at(root, "Data"), Signed: sd}
+	}
+	if root, sd, err = read("verbale.xml"); err != nil {
+		return nil, err
+	} else if root != nil {
+		d := &ScartoDisposal{At: at(root, "Data"), Deleted: []scarto.Outcome{}, Refused: []scarto.Outcome{}, Signed: sd}
+		for _, e := range root.SelectElements("Eliminato") {
+			d.Deleted = append(d.Deleted, scarto.Outcome{ID: text(e, "Identificativo"), Key: text(e, "Oggetto")})
+		}
+		for _, e := range root.SelectElements("NonEliminato") {
+			d.Refused = append(d.Refused, scarto.Outcome{ID: text(e, "Identificativo"), Key: text(e, "Oggetto"), Reason: text(e, "Motivo")})
+		}
+		p.Disposal = d
+	}
+	return p, nil
 }
 
 // ApproveScarto records the approval of a proposal, signed and
@@ -139,7 +233,7 @@ func (a *Archive) ApproveScarto(ctx context.Context, id, by, authorization strin
 	if strings.TrimSpace(by) == "" {
 		return nil, errors.New("say who approves (--by)")
 	}
-	p, err := a.proposal(id)
+	p, err := a.proposal(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +263,7 @@ func (a *Archive) ApproveScarto(ctx context.Context, id, by, authorization strin
 // timestamped verbale di scarto, which is itself kept. The catalog keeps
 // each deleted message's record, marked disposed of.
 func (a *Archive) ExecuteScarto(ctx context.Context, id string) (*Proposal, error) {
-	p, err := a.proposal(id)
+	p, err := a.proposal(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +301,7 @@ func (a *Archive) ExecuteScarto(ctx context.Context, id string) (*Proposal, erro
 			case del == nil:
 				o.Reason = "the store cannot delete"
 			default:
-				if err := del.DeleteExpired(ctx, m.Key, m.Version, ret, time.Now()); err != nil {
+				if err := del.DeleteExpired(ctx, m.Key, firstNonEmpty(m.Version, r.VersionID), ret, time.Now()); err != nil {
 					o.Reason = err.Error()
 				}
 			}
@@ -251,7 +345,7 @@ func (a *Archive) ExecuteScarto(ctx context.Context, id string) (*Proposal, erro
 // ExportScarto writes each signed document of a proposal, with what checks
 // it, into dir/proposta, dir/approvazione and dir/verbale.
 func (a *Archive) ExportScarto(ctx context.Context, id, dir string) ([]string, error) {
-	if _, err := a.proposal(id); err != nil {
+	if _, err := a.proposal(ctx, id); err != nil {
 		return nil, err
 	}
 	var done []string
@@ -270,4 +364,79 @@ func (a *Archive) ExportScarto(ctx context.Context, id, dir string) ([]string, e
 		done = append(done, name)
 	}
 	return done, nil
+}
+
+// disposedIDs maps every message a kept verbale di scarto says was deleted
+// to its proposal. Only verbali whose signature and timestamp verify against
+// the kept roots count: a forged one never explains a missing message.
+func (a *Archive) disposedIDs(ctx context.Context) (map[string]string, []string, error) {
+	out := map[string]string{}
+	var warnings []string
+	err := a.Store.List(ctx, "scarto/", func(info storage.Info) error {
+		if !strings.HasSuffix(info.Key, "/verbale.xml") {
+			return nil
+		}
+		pid := strings.TrimSuffix(strings.TrimPrefix(info.Key, "scarto/"), "/verbale.xml")
+		f, err := a.readSigned(ctx, info.Key)
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("verbale di scarto %s does not verify, not used: %v", pid, err))
+			return nil
+		}
+		doc, err := parseXML(strings.NewReader(string(f.Doc)))
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("verbale di scarto %s: %v", pid, err))
+			return nil
+		}
+		for _, e := range doc.FindElements("//Eliminato/Identificativo") {
+			out[e.Text()] = pid
+		}
+		return nil
+	})
+	return out, warnings, err
+}
+
+// restoreDisposals, at the end of a rebuild, turns the records marked
+// missing whose deletion a verified verbale di scarto records into
+// disposed ones, and takes them out of the rebuild's errors.
+func (a *Archive) restoreDisposals(ctx context.Context, sum *RebuildSummary) error {
+	disposed, warnings, err := a.disposedIDs(ctx)
+	sum.Warnings = append(sum.Warnings, warnings...)
+	if err != nil || len(disposed) == 0 {
+		return err
+	}
+	fixed := map[string]bool{}
+	err = a.Catalog.Update(func(get func(string) (*Record, error), put func(*Record) error) error {
+		for id, pid := range disposed {
+			r, err := get(id)
+			if err != nil {
+				return err
+			}
+			if r == nil || r.Damage != "missing from the store" {
+				continue
+			}
+			r.Damage, r.Flagged, r.FlagReason, r.Disposed = "", false, "", pid
+			if r.Signature != "" && r.Signature != "valid" {
+				r.Flagged, r.FlagReason = true, string(r.Signature)+": "+r.Reason
+			}
+			fixed[r.Key] = true
+			if err := put(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	kept := sum.Failures[:0]
+	for _, f := range sum.Failures {
+		if fixed[f.Source] && strings.Contains(f.Error, "missing from the store") {
+			sum.Errors--
+			continue
+		}
+		kept = append(kept, f)
+	}
+	sum.Failures = kept
+	sum.Missing -= len(fixed)
+	return nil
 }

@@ -128,6 +128,40 @@ func TestScarto(t *testing.T) {
 			t.Errorf("audit after scarto: %+v", pr)
 		}
 	}
+	// A catalog rebuilt from the store knows them disposed of, not missing.
+	rs, err := a.Rebuild(ctx, nil, nil)
+	if err != nil || rs.Missing != 0 || rs.Errors != 0 {
+		t.Fatalf("rebuild after scarto: %+v %v", rs, err)
+	}
+	for _, m := range p2.Dossiers[0].Messages {
+		r, _ := a.Catalog.Get(m.ID)
+		if r == nil || r.Disposed != p2.ID || r.Damage != "" {
+			t.Fatalf("after rebuild: %+v", r)
+		}
+	}
+	// Even without the old catalog, the proposal comes back from the store.
+	dir := a.Dir
+	a.Close()
+	os.Remove(filepath.Join(dir, "catalog.db"))
+	a, err = archive.OpenForRebuild(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	if rs, err := a.Rebuild(ctx, nil, nil); err != nil || rs.Missing != 0 {
+		t.Fatalf("rebuild without a catalog: %+v %v", rs, err)
+	}
+	ps, err := a.Proposals(ctx)
+	byID := map[string]archive.Proposal{}
+	for _, x := range ps {
+		byID[x.ID] = x
+	}
+	first, second := byID[p.ID], byID[p2.ID]
+	if err != nil || len(ps) != 2 || second.Approval == nil || second.Approval.Authorization != "" || first.Approval == nil ||
+		first.Approval.Authorization != "Soprintendenza prot. 1234/2026" || second.Disposal == nil || len(second.Disposal.Deleted) != 2 ||
+		first.Disposal == nil || len(first.Disposal.Refused) != 2 || !strings.Contains(first.Disposal.Refused[0].Reason, "legal hold") {
+		t.Fatalf("proposals from the store: %+v %v", ps, err)
+	}
 	// The verbale verifies with openssl and validates.
 	out := filepath.Join(t.TempDir(), "scarto")
 	names, err := a.ExportScarto(ctx, p2.ID, out)
@@ -148,6 +182,14 @@ func TestScarto(t *testing.T) {
 	}
 	// Forged verbale: openssl says no.
 	os.WriteFile(filepath.Join(out, "verbale", "verbale.xml"), []byte(strings.Replace(string(verbale), "Bianchi", "Rossi", 1)), 0o644)
+	// Forged in the store: a rebuild no longer takes it as the reason the
+	// messages are gone.
+	key := filepath.Join(a.Dir, "store", "scarto", p2.ID, "verbale.xml")
+	os.Chmod(key, 0o644)
+	os.WriteFile(key, []byte(strings.Replace(string(verbale), "Bianchi", "Rossi", 1)), 0o644)
+	if rs, err := a.Rebuild(ctx, nil, nil); err != nil || rs.Missing != 2 {
+		t.Fatalf("rebuild with a forged verbale: %+v %v", rs, err)
+	}
 	if err := opensslErr(t, filepath.Join(out, "verbale"), "cms", "-verify", "-binary", "-inform", "DER", "-in", "verbale.xml.p7s", "-content", "verbale.xml", "-CAfile", "signer-roots.pem", "-purpose", "any", "-out", os.DevNull); err == nil {
 		t.Fatal("openssl verifies a forged verbale")
 	}

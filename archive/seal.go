@@ -81,14 +81,14 @@ func (a *Archive) Seal(ctx context.Context, opts SealOptions) ([]PackageRecord, 
 	if err != nil {
 		return nil, nil, err
 	}
-	// The rapporti di versamento of the ingest runs since (versamento.go).
-	if err := a.signPendingReports(ctx, k); err != nil {
-		return nil, k.warnings, err
-	}
 	var out []PackageRecord
 	done := 0
 	for {
 		j, resumed, err := a.nextJournal()
+		if err == nil && j == nil {
+			// Then the rapporti di versamento of the ingest runs since (versamento.go).
+			err = a.signPendingReports(ctx, k)
+		}
 		if err != nil || j == nil {
 			return out, k.warnings, err
 		}

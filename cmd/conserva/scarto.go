@@ -135,7 +135,7 @@ func scartoCommand() *cli.Command {
 				Usage: "list the proposals and what became of them",
 				Flags: []cli.Flag{jsonFlag()},
 				Action: withArchive(func(ctx context.Context, cmd *cli.Command, a *archive.Archive) error {
-					ps, err := a.Proposals()
+					ps, err := a.Proposals(ctx)
 					if err != nil {
 						return err
 					}
