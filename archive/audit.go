@@ -149,6 +149,9 @@ func (a *Archive) auditMessage(ctx context.Context, r *Record, members map[strin
 	p := func(format string, args ...any) *Problem {
 		return &Problem{ID: r.ID, Key: r.Key, Problem: fmt.Sprintf(format, args...)}
 	}
+	if r.Disposed != "" {
+		return 0, nil // deleted at the end of its retention (scarto.go)
+	}
 	rc, err := storage.GetVersion(ctx, a.Store, r.Key, r.VersionID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return 0, p("missing from the store")

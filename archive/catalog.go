@@ -23,7 +23,7 @@ var (
 	bucketMeta     = []byte("meta")
 	bucketPackages = []byte("packages")
 	bucketSources  = []byte("sources")
-	allBuckets     = [][]byte{bucketMessages, bucketMsgID, bucketIdent, bucketAddr, bucketDate, bucketDossier, bucketMeta, bucketPackages, bucketAudits, bucketSources, bucketTrust}
+	allBuckets     = [][]byte{bucketMessages, bucketMsgID, bucketIdent, bucketAddr, bucketDate, bucketDossier, bucketMeta, bucketPackages, bucketAudits, bucketSources, bucketTrust, bucketReports, bucketScarto}
 )
 
 // ErrBusy: another process holds the catalog.

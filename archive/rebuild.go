@@ -84,7 +84,7 @@ func (a *Archive) Rebuild(ctx context.Context, trust *pec.TrustStore, progress f
 	}
 	if err == nil && old != nil {
 		// What only the catalog knew: audit history and IMAP marks.
-		for _, bk := range [][]byte{bucketAudits, bucketSources} {
+		for _, bk := range [][]byte{bucketAudits, bucketSources, bucketReports, bucketScarto} {
 			if cerr := copyBucket(old, cat, bk); cerr != nil {
 				sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s not carried over: %v", bk, cerr))
 			}
@@ -287,7 +287,11 @@ func (a *Archive) rebuildInto(ctx context.Context, old *Catalog, trust *pec.Trus
 	if err := a.markMissing(old, sum); err != nil {
 		return err
 	}
-	return a.restorePackages(ctx, old, hasJournal, j, sum)
+	if err := a.restorePackages(ctx, old, hasJournal, j, sum); err != nil {
+		return err
+	}
+	// Messages deleted at the end of their retention (scarto.go).
+	return a.restoreDisposals(ctx, sum)
 }
 
 func validID(id string) bool {

@@ -127,7 +127,7 @@ func (a *Archive) reconcile(ctx context.Context, all, sample []*Record, members 
 	for _, r := range all {
 		if r.Damage != "" {
 			bad(r.ID, r.Key, "marked in the catalog: %s", r.Damage)
-		} else if _, ok := stored[r.Key]; !ok {
+		} else if _, ok := stored[r.Key]; !ok && r.Disposed == "" { // disposed of: scarto.go
 			bad(r.ID, r.Key, "missing from the store")
 		}
 		if r.PackageProblem != "" {

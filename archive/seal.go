@@ -20,7 +20,6 @@ import (
 
 	"github.com/conserva/conserva/internal/devpki"
 	"github.com/conserva/conserva/internal/redact"
-	"github.com/conserva/conserva/pec"
 	"github.com/conserva/conserva/sip"
 	"github.com/conserva/conserva/storage"
 	"github.com/conserva/conserva/timestamp"
@@ -86,6 +85,10 @@ func (a *Archive) Seal(ctx context.Context, opts SealOptions) ([]PackageRecord, 
 	done := 0
 	for {
 		j, resumed, err := a.nextJournal()
+		if err == nil && j == nil {
+			// Then the rapporti di versamento of the ingest runs since (versamento.go).
+			err = a.signPendingReports(ctx, k)
+		}
 		if err != nil || j == nil {
 			if err == nil {
 				// One archive timestamp for every package of the run
@@ -320,6 +323,12 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resum
 	if ix.Metadata, err = a.writeMetadata(ctx, prefix, recs, firstNonEmpty(j.Retention, a.Config.Retention), resumed); err != nil {
 		return PackageRecord{}, err
 	}
+	// The aggregazione record of each dossier it holds part of (AgID).
+	agg, err := a.writeAggregations(ctx, prefix, recs, firstNonEmpty(j.Retention, a.Config.Retention))
+	if err != nil {
+		return PackageRecord{}, err
+	}
+	ix.Metadata = append(ix.Metadata, agg...)
 	index, err := a.reuseOr(ctx, prefix+"index.xml", ix.XML)
 	if err != nil {
 		return PackageRecord{}, err
@@ -416,24 +425,9 @@ func pemChain(certs []*x509.Certificate) []byte {
 	return out
 }
 
-// documentOf is the metadata of a catalogued message.
+// documentOf is the metadata of a catalogued message (archive/agid.go).
 func documentOf(r *Record, retention string) *sip.Document {
-	flow := "E"
-	if r.Kind.IsReceipt() {
-		// Receipts come back to the sender: they document an outgoing message.
-		flow = "U"
-	}
-	kind := string(r.Kind)
-	if r.Kind == pec.KindNotPEC {
-		kind = "messaggio non PEC"
-	}
-	return &sip.Document{
-		SHA256: r.ID, Kind: kind, Flow: flow, Registered: r.IngestedAt,
-		Sender: r.From, Recipients: r.To, Subject: r.Subject,
-		Verdict: string(r.Signature), Reason: r.Reason, Signer: r.Signer, SignedAt: r.SignedAt,
-		Retention: retention, Identificativo: r.Identificativo, Msgid: r.Msgid,
-		ReceiptType: r.ReceiptType, Consegna: r.Consegna, Linked: r.Dossier,
-	}
+	return documentOfRecord(r, retention)
 }
 
 // writeMetadata stores meta/<sha256>.xml for every message, in parallel:

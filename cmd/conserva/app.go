@@ -87,6 +87,10 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			exportCommand(),
 			runCommand(),
 			storeCommand(),
+			reportsCommand(),
+			classifyCommand(),
+			statsCommand(),
+			scartoCommand(),
 			versionCommand(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
