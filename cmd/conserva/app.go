@@ -85,6 +85,9 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			exportCommand(),
 			runCommand(),
 			storeCommand(),
+			userCommand(),
+			serveCommand(),
+			accesslogCommand(),
 			versionCommand(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
