@@ -15,7 +15,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
 )
 
 const xssSubject = `<script>alert(1)</script> "><img src=x onerror=alert(1)>`
