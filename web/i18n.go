@@ -33,7 +33,7 @@ var texts = map[string]map[string]string{
 		"error":     "Error", "ambiguous": "More than one dossier begins with that id; give more digits:",
 		"signed": "Signed", "timestamp": "Timestamp", "signer": "Signer", "tsa": "TSA", "development": "development (no legal value)",
 		"created": "Created", "prev": "Previous", "next": "Next", "page": "Page", "lang": "Italiano", "lang_code": "it",
-		"printed": "Printed",
+		"printed": "Printed", "not_audited": "not audited yet", "audit_ok": "signature, timestamp and contents verified",
 	},
 	"it": {
 		"title": "conserva", "login": "Accedi", "username": "Nome utente", "password": "Password", "logout": "Esci",
@@ -60,7 +60,7 @@ var texts = map[string]map[string]string{
 		"error":     "Errore", "ambiguous": "Più fascicoli iniziano con questo id; indicare più cifre:",
 		"signed": "Firmato", "timestamp": "Marca temporale", "signer": "Firmatario", "tsa": "TSA", "development": "sviluppo (senza valore legale)",
 		"created": "Creato", "prev": "Precedenti", "next": "Successivi", "page": "Pagina", "lang": "English", "lang_code": "en",
-		"printed": "Stampato",
+		"printed": "Stampato", "not_audited": "non ancora verificato", "audit_ok": "firma, marca e contenuto verificati",
 	},
 }
 

@@ -650,18 +650,55 @@ func (s *Server) hold(on bool) func(http.ResponseWriter, *http.Request, *session
 
 // Auditor pages ---------------------------------------------------------------
 
+// packageRow is a package with what the last audit said of its
+// signature, timestamp and contents (the audit checks them against the
+// pinned roots; the page does not re-verify).
+type packageRow struct {
+	archive.PackageRecord
+	Audited  bool     // the last audit ran after the package was sealed
+	Problems []string // what it found wrong in this package
+}
+
+type packagesData struct {
+	Rows      []packageRow
+	LastAudit *archive.AuditReport
+}
+
 func (s *Server) packages(w http.ResponseWriter, r *http.Request, sess *session) {
-	var list []archive.PackageRecord
+	var d packagesData
 	err := s.arch.View(r.Context(), func(a *archive.Archive) error {
-		return a.Catalog.Packages(func(p archive.PackageRecord) error { list = append(list, p); return nil })
+		if err := a.Catalog.Packages(func(p archive.PackageRecord) error {
+			d.Rows = append(d.Rows, packageRow{PackageRecord: p})
+			return nil
+		}); err != nil {
+			return err
+		}
+		return a.Catalog.Audits(func(rep archive.AuditReport) error {
+			if d.LastAudit == nil || rep.Started.After(d.LastAudit.Started) {
+				d.LastAudit = &rep
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		s.archiveError(w, r, sess, err)
 		return
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Created.After(list[j].Created) })
+	for i := range d.Rows {
+		row := &d.Rows[i]
+		if d.LastAudit == nil || d.LastAudit.Started.Before(row.Created) {
+			continue
+		}
+		row.Audited = true
+		for _, p := range d.LastAudit.Problems {
+			if strings.HasPrefix(p.Key, "packages/"+row.ID+"/") {
+				row.Problems = append(row.Problems, p.Key+": "+p.Problem)
+			}
+		}
+	}
+	sort.Slice(d.Rows, func(i, j int) bool { return d.Rows[i].Created.After(d.Rows[j].Created) })
 	s.record(r, sess, "packages", "", "ok")
-	s.render(w, r, sess, http.StatusOK, "packages", "", list)
+	s.render(w, r, sess, http.StatusOK, "packages", "", d)
 }
 
 type auditData struct {

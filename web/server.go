@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -77,6 +78,7 @@ const (
 	freeFailures  = 5                // failed logins of one user name before any delay
 	freeAddr      = 20               // of one address (a reverse proxy is one address for all)
 	maxDelay      = 15 * time.Minute
+	maxTracked    = 100_000 // failure counters kept before the expired ones are dropped
 )
 
 // New makes the server.
@@ -120,7 +122,9 @@ var funcs = template.FuncMap{
 		return ""
 	},
 	"join": strings.Join,
-	"add":  func(a, b int) int { return a + b },
+	// pathesc makes an id or Message-ID one path segment.
+	"pathesc": url.PathEscape,
+	"add":     func(a, b int) int { return a + b },
 }
 
 func (s *Server) parseTemplates() error {
@@ -263,7 +267,7 @@ func (s *Server) guard(roles []string, h func(http.ResponseWriter, *http.Request
 			http.Error(w, "401 sign in first (/login)", http.StatusUnauthorized)
 			return
 		}
-		if r.Method == http.MethodPost && !s.validCSRF(r, sess.csrf) {
+		if r.Method == http.MethodPost && !s.validCSRF(w, r, sess.csrf) {
 			s.record(r, sess, "csrf-refused", r.URL.Path, "denied")
 			s.fail(w, r, sess, http.StatusForbidden, "forbidden", "missing or invalid csrf token")
 			return
@@ -283,8 +287,8 @@ func (s *Server) guard(roles []string, h func(http.ResponseWriter, *http.Request
 	}
 }
 
-func (s *Server) validCSRF(r *http.Request, want string) bool {
-	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
+func (s *Server) validCSRF(w http.ResponseWriter, r *http.Request, want string) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	got := r.PostFormValue("csrf")
 	return got != "" && want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
@@ -307,6 +311,14 @@ func (s *Server) throttled(keys ...string) time.Duration {
 func (s *Server) failed(keys ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.failures) > maxTracked {
+		// Forget the oldest first: those no longer waiting.
+		for k, f := range s.failures {
+			if time.Now().After(f.until) {
+				delete(s.failures, k)
+			}
+		}
+	}
 	for _, k := range keys {
 		f := s.failures[k]
 		if f == nil {
@@ -336,6 +348,11 @@ func (s *Server) newSession(w http.ResponseWriter, u *archive.User) {
 	tok := randomToken()
 	now := time.Now()
 	s.mu.Lock()
+	for k, old := range s.sessions {
+		if now.Sub(old.seen) > s.idle || now.Sub(old.created) > s.max {
+			delete(s.sessions, k)
+		}
+	}
 	s.sessions[tok] = &session{user: u.Name, role: u.Role, csrf: randomToken(), created: now, seen: now, checked: now}
 	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/", HttpOnly: true, Secure: s.opts.Secure, SameSite: http.SameSiteStrictMode})

@@ -172,6 +172,9 @@ func (c *webClient) login(user, password string) int {
 
 func TestServeHTTP(t *testing.T) {
 	w := newWebArchive(t)
+	if r := conserva(t, append(w.cfg, "audit")...); r.code > 1 {
+		t.Fatalf("audit: %d %s", r.code, r.stderr)
+	}
 	base := startServe(t, w.cfg)
 	anon := newClient(t, base)
 	if code, body, _ := anon.get("/healthz"); code != 200 || body != "ok" {
@@ -257,6 +260,12 @@ func TestServeHTTP(t *testing.T) {
 		if code, _, _ := legal.get(p); code != http.StatusForbidden && p != "/stats" {
 			t.Errorf("legal %s: %d, want 403", p, code)
 		}
+	}
+	if _, body, _ := aud.get("/packages"); !strings.Contains(body, "signature, timestamp and contents verified") {
+		t.Errorf("packages page without the audit's verdict:\n%s", body)
+	}
+	if _, body, _ := aud.get("/audit"); !strings.Contains(body, `id="last-audit"`) {
+		t.Errorf("audit page without the last audit")
 	}
 	_, body, _ = aud.get("/accesslog")
 	for _, want := range []string{"Hash chain whole", ">hold<", ">search<", ">dossier<", ">message<", ">login<", "auditor1", "legal1", ">denied<"} {
