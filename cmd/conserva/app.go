@@ -91,6 +91,9 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			classifyCommand(),
 			statsCommand(),
 			scartoCommand(),
+			userCommand(),
+			serveCommand(),
+			accesslogCommand(),
 			versionCommand(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
