@@ -518,3 +518,70 @@ func TestForgedPackageIDNeverReachesVerify(t *testing.T) {
 		t.Fatalf("VERIFY.txt ran a command from the catalog:\n%s", out)
 	}
 }
+
+// TestDroppedOrReplacedTrustIsNamed: a provider CA of the attacker's,
+// dropped into the store's trust/ folder or appended to a kept trust file,
+// never makes a forged receipt valid: audit names the file, and a rebuild
+// with the old catalog does not trust it.
+func TestDroppedOrReplacedTrustIsNamed(t *testing.T) {
+	set, cfg, ref, _ := sealedDossier(t)
+	home := cfg[1]
+	evil := pecgenCA(t)
+	forged, err := evil.Provider.Build(pecgen.Spec{Kind: pec.KindAvvenutaConsegna, Consegna: "b@pec.example", Subject: "Decreto ingiuntivo", OriginalID: ref, Date: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "forged.eml"), forged, 0o644)
+	conserva(t, append(cfg, "ingest", src)...) // untrusted: flagged
+	evilPEM := pecgen.PEM(evil.CA.Cert)
+	sum := fmt.Sprintf("%x", sha256.Sum256(evilPEM))
+	dropped := filepath.Join(home, "store", "trust", "providers", sum+".pem")
+	if err := os.WriteFile(dropped, evilPEM, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	r := conserva(t, append(cfg, "audit")...)
+	if r.code != 1 || !strings.Contains(r.stdout, "trust/providers/"+sum+".pem: a provider trust file the catalog does not list") {
+		t.Fatalf("audit with a dropped trust file: %d\n%s", r.code, r.stdout)
+	}
+	if r := conserva(t, append(cfg, "catalog", "rebuild")...); r.code == 2 {
+		t.Fatalf("rebuild: %s", r.stderr)
+	}
+	forgedID := fmt.Sprintf("%x", sha256.Sum256(forged))
+	rows := decodeLines(t, conserva(t, append(cfg, "search", "--json", "--flagged")...).stdout)
+	flagged := false
+	for _, row := range rows {
+		flagged = flagged || row["id"] == forgedID
+	}
+	if !flagged {
+		t.Fatalf("after a rebuild the forged receipt is no longer flagged: %v", rows)
+	}
+	os.Remove(dropped)
+	// The kept file replaced in place (the attacker's CA appended).
+	kept, _ := filepath.Glob(filepath.Join(home, "store", "trust", "providers", "*.pem"))
+	if len(kept) != 1 {
+		t.Fatalf("kept trust files: %v", kept)
+	}
+	os.Chmod(kept[0], 0o644)
+	data, _ := os.ReadFile(kept[0])
+	os.WriteFile(kept[0], append(data, evilPEM...), 0o444)
+	r = conserva(t, append(cfg, "audit")...)
+	if r.code != 1 || !strings.Contains(r.stdout, "does not hash to its name") {
+		t.Fatalf("audit with a replaced trust file: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	_ = set
+}
+
+// pecgenCA is a provider CA of the attacker's own.
+func pecgenCA(t *testing.T) *pecgen.FixtureSet {
+	t.Helper()
+	ca, err := pecgen.NewCA("Evil PEC CA", time.Now().AddDate(-2, 0, 0), time.Now().AddDate(5, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov, err := ca.NewProvider(pecgen.ProviderOptions{Name: "Evil Provider", Domain: "pec.evil.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pecgen.FixtureSet{CA: ca, Provider: prov}
+}
