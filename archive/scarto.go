@@ -71,7 +71,11 @@ func (a *Archive) ProposeScarto(ctx context.Context, before time.Time) (*Proposa
 		d := scarto.Dossier{ID: key}
 		ok := true
 		for _, r := range recs {
-			end := ret.Until(r.IngestedAt).UTC()
+			end, err := a.retentionEnd(ctx, r, ret)
+			if err != nil {
+				ok = false
+				break
+			}
 			if r.LegalHold || r.Disposed != "" || r.Damage != "" || r.Package == "" || end.After(before) {
 				ok = false
 				break
@@ -301,6 +305,13 @@ func (a *Archive) ExecuteScarto(ctx context.Context, id string) (*Proposal, erro
 			case del == nil:
 				o.Reason = "the store cannot delete"
 			default:
+				if end, err := a.retentionEnd(ctx, r, ret); err != nil {
+					o.Reason = err.Error()
+					break
+				} else if time.Now().Before(end) {
+					o.Reason = "under retention until " + end.Format(time.RFC3339) + " (the later of the configured and the sealed retention)"
+					break
+				}
 				if err := del.DeleteExpired(ctx, m.Key, firstNonEmpty(m.Version, r.VersionID), ret, time.Now()); err != nil {
 					o.Reason = err.Error()
 				}
@@ -439,4 +450,30 @@ func (a *Archive) restoreDisposals(ctx context.Context, sum *RebuildSummary) err
 	sum.Failures = kept
 	sum.Missing -= len(fixed)
 	return nil
+}
+
+// retentionEnd is when a message's retention ends: the later of what the
+// configuration says now and what its package recorded when it was sealed,
+// so that shortening the configuration, by mistake or by malice, never ends
+// a retention early.
+func (a *Archive) retentionEnd(ctx context.Context, r *Record, ret storage.Retention) (time.Time, error) {
+	end := ret.Until(r.IngestedAt).UTC()
+	if r.Package == "" || !ValidPackageID(r.Package) {
+		return end, fmt.Errorf("%s: not sealed", r.ID)
+	}
+	var p PackageRecord
+	found, err := a.Catalog.getJSON(bucketPackages, r.Package, &p)
+	if err != nil || !found {
+		return end, fmt.Errorf("%s: its package %s is not catalogued (%v)", r.ID, r.Package, err)
+	}
+	if p.Retention != "" {
+		sealed, err := storage.ParseRetention(p.Retention)
+		if err != nil {
+			return end, fmt.Errorf("%s: the retention its package was sealed with: %w", r.ID, err)
+		}
+		if e := sealed.Until(r.IngestedAt).UTC(); e.After(end) {
+			end = e
+		}
+	}
+	return end, nil
 }

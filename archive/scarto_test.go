@@ -48,8 +48,19 @@ func twoDossiers(t *testing.T, a *archive.Archive) (held, free string) {
 // age makes the stored messages look written three days ago.
 func age(t *testing.T, a *archive.Archive) {
 	past := time.Now().AddDate(0, 0, -3)
+	var ids []string
 	a.Catalog.Scan(func(r *archive.Record) error {
+		ids = append(ids, r.ID)
 		return os.Chtimes(filepath.Join(a.Dir, "store", r.Key), past, past)
+	})
+	// Both clocks: the store's (file times) and the catalog's (ingestion).
+	a.Catalog.Update(func(get func(string) (*archive.Record, error), put func(*archive.Record) error) error {
+		for _, id := range ids {
+			r, _ := get(id)
+			r.IngestedAt = r.IngestedAt.AddDate(0, 0, -3)
+			put(r)
+		}
+		return nil
 	})
 }
 
@@ -253,6 +264,18 @@ func TestScartoS3RefusedByStore(t *testing.T) {
 	ctx := context.Background()
 	a := openWith(t, "retention = \"1d\"\n")
 	twoDossiers(t, a)
+	// The catalog says the messages came in three days ago (so conserva's
+	// own check lets them through): the store's Object Lock still refuses.
+	a.Catalog.Update(func(get func(string) (*archive.Record, error), put func(*archive.Record) error) error {
+		var ids []string
+		a.Catalog.Scan(func(r *archive.Record) error { ids = append(ids, r.ID); return nil })
+		for _, id := range ids {
+			r, _ := get(id)
+			r.IngestedAt = r.IngestedAt.AddDate(0, 0, -3)
+			put(r)
+		}
+		return nil
+	})
 	p, err := a.ProposeScarto(ctx, time.Now().AddDate(0, 0, 2))
 	if err != nil || p == nil {
 		t.Fatal(err)
@@ -266,5 +289,24 @@ func TestScartoS3RefusedByStore(t *testing.T) {
 		if _, err := a.Store.Stat(ctx, m.Key); err != nil {
 			t.Fatal("deleted within retention")
 		}
+	}
+}
+
+// A retention shortened in conserva.toml after the seal, or one that would
+// overflow, never ends a sealed message's retention early.
+func TestScartoKeepsTheSealedRetention(t *testing.T) {
+	ctx := context.Background()
+	a := openWith(t, "store = \"local\"\nretention = \"10y\"\n")
+	twoDossiers(t, a)
+	age(t, a)
+	a.Config.Retention = "1d"
+	if p, err := a.ProposeScarto(ctx, time.Now().AddDate(0, 0, 2)); err != nil || p != nil {
+		t.Fatalf("proposed with the retention shortened after the seal: %+v %v", p, err)
+	}
+	if _, err := storage.ParseRetention("9223372036854775807y9223372036854775807y"); err == nil {
+		t.Fatal("an overflowing retention was accepted")
+	}
+	if _, err := storage.ParseRetention("1001y"); err == nil {
+		t.Fatal("a retention of more than 1000 years was accepted")
 	}
 }

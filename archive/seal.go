@@ -43,6 +43,9 @@ type PackageRecord struct {
 	TSARoot         string `json:"tsa_root,omitempty"`
 	SignerRootsFile string `json:"signer_roots_file,omitempty"`
 	TSARootsFile    string `json:"tsa_roots_file,omitempty"`
+	// Retention in force when it was sealed: scarto never ends a
+	// retention earlier than this, whatever the configuration says later.
+	Retention string `json:"retention,omitempty"`
 }
 
 // SealOptions override the configuration for one run.
@@ -394,7 +397,7 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resum
 	p := PackageRecord{ID: j.ID, Messages: len(recs), Bytes: total, Created: j.Created, Timestamp: ts.Time.UTC(), Development: len(j.Warnings) > 0,
 		Signer: sig.Signer.Subject.CommonName, TSA: ts.TSA.Subject.CommonName,
 		SignerRoot: Fingerprint(sig.Chain[len(sig.Chain)-1]), TSARoot: Fingerprint(ts.Chain[len(ts.Chain)-1]),
-		SignerRootsFile: k.signerRootsKey, TSARootsFile: k.tsaRootsKey}
+		SignerRootsFile: k.signerRootsKey, TSARootsFile: k.tsaRootsKey, Retention: firstNonEmpty(j.Retention, a.Config.Retention)}
 	if err := a.keepObjects(ctx, k, j.ID, recs, ix.Metadata); err != nil {
 		return PackageRecord{}, err
 	}
