@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -323,14 +324,21 @@ func (a *Archive) reverifyOne(ctx context.Context, r *Record, trust *pec.TrustSt
 		m = pec.TooLarge(r.ID, r.Size, lim)
 	} else {
 		rc, err := storage.GetVersion(ctx, a.Store, r.Key, r.VersionID)
+		if errors.Is(err, storage.ErrNotFound) {
+			// catalog check has no read-back of its own: say it here, in
+			// the read-back's words (audit merges the same problems).
+			return []string{"missing from the store"}
+		}
 		if err != nil {
-			return nil
+			return []string{"unreadable: " + err.Error()}
 		}
 		raw, err := io.ReadAll(io.LimitReader(rc, lim.MaxSize+1))
 		rc.Close()
-		sum := sha256.Sum256(raw)
-		if err != nil || hex.EncodeToString(sum[:]) != r.ID {
-			return nil // unreadable or damaged: the read-back names it
+		if err != nil {
+			return []string{"unreadable: " + err.Error()}
+		}
+		if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != r.ID {
+			return []string{"damaged: content hashes to " + hex.EncodeToString(sum[:])}
 		}
 		m = pec.Parse(raw, lim)
 	}

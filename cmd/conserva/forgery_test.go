@@ -585,3 +585,18 @@ func pecgenCA(t *testing.T) *pecgen.FixtureSet {
 	}
 	return &pecgen.FixtureSet{CA: ca, Provider: prov}
 }
+
+// TestCatalogCheckNamesADamagedMessage: catalog check, which reads no
+// message back otherwise, names one whose bytes changed.
+func TestCatalogCheckNamesADamagedMessage(t *testing.T) {
+	_, cfg, _, _ := sealedDossier(t)
+	msgs, _ := filepath.Glob(filepath.Join(cfg[1], "store", "messages", "*", "*.eml"))
+	p := msgs[0]
+	os.Chmod(p, 0o644)
+	data, _ := os.ReadFile(p)
+	os.WriteFile(p, []byte(strings.Replace(string(data), "Subject: ", "Subject: X", 1)), 0o444)
+	r := conserva(t, append(cfg, "catalog", "check")...)
+	if r.code != 1 || !strings.Contains(r.stdout, "damaged: content hashes to") {
+		t.Fatalf("catalog check of a changed message: %d\n%s", r.code, r.stdout)
+	}
+}
