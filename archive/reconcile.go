@@ -319,6 +319,9 @@ func (a *Archive) reverify(ctx context.Context, recs []*Record, trust *pec.Trust
 }
 
 func (a *Archive) reverifyOne(ctx context.Context, r *Record, trust *pec.TrustStore, lim pec.Limits) []string {
+	if r.Disposed != "" {
+		return nil // deleted by an executed scarto: its verbale says so
+	}
 	var m *pec.Message
 	if r.Size > lim.MaxSize {
 		m = pec.TooLarge(r.ID, r.Size, lim)

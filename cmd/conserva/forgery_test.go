@@ -600,3 +600,28 @@ func TestCatalogCheckNamesADamagedMessage(t *testing.T) {
 		t.Fatalf("catalog check of a changed message: %d\n%s", r.code, r.stdout)
 	}
 }
+
+// TestResealedUnderAnotherPinnedRoot: a package re-signed and
+// re-timestamped by someone whose root was then pinned (a configuration
+// changed along with the package) is still named: the catalog recorded the
+// roots each package was sealed under.
+func TestResealedUnderAnotherPinnedRoot(t *testing.T) {
+	_, cfg, _, _ := sealedDossier(t)
+	home := cfg[1]
+	pkgs, _ := filepath.Glob(filepath.Join(home, "store", "packages", "*"))
+	pkg := pkgs[0]
+	fg := newForger(t)
+	index, _ := os.ReadFile(filepath.Join(pkg, "index.xml"))
+	p7s, tsr := fg.seal(t, index)
+	for name, data := range map[string][]byte{"index.xml.p7s": p7s, "index.xml.p7s.tsr": tsr} {
+		p := filepath.Join(pkg, name)
+		os.Chmod(p, 0o644)
+		os.WriteFile(p, data, 0o444)
+	}
+	roots := filepath.Join(t.TempDir(), "roots.pem")
+	os.WriteFile(roots, testpki.PEM(fg.root.Cert), 0o644)
+	r := conserva(t, append(cfg, "audit", "--signer-roots", roots, "--tsa-roots", roots)...)
+	if r.code != 1 || !strings.Contains(r.stdout, "but the package was sealed under root") {
+		t.Fatalf("audit of a package re-sealed under a newly pinned root: %d\n%s", r.code, r.stdout)
+	}
+}
