@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"github.com/conserva/conserva/internal/redact"
 	"strings"
 	"time"
 
@@ -90,7 +91,7 @@ func newRecord(m *pec.Message, v pec.Verification, source string, now time.Time)
 		Signature: v.Verdict, Reason: v.Reason, Signer: v.Signer, SignedAt: v.SignedAt, TimeSource: v.TimeSource,
 		MessageID: m.MessageID, RefMessageID: m.RefMessageID, Identificativo: m.Identificativo, Msgid: m.Msgid,
 		From: m.Sender, To: m.Recipients, Subject: m.Subject,
-		Sources: []string{source}, IngestedAt: now, Warnings: m.Warnings,
+		Sources: []string{redact.Text(source)}, IngestedAt: now, Warnings: m.Warnings,
 	}
 	if !m.Date.IsZero() {
 		d := m.Date

@@ -81,6 +81,9 @@ func runIngest(ctx context.Context, cmd *cli.Command) error {
 	}
 	sum.Errors += len(missing)
 	sum.Failures = append(missing, sum.Failures...)
+	for i := range sum.Failures { // a source named with its password is printed without it
+		sum.Failures[i].Source, sum.Failures[i].Error = redact.Text(sum.Failures[i].Source), redact.Text(sum.Failures[i].Error)
+	}
 	out := cmd.Root().Writer
 	if cmd.Bool("json") {
 		enc := json.NewEncoder(out)
