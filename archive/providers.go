@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -62,9 +61,9 @@ func (a *Archive) ProviderTrust(ctx context.Context, override string) (*pec.Trus
 		path = a.path(a.Config.Trust)
 	}
 	if path != "" {
-		data, err := os.ReadFile(path)
+		data, err := pec.ReadTrustFile(path)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading trust anchors: %w", err)
+			return nil, nil, err
 		}
 		t, err := pec.ParseTrust(data)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -45,9 +46,9 @@ func (t *TrustStore) Add(certs ...*x509.Certificate) { t.anchors = append(t.anch
 // export (see ParseIGPEC). A file that yields no certificate is an error,
 // so that a wrong path never silently means "trust nothing".
 func LoadTrustFile(path string) (*TrustStore, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadTrustFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading trust anchors: %w", err)
+		return nil, err
 	}
 	t, err := ParseTrust(data)
 	if err != nil {
@@ -111,4 +112,29 @@ func (t *TrustStore) isAnchor(c *x509.Certificate) bool {
 		}
 	}
 	return false
+}
+
+// MaxTrustFile bounds a trust anchors file (AgID's whole provider index is
+// a few megabytes).
+const MaxTrustFile = 64 << 20
+
+// ReadTrustFile reads a trust anchors file: a regular file of at most
+// MaxTrustFile bytes (never /dev/zero or a pipe read forever).
+func ReadTrustFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading trust anchors: %w", err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("trust anchors %s: not a regular file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxTrustFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading trust anchors: %w", err)
+	}
+	if len(data) > MaxTrustFile {
+		return nil, fmt.Errorf("trust anchors %s: larger than %d bytes", path, MaxTrustFile)
+	}
+	return data, nil
 }

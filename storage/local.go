@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // Local is a write-once directory. An object is written to an unnamed
@@ -215,11 +216,20 @@ func (l *Local) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(p)
+	// O_NOFOLLOW: the store holds regular files only; a link put in its
+	// place (to /dev/zero, to another file) is damage, never followed.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", key, ErrNotFound)
 	}
-	return f, err
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: not a regular file", key)
+	}
+	return f, nil
 }
 
 func (l *Local) Stat(ctx context.Context, key string) (Info, error) {

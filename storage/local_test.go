@@ -75,3 +75,19 @@ func TestLocalWriteOnce(t *testing.T) {
 		t.Fatalf("list: %v", keys)
 	}
 }
+
+// A link put in the place of an object (to /dev/zero) is never followed:
+// reading it is an error, not an endless read.
+func TestLocalGetRefusesALink(t *testing.T) {
+	dir := t.TempDir()
+	s, err := storage.OpenLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "messages", "aa")
+	os.MkdirAll(p, 0o755)
+	os.Symlink("/dev/zero", filepath.Join(p, "x.eml"))
+	if _, err := s.Get(context.Background(), "messages/aa/x.eml"); err == nil {
+		t.Fatal("a link to /dev/zero was opened")
+	}
+}
