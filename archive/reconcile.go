@@ -195,6 +195,10 @@ func (a *Archive) reconcilePackages(ctx context.Context, byID map[string]*Record
 		switch {
 		case sealing:
 			continue // the seal in progress: its members are pending
+		case !catalogued[id] && !complete && a.abandoned(id):
+			// Begun with another signer or TSA, its messages sealed under a
+			// new id (seal.go settle): kept, as everything stored is.
+			res.notes = append(res.notes, fmt.Sprintf("%s: an incomplete package abandoned when the seal was resumed with another signer or TSA", prefix))
 		case !catalogued[id] && complete:
 			bad("", prefix, "a sealed package the catalog does not know: run conserva catalog rebuild")
 		case !catalogued[id]:

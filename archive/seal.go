@@ -220,6 +220,11 @@ func (a *Archive) settle(ctx context.Context, j *journal, k *sealKit) (*journal,
 		if err == nil {
 			a.Log.Warn("the interrupted package was begun with another signer or TSA: sealing its messages under a new id", "package", j.ID)
 			j.Abandoned = append(j.Abandoned, j.ID)
+			// Remembered beyond the journal, so that audit knows the
+			// incomplete folder for what it is.
+			if err := a.Catalog.putJSON(bucketMeta, abandonedKey+j.ID, time.Now().UTC()); err != nil {
+				return j, err
+			}
 			j.ID, j.Created = newPackageID()
 		} else if !errors.Is(err, storage.ErrNotFound) {
 			return j, err
@@ -227,6 +232,17 @@ func (a *Archive) settle(ctx context.Context, j *journal, k *sealKit) (*journal,
 	}
 	j.Signer, j.TSA, j.Retention, j.Warnings = signer, k.tsaName, a.Config.Retention, k.warnings
 	return j, a.Catalog.putJSON(bucketMeta, journalKey, j)
+}
+
+// abandonedKey prefixes, in the meta bucket, the ids of packages left
+// incomplete when a seal was resumed with another signer or TSA.
+const abandonedKey = "abandoned:"
+
+// abandoned says whether id is such a package.
+func (a *Archive) abandoned(id string) bool {
+	var at time.Time
+	found, err := a.Catalog.getJSON(bucketMeta, abandonedKey+id, &at)
+	return err == nil && found
 }
 
 func certSum(c *x509.Certificate) string {
