@@ -66,10 +66,12 @@ func TestS3ArchiveEndToEnd(t *testing.T) {
 			t.Fatalf("%s: a locked version was deleted", obj.Key)
 		}
 	}
-	// 4 messages; per package: 4 meta, index, p7s, tsr, 2 chains; the
-	// pinned roots file (the development CA) and the providers' anchors.
-	if n != 4+4+5+2 {
-		t.Fatalf("%d objects in the bucket, want 15", n)
+	// 4 messages; per package: 4 meta, 1 aggregazione record (one dossier),
+	// index, p7s, tsr, 2 chains; the pinned roots file (the development CA)
+	// and the providers' anchors; the ingest's rapporto di versamento, its
+	// p7s, tsr and sig.json.
+	if n != 4+4+1+5+2+4 {
+		t.Fatalf("%d objects in the bucket, want 20", n)
 	}
 	before := conserva(t, append(cfg, "search", "--json")...).stdout
 	os.Remove(filepath.Join(home, "catalog.db"))
