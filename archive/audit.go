@@ -45,6 +45,8 @@ type AuditReport struct {
 	Reverified int       `json:"reverified"`
 	Notes      []string  `json:"notes,omitempty"`
 	Problems   []Problem `json:"problems"`
+	// Evidence records (audit_ers.go).
+	ERS *ERSAudit `json:"ers,omitempty"`
 }
 
 var bucketAudits = []byte("audits")
@@ -131,6 +133,9 @@ func (a *Archive) Audit(ctx context.Context, sample int, trust *pec.TrustStore, 
 	close(next)
 	wg.Wait()
 	rep.Problems = mergeProblems(rep.Problems, rec.problems)
+	ersRep, ersProbs, ersNotes := a.auditERS(ctx, recs, rep.Problems)
+	rep.ERS, rep.Notes = ersRep, append(rep.Notes, ersNotes...)
+	rep.Problems = append(rep.Problems, ersProbs...)
 	sort.Slice(rep.Problems, func(i, j int) bool { return rep.Problems[i].Key < rep.Problems[j].Key })
 	rep.Finished = time.Now().UTC()
 	if err := a.Catalog.putJSON(bucketAudits, rep.Started.Format(time.RFC3339Nano), rep); err != nil {

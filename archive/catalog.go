@@ -23,7 +23,8 @@ var (
 	bucketMeta     = []byte("meta")
 	bucketPackages = []byte("packages")
 	bucketSources  = []byte("sources")
-	allBuckets     = [][]byte{bucketMessages, bucketMsgID, bucketIdent, bucketAddr, bucketDate, bucketDossier, bucketMeta, bucketPackages, bucketAudits, bucketSources, bucketTrust, bucketReports, bucketScarto}
+	bucketUsers    = []byte("users") // web users (users.go)
+	allBuckets     = [][]byte{bucketMessages, bucketMsgID, bucketIdent, bucketAddr, bucketDate, bucketDossier, bucketMeta, bucketPackages, bucketAudits, bucketSources, bucketTrust, bucketReports, bucketScarto, bucketUsers}
 )
 
 // ErrBusy: another process holds the catalog.

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // ErrCatalogDamaged: the catalog file cannot be read. bbolt trusts its
@@ -43,10 +44,17 @@ func catchDamage(err *error) func() {
 	}
 }
 
-// openBolt opens a bbolt file, with the same protection.
+// openBolt opens a bbolt file, with the same protection; a file bbolt
+// refuses (both meta pages bad, not a bbolt file) is damage too.
 func openBolt(path string, opts *bolt.Options) (db *bolt.DB, err error) {
 	defer catchDamage(&err)()
-	return bolt.Open(path, 0o600, opts)
+	db, err = bolt.Open(path, 0o600, opts)
+	for _, e := range []error{berrors.ErrInvalid, berrors.ErrChecksum, berrors.ErrVersionMismatch, berrors.ErrInvalidMapping} {
+		if errors.Is(err, e) {
+			return nil, fmt.Errorf("%w (%v)", ErrCatalogDamaged, err)
+		}
+	}
+	return db, err
 }
 
 // decodeRecord reads a catalog record and checks what every record must

@@ -30,6 +30,8 @@ type Config struct {
 	Retention string `toml:"retention"`
 
 	Seal SealConfig `toml:"seal"`
+	// ERS: renewal of the evidence records (audit_ers.go, renew.go).
+	ERS ERSConfig `toml:"ers"`
 
 	// AgID metadata and classification rules (docs/AGID.md).
 	AgID     AgIDConfig     `toml:"agid"`
@@ -116,6 +118,12 @@ max_package_bytes = "10GB"
 submitter = "conserva archive"
 holder = "conserva archive"
 authorized_signer = "Responsabile della conservazione"
+
+[ers]
+# Evidence records (RFC 4998) are renewed by "conserva renew" (and by
+# "conserva run" when due) this long before the newest archive timestamp's
+# TSA certificate expires; audit warns from then on.
+renew_margin = "2y"
 
 # AgID metadata (docs/AGID.md). The organisation's own PEC addresses make
 # the flow of each message E (received), U (sent) or I (internal); the

@@ -97,7 +97,9 @@ func verifyScript(rep *ExportReport, manifestSigner, manifestTSA string, anchors
 	w(`  h=$(sha256sum "$f"); h=${h%%%% *}`)
 	w(`  if [ "$f" != "messages/$h.eml" ]; then bad "$f: its name is not its SHA-256 ($h)"; continue; fi`)
 	w(`  found=`)
-	w(`  for idx in %s; do [ -f "$idx" ] && grep -qF ">$h</sincro:Hash>" "$idx" && found=$idx; done`, strings.Join(known, " "))
+	// Listed as a message (its Path in the messages group), not merely as
+	// some hash of the index.
+	w(`  for idx in %s; do [ -f "$idx" ] && grep -qF "<sincro:Path>messages/${h%%%%"${h#??}"}/$h.eml</sincro:Path>" "$idx" && found=$idx; done`, strings.Join(known, " "))
 	w(`  if [ -n "$found" ]; then ok "$f is listed in the signed index $found"`)
 	w(`  else case $unsealed in *" $h "*) echo "NOT SEALED: $f is in no package yet (report.json says so): it rests on the signed manifest of this pack";; *) bad "$f is in no signed package index of this pack";; esac`)
 	w(`  fi`)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/conserva/conserva/archive"
 	"github.com/conserva/conserva/ingest"
+	"github.com/conserva/conserva/internal/pecgen"
+	"github.com/conserva/conserva/pec"
 	"github.com/conserva/conserva/storage"
 )
 
@@ -61,5 +63,34 @@ func TestHugeHeaderDoesNotStrandBatches(t *testing.T) {
 	recs, err := a.Catalog.DossierRecords(r.Dossier)
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("dossier lookup: %d %v", len(recs), err)
+	}
+}
+
+// A rebuild re-verifies; the verdict the catalog held before is kept in
+// the record's history, with its sources and ingestion time.
+func TestRebuildKeepsVerdictHistory(t *testing.T) {
+	w, a := setup(t)
+	trust := pec.NewTrustStore(w.ca.Cert)
+	raw, err := w.prov.Build(pecgen.Spec{Kind: pec.KindAccettazione, Subject: "storia"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "a.eml")
+	os.WriteFile(src, raw, 0o644)
+	run(t, a, trust, src)
+	var before *archive.Record
+	a.Catalog.Scan(func(r *archive.Record) error { before = r; return nil })
+	if before.Signature != pec.Valid {
+		t.Fatalf("ingested as %s", before.Signature)
+	}
+	// Rebuilt without the anchors: the verdict changes, its history stays.
+	if _, err := a.Rebuild(context.Background(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := a.Catalog.Get(before.ID)
+	h := after.History
+	if after.Signature != pec.Untrusted || len(h) != 2 || h[0].Verdict != pec.Valid || h[0].By != "ingest" ||
+		h[1].Verdict != pec.Untrusted || h[1].By != "rebuild" || after.Sources[0] != src || !after.IngestedAt.Equal(before.IngestedAt) {
+		t.Fatalf("after rebuild: %s, history %+v, sources %v", after.Signature, h, after.Sources)
 	}
 }

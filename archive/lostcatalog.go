@@ -3,6 +3,7 @@ package archive
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -28,8 +29,11 @@ func refuseLostCatalog(dir string, store storage.Store) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	err := store.List(ctx, "messages/", func(storage.Info) error { return errFound })
-	if errors.Is(err, errFound) {
+	switch {
+	case errors.Is(err, errFound):
 		return ErrCatalogLost
+	case err != nil:
+		return fmt.Errorf("catalog.db is missing and the store cannot be listed to tell whether it holds messages: %w", err)
 	}
 	return nil
 }

@@ -83,8 +83,8 @@ func (a *Archive) Rebuild(ctx context.Context, trust *pec.TrustStore, progress f
 		err = cat.putJSON(bucketMeta, journalKey, j)
 	}
 	if err == nil && old != nil {
-		// What only the catalog knew: audit history and IMAP marks.
-		for _, bk := range [][]byte{bucketAudits, bucketSources, bucketReports, bucketScarto} {
+		// What only the catalog knew: audit history, IMAP marks, web users.
+		for _, bk := range [][]byte{bucketAudits, bucketSources, bucketReports, bucketScarto, bucketUsers} {
 			if cerr := copyBucket(old, cat, bk); cerr != nil {
 				sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s not carried over: %v", bk, cerr))
 			}

@@ -90,6 +90,13 @@ func (a *Archive) Seal(ctx context.Context, opts SealOptions) ([]PackageRecord, 
 			err = a.signPendingReports(ctx, k)
 		}
 		if err != nil || j == nil {
+			if err == nil {
+				// One archive timestamp for every package of the run
+				// (seal_ers.go), and for any left without records.
+				if err = a.sealEvidence(ctx, k); err != nil {
+					err = fmt.Errorf("evidence records: %w", err)
+				}
+			}
 			return out, k.warnings, err
 		}
 		if resumed {
@@ -120,6 +127,8 @@ type sealKit struct {
 	warnings []string
 	// Store keys of the kept roots files.
 	signerRootsKey, tsaRootsKey string
+	// What the packages of this run hold, for their evidence records.
+	sealed map[string][]ersObject
 }
 
 // sealKeys picks the signer and the TSA (given, configured, or the
@@ -378,6 +387,9 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resum
 		Signer: sig.Signer.Subject.CommonName, TSA: ts.TSA.Subject.CommonName,
 		SignerRoot: Fingerprint(sig.Chain[len(sig.Chain)-1]), TSARoot: Fingerprint(ts.Chain[len(ts.Chain)-1]),
 		SignerRootsFile: k.signerRootsKey, TSARootsFile: k.tsaRootsKey}
+	if err := a.keepObjects(ctx, k, j.ID, recs, ix.Metadata); err != nil {
+		return PackageRecord{}, err
+	}
 	return p, a.Catalog.markSealed(p, j.IDs)
 }
 

@@ -80,6 +80,10 @@ type forger struct {
 
 func (f forger) Name() string { return "forger" }
 
+func (f forger) TimestampDigest(ctx context.Context, h crypto.Hash, d []byte) (timestamp.Token, error) {
+	return f.dev.TimestampDigest(ctx, h, d)
+}
+
 func (f forger) Timestamp(_ context.Context, content []byte) (timestamp.Token, error) {
 	if f.over != nil {
 		content = f.over

@@ -20,6 +20,8 @@ type Authority interface {
 	// Timestamp returns the DER TimeStampResp for SHA-256(content), as the
 	// TSA sent it, and the time it certifies.
 	Timestamp(ctx context.Context, content []byte) (Token, error)
+	// TimestampDigest stamps a precomputed digest (see digest.go).
+	DigestAuthority
 	// Name says which TSA this is, for reports.
 	Name() string
 }

@@ -73,10 +73,12 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 		Flags:          []cli.Flag{archiveFlag()},
 		Commands: []*cli.Command{
 			verifyCommand(),
+			verifyERSCommand(),
 			ingestCommand(),
 			searchCommand(),
 			showCommand(),
 			sealCommand(),
+			renewCommand(),
 			tsaCommand(),
 			catalogCommand(),
 			holdCommand(),
@@ -89,6 +91,9 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			classifyCommand(),
 			statsCommand(),
 			scartoCommand(),
+			userCommand(),
+			serveCommand(),
+			accesslogCommand(),
 			versionCommand(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {

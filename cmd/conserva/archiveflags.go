@@ -108,3 +108,13 @@ func markRequired(flags []cli.Flag) {
 		}
 	}
 }
+
+// progressFunc is progress as a callback (nil when there is no bar) and
+// the function that clears the bar before the summary is printed.
+func progressFunc(cmd *cli.Command, max int, what string) (func(int), func()) {
+	bar := progress(cmd, max, what)
+	if bar == nil {
+		return nil, func() {}
+	}
+	return func(done int) { _ = bar.Set(done) }, func() { _ = bar.Finish() }
+}

@@ -93,15 +93,9 @@ func runRebuild(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
-	bar := progress(cmd, -1, "rebuilding")
-	var prog func(int)
-	if bar != nil {
-		prog = func(n int) { _ = bar.Set(n) }
-	}
+	prog, finish := progressFunc(cmd, -1, "rebuilding")
 	sum, err := a.Rebuild(ctx, trust, prog)
-	if bar != nil {
-		_ = bar.Finish()
-	}
+	finish()
 	out := cmd.Root().Writer
 	if cmd.Bool("json") {
 		if jerr := json.NewEncoder(out).Encode(sum); jerr != nil {

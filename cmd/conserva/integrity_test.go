@@ -78,18 +78,30 @@ func TestAuditReconciles(t *testing.T) {
 	home := filepath.Join(t.TempDir(), "archive")
 	ingestFixtures(t, home, 6)
 	cfg := []string{"--archive", home}
+	tampered := filepath.Join(t.TempDir(), "tampered.eml")
+	os.WriteFile(tampered, set.Get("tampered-body").Raw, 0o644)
+	conserva(t, append(cfg, "ingest", "--trust", set.TrustPEM, tampered)...)
 	if r := conserva(t, append(cfg, "seal")...); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	rep, r := audit(t, home, "audit", "--trust", set.TrustPEM)
-	if r.code != 0 || rep.Stored != 6 || rep.Catalogued != 6 || rep.Reverified != 6 || len(rep.Problems) != 0 {
+	if r.code != 0 || rep.Stored != 7 || rep.Catalogued != 7 || rep.Reverified != 7 || len(rep.Problems) != 0 {
 		t.Fatalf("intact archive: exit %d %s", r.code, r.stdout)
 	}
 	if rep, r := audit(t, home, "catalog", "check", "--trust", set.TrustPEM); r.code != 0 || len(rep.Problems) != 0 {
 		t.Fatalf("catalog check of an intact archive: exit %d %s", r.code, r.stdout)
 	}
 	rows := decodeLines(t, conserva(t, append(cfg, "search", "--json")...).stdout)
-	ids := []string{rows[0]["id"].(string), rows[1]["id"].(string), rows[2]["id"].(string)}
+	var ids []string // ids[1] is the tampered message
+	bad := ""
+	for _, row := range rows {
+		if row["signature"] == "invalid" {
+			bad = row["id"].(string)
+		} else {
+			ids = append(ids, row["id"].(string))
+		}
+	}
+	ids = append([]string{ids[0], bad}, ids[1:]...)
 	pkg := rows[0]["package"].(string)
 	save := mustRead(t, filepath.Join(home, "catalog.db"))
 
@@ -112,7 +124,7 @@ func TestAuditReconciles(t *testing.T) {
 	}
 	a.Close()
 	rep, r = audit(t, home, "audit")
-	if r.code != 1 || !rep.names("", "catalog is empty but the store holds 6 messages") || !rep.names(ids[0], "stored but not catalogued") ||
+	if r.code != 1 || !rep.names("", "catalog is empty but the store holds 7 messages") || !rep.names(ids[0], "stored but not catalogued") ||
 		!rep.names(pkg, "sealed package the catalog does not know") {
 		t.Fatalf("empty catalog: exit %d %s", r.code, r.stdout)
 	}
@@ -127,15 +139,16 @@ func TestAuditReconciles(t *testing.T) {
 	for _, cmd := range [][]string{{"audit"}, {"catalog", "check"}} {
 		rep, r = audit(t, home, append(cmd, "--trust", set.TrustPEM)...)
 		if r.code != 1 || !rep.names(ids[0], "stored but not catalogued") ||
-			!rep.names(ids[1], `the catalog says subject "FORGED"`) || !rep.names(ids[1], `the catalog says reason "looks fine"`) ||
+			!rep.names(ids[1], `the catalog says subject "FORGED"`) || !rep.names(ids[1], `the catalog says verdict valid, the stored message invalid`) ||
 			!rep.names(ids[2], "listed in the signed index of package "+pkg+", but the catalog has it in no package") {
 			t.Fatalf("%s of an edited catalog: exit %d %s", cmd, r.code, r.stdout)
 		}
 	}
-	// The forged verdict is named without --trust too: the anchors given
-	// at ingest are kept in the archive.
+	// The forged verdict is named without --trust too (the anchors given
+	// at ingest are kept in the archive; and tampering does not depend on
+	// trust anyway).
 	rep, r = audit(t, home, "audit")
-	if !rep.names(ids[1], `the catalog says reason "looks fine"`) {
+	if !rep.names(ids[1], `the catalog says verdict valid, the stored message invalid`) || !rep.names(ids[1], `the catalog says reason "looks fine"`) {
 		t.Fatalf("audit with the kept anchors does not name the forged verdict: %s", r.stdout)
 	}
 
@@ -325,6 +338,22 @@ func TestDamagedCatalogNeverPanics(t *testing.T) {
 				}
 			}
 		}
+	}
+	// A catalog that is not even a bbolt file any more: every command says
+	// so, and rebuild makes a new one.
+	garbage := make([]byte, len(pristine))
+	for i := range garbage {
+		garbage[i] = byte(rng.Uint32())
+	}
+	os.WriteFile(catalog, garbage, 0o600)
+	if r := conserva(t, append(cfg, "search")...); r.code == 0 || !strings.Contains(r.stderr, "the catalog is damaged: run conserva catalog rebuild") {
+		t.Fatalf("search over garbage: %d %s", r.code, r.stderr)
+	}
+	if r := conserva(t, append(cfg, "catalog", "rebuild", "--trust", set.TrustPEM)...); r.code != 0 {
+		t.Fatalf("rebuild over garbage: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if rep, r := audit(t, home, "audit", "--trust", set.TrustPEM); r.code != 0 || rep.Catalogued != 30 {
+		t.Fatalf("audit after rebuilding over garbage: %d %s", r.code, r.stdout)
 	}
 	t.Logf("%d of %d runs reported the damage (%d of %d pages in use)", hits, 8*len(commands), len(used), pages)
 	if hits == 0 {

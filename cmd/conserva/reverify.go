@@ -34,15 +34,9 @@ func reverifyCommand() *cli.Command {
 				return usageErrorf("%v", err)
 			}
 			n, _ := a.Catalog.Count()
-			bar := progress(cmd, n, "re-verifying")
-			var prog func(int)
-			if bar != nil {
-				prog = func(d int) { _ = bar.Set(d) }
-			}
+			prog, finish := progressFunc(cmd, n, "re-verifying")
 			sum, err := a.Reverify(ctx, trust, files, nil, prog)
-			if bar != nil {
-				_ = bar.Finish()
-			}
+			finish()
 			if err != nil {
 				return &exitError{code: exitFindings, msg: err.Error()}
 			}

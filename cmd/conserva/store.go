@@ -32,15 +32,9 @@ func storeCommand() *cli.Command {
 				if a.Config.Store != "local" {
 					return usageErrorf("store migrate: this archive is already on %s; migrate copies from the local store", a.Config.Store)
 				}
-				bar := progress(cmd, -1, "copying")
-				var prog func(int)
-				if bar != nil {
-					prog = func(n int) { _ = bar.Set(n) }
-				}
+				prog, finish := progressFunc(cmd, -1, "copying")
 				sum, err := a.Migrate(ctx, to, prog)
-				if bar != nil {
-					_ = bar.Finish()
-				}
+				finish()
 				if err != nil {
 					return &exitError{code: exitFindings, msg: err.Error()}
 				}

@@ -1,0 +1,132 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+
+	"github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // decode the charsets PEC mail uses
+)
+
+// Limits of the message view: what a page shows, not what is kept.
+const (
+	maxShownText  = 1 << 20 // bytes of one text part
+	maxShownParts = 500
+	maxDepth      = 16
+)
+
+// Part is one text part or attachment, as the message view shows it.
+type Part struct {
+	Path      string // position: 1, 1.2, …
+	Type      string
+	Name      string
+	Size      int64
+	Text      string // decoded text (text/plain and text/html: shown as text)
+	IsHTML    bool
+	Truncated bool
+	Nested    bool // inside an attached message (postacert.eml)
+}
+
+// Header is one header field, decoded.
+type Header struct{ Key, Value string }
+
+// View is a message decoded for reading.
+type View struct {
+	Headers []Header
+	Texts   []Part
+	Files   []Part
+	Problem string
+}
+
+// decode walks the MIME tree of raw. Unknown charsets and encodings are
+// shown as they are; nothing is fatal: the stored bytes remain the evidence.
+func decode(raw []byte) View {
+	var v View
+	e, err := message.Read(bytes.NewReader(raw))
+	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
+		v.Problem = err.Error()
+		if e == nil {
+			return v
+		}
+	}
+	f := e.Header.Fields()
+	for f.Next() && len(v.Headers) < 200 {
+		val, err := f.Text()
+		if err != nil {
+			val = f.Value()
+		}
+		v.Headers = append(v.Headers, Header{f.Key(), val})
+	}
+	v.walk(e, "1", 0, false)
+	return v
+}
+
+func (v *View) walk(e *message.Entity, path string, depth int, nested bool) {
+	if depth > maxDepth || len(v.Texts)+len(v.Files) >= maxShownParts {
+		return
+	}
+	ct, params, _ := e.Header.ContentType()
+	if mr := e.MultipartReader(); mr != nil {
+		for i := 1; ; i++ {
+			p, err := mr.NextPart()
+			if errors.Is(err, io.EOF) || (err != nil && p == nil) {
+				if err != nil && !errors.Is(err, io.EOF) {
+					v.Problem = err.Error()
+				}
+				return
+			}
+			v.walk(p, path+"."+itoa(i), depth+1, nested)
+		}
+	}
+	_, dparams, _ := e.Header.ContentDisposition()
+	name := dparams["filename"]
+	if name == "" {
+		name = params["name"]
+	}
+	body, _ := io.ReadAll(io.LimitReader(e.Body, maxShownText+1))
+	truncated := len(body) > maxShownText
+	if truncated {
+		body = body[:maxShownText]
+	}
+	// Count the rest, without keeping it.
+	rest, _ := io.Copy(io.Discard, e.Body)
+	p := Part{Path: path, Type: ct, Name: name, Size: int64(len(body)) + rest, Truncated: truncated, Nested: nested}
+	switch {
+	case ct == "message/rfc822" && depth < maxDepth:
+		p.Name = firstNonEmpty(name, "message.eml")
+		v.Files = append(v.Files, p)
+		inner, err := message.Read(bytes.NewReader(body))
+		if inner != nil && (err == nil || message.IsUnknownCharset(err) || message.IsUnknownEncoding(err)) {
+			if subj, err := inner.Header.Text("Subject"); err == nil && subj != "" {
+				v.Texts = append(v.Texts, Part{Path: path, Type: "message/rfc822", Name: p.Name, Text: "Subject: " + subj + "\nFrom: " + inner.Header.Get("From") + "\nTo: " + inner.Header.Get("To"), Nested: true})
+			}
+			v.walk(inner, path, depth+1, true)
+		}
+	case (ct == "text/plain" || ct == "text/html" || ct == "") && name == "":
+		p.Text = strings.ToValidUTF8(string(body), "\uFFFD")
+		p.IsHTML = ct == "text/html"
+		v.Texts = append(v.Texts, p)
+	default:
+		p.Name = firstNonEmpty(name, "(unnamed)")
+		v.Files = append(v.Files, p)
+	}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+func itoa(i int) string {
+	const d = "0123456789"
+	if i < 10 {
+		return d[i : i+1]
+	}
+	return itoa(i/10) + d[i%10:i%10+1]
+}
