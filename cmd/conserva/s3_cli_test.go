@@ -52,12 +52,14 @@ func TestS3ArchiveEndToEnd(t *testing.T) {
 	}
 	client, _ := s.Client()
 	n := 0
+	var keys []string
 	tenYears := time.Now().AddDate(10, 0, -1)
 	for obj := range client.ListObjects(context.Background(), bucket, minio.ListObjectsOptions{Recursive: true, WithVersions: true}) {
 		if obj.Err != nil {
 			t.Fatal(obj.Err)
 		}
 		n++
+		keys = append(keys, obj.Key)
 		mode, until, err := client.GetObjectRetention(context.Background(), bucket, obj.Key, obj.VersionID)
 		if err != nil || mode == nil || *mode != minio.Compliance || until.Before(tenYears) {
 			t.Fatalf("%s: retention %v until %v (%v)", obj.Key, mode, until, err)
@@ -67,11 +69,12 @@ func TestS3ArchiveEndToEnd(t *testing.T) {
 		}
 	}
 	// 4 messages; per package: 4 meta, 1 aggregazione record (one dossier),
-	// index, p7s, tsr, 2 chains; the pinned roots file (the development CA)
-	// and the providers' anchors; the ingest's rapporto di versamento, its
-	// p7s, tsr and sig.json.
-	if n != 4+4+1+5+2+4 {
-		t.Fatalf("%d objects in the bucket, want 20", n)
+	// index, p7s, tsr, 2 chains, and an evidence record (ers/) for each
+	// message, the aggregazione record and the 5 package files; the pinned
+	// roots file (the development CA) and the providers' anchors; the
+	// ingest's rapporto di versamento, its p7s, tsr and sig.json.
+	if n != 4+4+1+5+(4+1+5)+2+4 {
+		t.Fatalf("%d objects in the bucket, want 30: %v", n, keys)
 	}
 	before := conserva(t, append(cfg, "search", "--json")...).stdout
 	os.Remove(filepath.Join(home, "catalog.db"))
