@@ -91,6 +91,9 @@ func (a *Archive) Audit(ctx context.Context, sample int, trust *pec.TrustStore, 
 	if err != nil {
 		return rep, err
 	}
+	for _, p := range a.auditTrust(ctx) {
+		problem(p)
+	}
 	rec, err := a.reconcile(ctx, all, recs, members, trust, nil)
 	if err != nil {
 		return rep, err

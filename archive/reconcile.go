@@ -71,6 +71,7 @@ func (a *Archive) CheckCatalog(ctx context.Context, opts CheckOptions) (CheckRep
 	res, err := a.reconcile(ctx, all, sample, nil, opts.Trust, opts.Progress)
 	rep.Stored, rep.Catalogued, rep.Packages, rep.Reverified, rep.Notes = res.stored, len(all), res.packages, res.reverified, res.notes
 	rep.Problems = mergeProblems(rep.Problems, res.problems)
+	rep.Problems = mergeProblems(rep.Problems, a.auditTrust(ctx))
 	sort.SliceStable(rep.Problems, func(i, j int) bool { return rep.Problems[i].Key < rep.Problems[j].Key })
 	rep.Finished = time.Now().UTC()
 	return rep, err

@@ -176,7 +176,10 @@ func (a *Archive) Renew(ctx context.Context, opts RenewOptions) (RenewSummary, e
 		}
 		renewed, err := r.Records()
 		if err == nil {
-			_, err = vf.Verify(ctx, renewed[0], items[0].digests)
+			// Judged now, not at the start of the run: the new timestamp
+			// is later than that.
+			check := &ers.Verifier{Roots: vf.Roots, At: time.Now()}
+			_, err = check.Verify(ctx, renewed[0], items[0].digests)
 		}
 		if err != nil {
 			return sum, fmt.Errorf("refusing the renewal timestamp: %w", err)
@@ -331,7 +334,7 @@ func (a *Archive) renewalItems(ctx context.Context, vf *ers.Verifier, j *renewJo
 			return nil, err
 		}
 		for _, x := range o {
-			if strings.HasPrefix(x.Name, "meta/") {
+			if recordless(x.Name) {
 				continue // no records: seal_ers.go
 			}
 			objs = append(objs, x)

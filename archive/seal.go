@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"sync"
@@ -229,6 +230,13 @@ func certSum(c *x509.Certificate) string {
 	s := sha256.Sum256(c.Raw)
 	return hex.EncodeToString(s[:])
 }
+
+// packageIDPattern is what newPackageID makes: UTC time and 8 hex digits.
+var packageIDPattern = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$`)
+
+// ValidPackageID says whether id is a package id, safe in a key, a file
+// name and a shell script.
+func ValidPackageID(id string) bool { return packageIDPattern.MatchString(id) }
 
 func newPackageID() (string, time.Time) {
 	now := time.Now().UTC().Truncate(time.Second)

@@ -125,7 +125,8 @@ func (a *Archive) packageObjects(ctx context.Context, pkg string) ([]ersObject, 
 		switch {
 		case strings.HasPrefix(f.Path, "messages/"):
 			o.Name = f.SHA256
-		case strings.HasPrefix(f.Path, prefix+"meta/"):
+		case strings.HasPrefix(f.Path, prefix):
+			// meta/, aggregazioni/: leaves of the tree, without records
 			o.Name = strings.TrimPrefix(f.Path, prefix)
 		default:
 			return nil, fmt.Errorf("package %s: index.xml lists %.200q outside the package", pkg, f.Path)
@@ -181,10 +182,19 @@ func (a *Archive) sealEvidence(ctx context.Context, k *sealKit) error {
 	if !found {
 		err := a.Catalog.Packages(func(p PackageRecord) error {
 			v, err := a.ersVersion(ctx, p.ID)
-			if err == nil && v == 0 {
-				j.Packages = append(j.Packages, p.ID)
+			if err != nil || v != 0 {
+				return err
 			}
-			return err
+			// A package whose index is gone cannot be given records; audit
+			// names it, and the seal goes on with the others.
+			if _, err := a.Store.Stat(ctx, "packages/"+p.ID+"/index.xml"); errors.Is(err, storage.ErrNotFound) {
+				a.Log.Warn("package without its index: no evidence records", "package", p.ID)
+				return nil
+			} else if err != nil {
+				return err
+			}
+			j.Packages = append(j.Packages, p.ID)
+			return nil
 		})
 		if err != nil || len(j.Packages) == 0 {
 			return err
@@ -261,7 +271,7 @@ func (a *Archive) writeRecords(ctx context.Context, objs []ersObject, v int, rec
 	var markers []int
 	rest := make([]int, 0, len(objs))
 	for i, o := range objs {
-		if strings.HasPrefix(o.Name, "meta/") {
+		if recordless(o.Name) {
 			continue // leaves only: see metaRecords
 		}
 		if o.Name == ersMarker {
@@ -341,3 +351,8 @@ func (a *Archive) readERS(ctx context.Context, key string) ([]byte, error) {
 	}
 	return data, err
 }
+
+// recordless says whether a package object is a leaf of the tree without a
+// record of its own: the files in the package's sub-folders (meta/,
+// aggregazioni/), which the index lists with their hashes.
+func recordless(name string) bool { return strings.Contains(name, "/") }

@@ -99,8 +99,10 @@ func TestSealWritesEvidenceRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pkgs) != 3 || n.Load() != 3*2+1 {
-		t.Fatalf("%d packages, %d TSA requests (want 3 and 7)", len(pkgs), n.Load())
+	// Two requests per package, two for the ingest run's rapporto di
+	// versamento (signed by this seal), one archive timestamp.
+	if len(pkgs) != 3 || n.Load() != 3*2+2+1 {
+		t.Fatalf("%d packages, %d TSA requests (want 3 and 9)", len(pkgs), n.Load())
 	}
 	recs := recordsOf(t, a)
 	if len(recs) != 5 {
@@ -155,18 +157,20 @@ func TestSealWritesEvidenceRecords(t *testing.T) {
 func TestSealEvidenceResumes(t *testing.T) {
 	_, a := ingestSome(t, 3)
 	var down atomic.Bool
-	url, n := countingDevTSA(t, a, func(n int64) bool { return down.Load() || n == 3 })
+	// Requests 1-2: the package; 3-4: the rapporto di versamento; 5: the
+	// archive timestamp.
+	url, n := countingDevTSA(t, a, func(n int64) bool { return down.Load() || n == 5 })
 	devCA := filepath.Join(a.Dir, "keys", "dev-ca.pem")
 	opts := archive.SealOptions{TSAURL: url, Roots: archive.RootsOptions{TSA: devCA}}
 	pkgs, _, err := a.Seal(context.Background(), opts)
 	if err == nil || !strings.Contains(err.Error(), "evidence records") || len(pkgs) != 1 {
-		t.Fatalf("seal with the third request failing: %v %+v", err, pkgs)
+		t.Fatalf("seal with the archive timestamp's request failing: %v %+v", err, pkgs)
 	}
 	if recs, _ := filepath.Glob(filepath.Join(packageDir(a, pkgs[0].ID), "ers", "*")); len(recs) != 0 {
 		t.Fatalf("records without a timestamp: %v", recs)
 	}
 	again, _, err := a.Seal(context.Background(), opts)
-	if err != nil || len(again) != 0 || n.Load() != 4 {
+	if err != nil || len(again) != 0 || n.Load() != 6 {
 		t.Fatalf("resumed: %v %+v, %d requests", err, again, n.Load())
 	}
 	if len(recordsOf(t, a)) != 3 {
