@@ -169,7 +169,8 @@ func aggregationsOf(recs []*Record, retention string) []*sip.Aggregation {
 	seen := map[string]map[string]bool{}
 	var order []string
 	for _, r := range recs {
-		id := firstNonEmpty(r.Class.Fascicolo, r.Dossier)
+		// A record without a dossier (never made by ingest) is its own.
+		id := firstNonEmpty(r.Class.Fascicolo, r.Dossier, "sha256:"+r.ID)
 		g := by[id]
 		if g == nil {
 			g = &sip.Aggregation{ID: id, Type: "Fascicolo", RetentionYears: sip.RetentionYears(retention)}

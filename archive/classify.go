@@ -124,8 +124,19 @@ func (r *ClassifyRule) matches(rec *Record) bool {
 			return false
 		}
 	}
-	if r.subject != nil && !r.subject.MatchString(rec.Subject) && !r.subject.MatchString(originalSubject(rec.Subject)) {
-		return false
+	if r.Subject != "" {
+		re := r.subject
+		if re == nil {
+			// A Config not loaded by loadConfig: compiled here, never stored
+			// (ingest workers classify concurrently).
+			var err error
+			if re, err = regexp.Compile(r.Subject); err != nil {
+				return false
+			}
+		}
+		if !re.MatchString(rec.Subject) && !re.MatchString(originalSubject(rec.Subject)) {
+			return false
+		}
 	}
 	if r.Kind != "" {
 		if k, _ := pec.ParseKind(r.Kind); k != rec.Kind {
@@ -144,9 +155,6 @@ func (a *Archive) classifyNew(rec *Record) {
 	by := "ingest"
 	for i := range a.Config.Classify {
 		r := &a.Config.Classify[i]
-		if r.subject == nil && r.Subject != "" {
-			r.subject, _ = regexp.Compile(r.Subject)
-		}
 		if !r.matches(rec) {
 			continue
 		}

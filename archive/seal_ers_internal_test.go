@@ -44,9 +44,9 @@ func TestResumedTreeIsTheSealedOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 5 package files, 3 messages, 3 metadata files and one aggregazione
-	// record (these bare records name no dossier: one aggregation of them).
-	if len(objs) != 5+3+3+1 {
+	// 5 package files, 3 messages, 3 metadata files and 3 aggregazione
+	// records (these bare records name no dossier: each is its own).
+	if len(objs) != 5+3+3+3 {
 		t.Fatalf("%d objects", len(objs))
 	}
 	var leaves [][]byte

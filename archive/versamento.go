@@ -62,7 +62,7 @@ func (a *Archive) versamento(ctx context.Context, sources []ingest.Source, start
 		Producer: a.Config.Seal.Submitter, Conservator: a.Config.Seal.Holder,
 		Seen: sum.Seen, Duplicates: sum.Duplicates, Entries: sum.entries}
 	for _, s := range sources {
-		rep.Sources = append(rep.Sources, redact.Text(redact.URLNoUserinfo(fmt.Sprint(s))))
+		rep.Sources = append(rep.Sources, redact.URL(fmt.Sprint(s)))
 	}
 	if len(rep.Sources) == 0 {
 		rep.Sources = []string{"(none)"}
