@@ -178,13 +178,25 @@ func (a *Archive) sealEvidence(ctx context.Context, k *sealKit) error {
 	if err != nil {
 		return err
 	}
+	read := map[string][]ersObject{}
 	if !found {
 		err := a.Catalog.Packages(func(p PackageRecord) error {
 			v, err := a.ersVersion(ctx, p.ID)
-			if err == nil && v == 0 {
-				j.Packages = append(j.Packages, p.ID)
+			if err != nil || v > 0 {
+				return err
 			}
-			return err
+			o, ok := k.sealed[p.ID]
+			if !ok {
+				if o, err = a.packageObjects(ctx, p.ID); err != nil {
+					// A broken package (audit names it) must not keep
+					// every other package from its records.
+					a.Log.Warn("no evidence records for a package that cannot be read", "package", p.ID, "err", err)
+					return nil
+				}
+			}
+			read[p.ID] = o
+			j.Packages = append(j.Packages, p.ID)
+			return nil
 		})
 		if err != nil || len(j.Packages) == 0 {
 			return err
@@ -197,7 +209,7 @@ func (a *Archive) sealEvidence(ctx context.Context, k *sealKit) error {
 	}
 	var objs []ersObject
 	for _, p := range j.Packages {
-		o, ok := k.sealed[p]
+		o, ok := read[p]
 		if !ok {
 			if o, err = a.packageObjects(ctx, p); err != nil {
 				return err

@@ -66,10 +66,11 @@ func TestS3ArchiveEndToEnd(t *testing.T) {
 			t.Fatalf("%s: a locked version was deleted", obj.Key)
 		}
 	}
-	// 4 messages; per package: 4 meta, index, p7s, tsr, 2 chains; the
-	// pinned roots file (the development CA) and the providers' anchors.
-	if n != 4+4+5+2 {
-		t.Fatalf("%d objects in the bucket, want 15", n)
+	// 4 messages; per package: 4 meta, index, p7s, tsr, 2 chains, and the
+	// evidence records of the 4 messages and 5 package files; the pinned
+	// roots file (the development CA) and the providers' anchors.
+	if n != 4+4+5+4+5+2 {
+		t.Fatalf("%d objects in the bucket, want 24", n)
 	}
 	before := conserva(t, append(cfg, "search", "--json")...).stdout
 	os.Remove(filepath.Join(home, "catalog.db"))
