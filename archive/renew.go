@@ -176,7 +176,8 @@ func (a *Archive) Renew(ctx context.Context, opts RenewOptions) (RenewSummary, e
 		}
 		renewed, err := r.Records()
 		if err == nil {
-			_, err = vf.Verify(ctx, renewed[0], items[0].digests)
+			// Judged after the new timestamp was made.
+			_, err = (&ers.Verifier{Roots: k.roots.TSAPool(), At: time.Now()}).Verify(ctx, renewed[0], items[0].digests)
 		}
 		if err != nil {
 			return sum, fmt.Errorf("refusing the renewal timestamp: %w", err)
@@ -192,6 +193,7 @@ func (a *Archive) Renew(ctx context.Context, opts RenewOptions) (RenewSummary, e
 	if err != nil {
 		return sum, err
 	}
+	vf = &ers.Verifier{Roots: k.roots.TSAPool(), At: time.Now()}
 	objs := make([]ersObject, len(items))
 	next := map[string]int{}
 	for _, p := range j.Packages {

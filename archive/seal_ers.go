@@ -225,7 +225,9 @@ func (a *Archive) sealEvidence(ctx context.Context, k *sealKit) error {
 	if err != nil {
 		return err
 	}
-	v := &ers.Verifier{Roots: k.roots.TSAPool(), At: time.Now()}
+	// Judged after the timestamp is made: a token is never later than
+	// the verification time.
+	verifier := func() *ers.Verifier { return &ers.Verifier{Roots: k.roots.TSAPool(), At: time.Now()} }
 	if j.Token == nil {
 		tsa, ok := k.tsa.(timestamp.DigestAuthority)
 		if !ok {
@@ -238,7 +240,7 @@ func (a *Archive) sealEvidence(ctx context.Context, k *sealKit) error {
 		// Checked against the pinned roots before it is journaled.
 		rec, err := tree.Record(0)
 		if err == nil {
-			_, err = v.Verify(ctx, rec, ers.Digests{crypto.SHA256: leaves[0]})
+			_, err = verifier().Verify(ctx, rec, ers.Digests{crypto.SHA256: leaves[0]})
 		}
 		if err != nil {
 			return fmt.Errorf("refusing the archive timestamp: %w", err)
@@ -250,6 +252,7 @@ func (a *Archive) sealEvidence(ctx context.Context, k *sealKit) error {
 	} else if err := tree.Attach(j.Token); err != nil {
 		return fmt.Errorf("the journaled archive timestamp does not fit the packages %v any more: %w", j.Packages, err)
 	}
+	v := verifier()
 	err = a.writeRecords(ctx, objs, 1, func(i int) ([]byte, error) {
 		rec, err := tree.Record(i)
 		if err != nil {
