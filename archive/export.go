@@ -77,6 +77,13 @@ type ExportMessage struct {
 	Sources     []string         `json:"sources"`
 	IngestedAt  time.Time        `json:"ingested_at"`
 	Attachments []pec.Attachment `json:"attachments,omitempty"`
+	// Its latest evidence record (export_ers.go), checked at export time:
+	// the first archive timestamp's time, and when it must be renewed.
+	EvidenceRecord   string     `json:"evidence_record,omitempty"`
+	EvidenceRecordOK bool       `json:"evidence_record_ok,omitempty"`
+	ProvenAt         *time.Time `json:"proven_at,omitempty"`
+	RenewBefore      time.Time  `json:"renew_before,omitzero"`
+	ersTSARoot       string
 }
 
 // ExportPackage is one package as verified at export time.
@@ -213,6 +220,9 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, opts Expo
 			rep.Unsealed = append(rep.Unsealed, m.ID)
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s is not sealed in a package yet: its integrity rests on this pack's signed manifest only", m.File))
 		}
+	}
+	if err := a.exportERS(ctx, rep, add); err != nil {
+		return nil, err
 	}
 	rep.ProvidersValid = rep.Verdicts[pec.Valid] == len(rep.Messages)
 	rep.AllOK = rep.PackIntact && rep.ProvidersValid

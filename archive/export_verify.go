@@ -154,6 +154,7 @@ func verifyScript(rep *ExportReport, manifestSigner, manifestTSA string, anchors
 			w(`echo "%s: provider signature not checked here (%s)"`, m.File, m.Signature)
 		}
 	}
+	writeERSChecks(&b, rep, manifestTSA)
 	w("")
 	w(`if [ $fail -ne 0 ]; then echo "VERIFICATION FAILED: see the FAILED lines above"; exit 1; fi`)
 	w(`if [ $pinned = no ]; then`)

@@ -195,6 +195,7 @@ func (a *Archive) Renew(ctx context.Context, opts RenewOptions) (RenewSummary, e
 	if err != nil {
 		return sum, err
 	}
+	vf = &ers.Verifier{Roots: k.roots.TSAPool(), At: time.Now()}
 	objs := make([]ersObject, len(items))
 	next := map[string]int{}
 	for _, p := range j.Packages {
@@ -270,13 +271,15 @@ func (a *Archive) dueForRenewal(ctx context.Context, vf *ers.Verifier, opts Rene
 			j.Packages = append(j.Packages, renewedPkg{ID: p.ID, From: v})
 			return nil
 		}
-		// The marker record stands for the package: all its records
-		// share their timestamps.
-		rec, err := a.readERS(ctx, ersKey(p.ID, ersMarker, v))
+		// One small file's record stands for the package (all its records
+		// share their timestamps): run checks every package every night,
+		// and index.xml can be tens of megabytes.
+		const standIn = "index.xml.p7s.tsr"
+		rec, err := a.readERS(ctx, ersKey(p.ID, standIn, v))
 		if err != nil {
 			return fmt.Errorf("package %s: %w", p.ID, err)
 		}
-		data, err := a.readAll(ctx, "packages/"+p.ID+"/"+ersMarker)
+		data, err := a.readAll(ctx, "packages/"+p.ID+"/"+standIn)
 		if err != nil {
 			return fmt.Errorf("package %s: %w", p.ID, err)
 		}

@@ -179,20 +179,23 @@ func (a *Archive) sealEvidence(ctx context.Context, k *sealKit) error {
 	if err != nil {
 		return err
 	}
+	read := map[string][]ersObject{}
 	if !found {
 		err := a.Catalog.Packages(func(p PackageRecord) error {
 			v, err := a.ersVersion(ctx, p.ID)
-			if err != nil || v != 0 {
+			if err != nil || v > 0 {
 				return err
 			}
-			// A package whose index is gone cannot be given records; audit
-			// names it, and the seal goes on with the others.
-			if _, err := a.Store.Stat(ctx, "packages/"+p.ID+"/index.xml"); errors.Is(err, storage.ErrNotFound) {
-				a.Log.Warn("package without its index: no evidence records", "package", p.ID)
-				return nil
-			} else if err != nil {
-				return err
+			o, ok := k.sealed[p.ID]
+			if !ok {
+				if o, err = a.packageObjects(ctx, p.ID); err != nil {
+					// A broken package (audit names it) must not keep
+					// every other package from its records.
+					a.Log.Warn("no evidence records for a package that cannot be read", "package", p.ID, "err", err)
+					return nil
+				}
 			}
+			read[p.ID] = o
 			j.Packages = append(j.Packages, p.ID)
 			return nil
 		})
@@ -207,7 +210,7 @@ func (a *Archive) sealEvidence(ctx context.Context, k *sealKit) error {
 	}
 	var objs []ersObject
 	for _, p := range j.Packages {
-		o, ok := k.sealed[p]
+		o, ok := read[p]
 		if !ok {
 			if o, err = a.packageObjects(ctx, p); err != nil {
 				return err
@@ -223,7 +226,9 @@ func (a *Archive) sealEvidence(ctx context.Context, k *sealKit) error {
 	if err != nil {
 		return err
 	}
-	v := &ers.Verifier{Roots: k.roots.TSAPool(), At: time.Now()}
+	// Judged after the timestamp is made: a token is never later than
+	// the verification time.
+	verifier := func() *ers.Verifier { return &ers.Verifier{Roots: k.roots.TSAPool(), At: time.Now()} }
 	if j.Token == nil {
 		tsa, ok := k.tsa.(timestamp.DigestAuthority)
 		if !ok {
@@ -236,7 +241,7 @@ func (a *Archive) sealEvidence(ctx context.Context, k *sealKit) error {
 		// Checked against the pinned roots before it is journaled.
 		rec, err := tree.Record(0)
 		if err == nil {
-			_, err = v.Verify(ctx, rec, ers.Digests{crypto.SHA256: leaves[0]})
+			_, err = verifier().Verify(ctx, rec, ers.Digests{crypto.SHA256: leaves[0]})
 		}
 		if err != nil {
 			return fmt.Errorf("refusing the archive timestamp: %w", err)
@@ -248,6 +253,7 @@ func (a *Archive) sealEvidence(ctx context.Context, k *sealKit) error {
 	} else if err := tree.Attach(j.Token); err != nil {
 		return fmt.Errorf("the journaled archive timestamp does not fit the packages %v any more: %w", j.Packages, err)
 	}
+	v := verifier()
 	err = a.writeRecords(ctx, objs, 1, func(i int) ([]byte, error) {
 		rec, err := tree.Record(i)
 		if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"encoding/pem"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/conserva/conserva/archive"
+	"github.com/conserva/conserva/ers"
 	"github.com/conserva/conserva/internal/pecgen"
 	"github.com/conserva/conserva/internal/testpki"
 	"github.com/conserva/conserva/internal/testutil"
@@ -281,6 +283,17 @@ func TestForgedPacksFailVerify(t *testing.T) {
 		roots, _ := filepath.Glob(filepath.Join(dir, "roots", "*.pem"))
 		for _, r := range roots {
 			os.WriteFile(r, testpki.PEM(fg.root.Cert), 0o644)
+		}
+		// The evidence records too, archive-timestamped by the forger's TSA.
+		recs, _ := filepath.Glob(filepath.Join(dir, "ers", "*.ers"))
+		for _, r := range recs {
+			msg, _ := os.ReadFile(filepath.Join(dir, "messages", strings.TrimSuffix(filepath.Base(r), ".ers")+".eml"))
+			sum := sha256.Sum256(msg)
+			forged, err := ers.Create(context.Background(), fg.tsa, crypto.SHA256, [][]byte{sum[:]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(r, forged[0], 0o644)
 		}
 		manifest := resum(t, dir)
 		mp7s, mtsr := fg.seal(t, manifest)

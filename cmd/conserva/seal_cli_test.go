@@ -155,6 +155,17 @@ func TestSealSurvivesKill9(t *testing.T) {
 		t.Fatalf("final seal: %d %s", r.code, r.stderr)
 	}
 	checkSealed(t, home, true)
+	// Every message and package file has a valid evidence record, whatever
+	// the kills interrupted (seal_ers.go's journal).
+	r := conserva(t, "--archive", home, "audit", "--json")
+	var rep struct {
+		Packages int
+		Problems []struct{ Key, Problem string }
+		ERS      struct{ Checked, Valid int }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 || rep.ERS.Checked != n+5*rep.Packages || rep.ERS.Valid != rep.ERS.Checked {
+		t.Fatalf("audit after the kills: %d %v %s", r.code, err, r.stdout)
+	}
 }
 
 func checkSealed(t *testing.T, home string, complete bool) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -110,6 +111,10 @@ func ersRoots(cmd *cli.Command) (*x509.CertPool, error) {
 			return nil, usageErrorf("--tsa-roots: %s holds no PEM certificate", p)
 		}
 		return pool, nil
+	}
+	// Never make an archive home as a side effect of checking a file.
+	if _, err := os.Stat(filepath.Join(archiveDir(cmd), "conserva.toml")); err != nil {
+		return nil, usageErrorf("verify-ers: give --tsa-roots (no archive at %s to take its pinned TSA roots from)", archiveDir(cmd))
 	}
 	a, err := openArchive(cmd)
 	if err != nil {

@@ -63,6 +63,13 @@ func TestVerifyERS(t *testing.T) {
 	if r := conserva(t, "verify-ers", "--tsa-roots", devCA, badRec, msg); r.code != 1 || !strings.Contains(r.stdout, "invalid") {
 		t.Fatalf("flipped record: %d %s %s", r.code, r.stdout, r.stderr)
 	}
+	nowhere := filepath.Join(t.TempDir(), "none")
+	if r := conserva(t, "--archive", nowhere, "verify-ers", rec, msg); r.code != 2 || !strings.Contains(r.stderr, "--tsa-roots") {
+		t.Fatalf("no roots and no archive: %d %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(nowhere); err == nil {
+		t.Fatal("verify-ers made an archive home")
+	}
 	if r := conserva(t, "verify-ers", "--tsa-roots", devCA, rec); r.code != 2 {
 		t.Fatalf("one argument: %d %s", r.code, r.stderr)
 	}

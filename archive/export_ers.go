@@ -1,0 +1,77 @@
+package archive
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/conserva/conserva/ers"
+	"github.com/conserva/conserva/storage"
+)
+
+// exportERS puts each sealed message's latest evidence record in the pack
+// as ers/<sha256>.ers, checked against the pinned TSA roots and the
+// message's stored bytes; one that does not verify goes in all the same
+// (it is evidence) and the pack says it is not intact.
+func (a *Archive) exportERS(ctx context.Context, rep *ExportReport, add func(string, []byte) error) error {
+	r, err := a.verifyRoots()
+	if err != nil {
+		return err
+	}
+	vf := &ers.Verifier{Roots: r.TSAPool(), At: time.Now()}
+	tsaRoot := map[string]string{}
+	for _, p := range rep.Packages {
+		tsaRoot[p.ID] = p.TSARoot
+	}
+	versions := map[string]int{}
+	for i := range rep.Messages {
+		m := &rep.Messages[i]
+		if m.Package == "" {
+			continue
+		}
+		v, ok := versions[m.Package]
+		if !ok {
+			if v, err = a.ersVersion(ctx, m.Package); err != nil {
+				return err
+			}
+			versions[m.Package] = v
+		}
+		if v == 0 {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: its package %s has no evidence records yet", m.File, m.Package))
+			continue
+		}
+		rec, err := a.readERS(ctx, ersKey(m.Package, m.ID, v))
+		for w := v - 1; w >= 1 && err != nil; w-- {
+			rec, err = a.readERS(ctx, ersKey(m.Package, m.ID, w))
+		}
+		if err != nil {
+			rep.PackIntact = false
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: evidence record missing: %v", m.File, err))
+			continue
+		}
+		name := "ers/" + m.ID + ".ers"
+		if err := add(name, rec); err != nil {
+			return err
+		}
+		m.EvidenceRecord = name
+		rec0, err := a.Catalog.Get(m.ID)
+		if err != nil || rec0 == nil {
+			return fmt.Errorf("%s: not catalogued: %v", m.ID, err)
+		}
+		rc, err := storage.GetVersion(ctx, a.Store, rec0.Key, rec0.VersionID)
+		if err != nil {
+			return fmt.Errorf("%s: %w", rec0.Key, err)
+		}
+		res, err := vf.VerifyReader(ctx, rec, rc)
+		rc.Close()
+		if err != nil {
+			rep.PackIntact = false
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: %v", name, err))
+			continue
+		}
+		m.EvidenceRecordOK, m.ersTSARoot = true, tsaRoot[m.Package]
+		first := res.Stamps[0].Time.UTC()
+		m.ProvenAt, m.RenewBefore = &first, res.Expires().UTC()
+	}
+	return nil
+}
