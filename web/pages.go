@@ -47,6 +47,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /search", s.guard(readers, s.search))
 	m.HandleFunc("GET /dossier/{id...}", s.guard(readers, s.dossier))
 	m.HandleFunc("GET /message/{id}", s.guard(legal, s.message))
+	m.HandleFunc("GET /message/{id}/part/{path}", s.guard(legal, s.part))
 	m.HandleFunc("GET /export/{id...}", s.guard(legal, s.export))
 	m.HandleFunc("POST /hold/{id...}", s.guard(legal, s.hold(true)))
 	m.HandleFunc("POST /unhold/{id...}", s.guard(legal, s.hold(false)))
@@ -524,6 +525,71 @@ func (s *Server) message(w http.ResponseWriter, r *http.Request, sess *session) 
 		return
 	}
 	s.render(w, r, sess, http.StatusOK, "message", rec.Subject, messageData{R: rec, V: decode(raw)})
+}
+
+var partPath = regexp.MustCompile(`^1(\.[0-9]{1,4}){0,16}$`)
+
+// part downloads one attachment, always as a download (never shown by the
+// browser: an HTML attachment must not run under this origin).
+func (s *Server) part(w http.ResponseWriter, r *http.Request, sess *session) {
+	id, path := strings.ToLower(r.PathValue("id")), r.PathValue("path")
+	target := id + " part " + path
+	if !hexRef.MatchString(id) || len(id) != 64 || !partPath.MatchString(path) {
+		s.record(r, sess, "download", target, "not-found")
+		s.fail(w, r, sess, http.StatusNotFound, "not_found", "")
+		return
+	}
+	var rec *archive.Record
+	err := s.arch.View(r.Context(), func(a *archive.Archive) error {
+		var err error
+		rec, err = a.Catalog.Get(id)
+		if err == nil && rec == nil {
+			err = errNotFound
+		}
+		return err
+	})
+	var raw []byte
+	if err == nil {
+		raw, err = s.readStored(r.Context(), rec)
+	}
+	var data []byte
+	var name string
+	if err == nil {
+		var ok bool
+		if data, name, _, ok = findPart(raw, path, int64(len(raw))); !ok {
+			err = errNotFound
+		}
+	}
+	if err != nil {
+		s.record(r, sess, "download", target, "not-found")
+		s.archiveError(w, r, sess, err)
+		return
+	}
+	if err := s.record(r, sess, "download", target, "ok"); err != nil {
+		s.fail(w, r, sess, http.StatusInternalServerError, "error", "the access log cannot be written")
+		return
+	}
+	file := safeFileName(name)
+	if file == "" {
+		file = "part-" + path
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+file+`"; filename*=UTF-8''`+rfc5987(name))
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.Write(data)
+}
+
+// rfc5987 percent-encodes a file name for filename*.
+func rfc5987(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if c < 0x80 && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~", c) >= 0) {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
 
 // readStored reads a message's bytes from the store (the catalog is not

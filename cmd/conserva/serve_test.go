@@ -231,6 +231,18 @@ func TestServeHTTP(t *testing.T) {
 	if code != 200 || strings.Contains(body, "<script>alert") || !strings.Contains(body, "Message-Id") || !strings.Contains(body, "documento.pdf") {
 		t.Fatalf("message: %d\n%s", code, body)
 	}
+	// Its attachment downloads as a file, never as a page.
+	part := regexp.MustCompile(`href="(/message/[0-9a-f]{64}/part/[0-9.]+)" download>documento.pdf<`).FindStringSubmatch(body)
+	if part == nil {
+		t.Fatalf("no download link for the attachment:\n%s", body)
+	}
+	code, got, hdr := legal.get(part[1])
+	if code != 200 || got != "<html><script>alert(2)</script></html>" || hdr.Get("Content-Type") != "application/octet-stream" || !strings.HasPrefix(hdr.Get("Content-Disposition"), `attachment; filename="documento.pdf"`) {
+		t.Fatalf("attachment: %d %q %v", code, got, hdr)
+	}
+	if code, _, _ := legal.get(part[1] + ".99"); code != http.StatusNotFound {
+		t.Fatalf("a part that does not exist: %d", code)
+	}
 	// Hold: legal with csrf; without it 403.
 	holdPath := "/hold/" + url.PathEscape(w.ref)
 	if code, _ := legal.post(holdPath, url.Values{}); code != http.StatusForbidden {
