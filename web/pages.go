@@ -224,11 +224,13 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, sess *session) {
 
 type searchData struct {
 	Q, Kind, Since, Until, Sort string
+	Source                      string // a mailbox or source: part of its name
 	Flagged                     bool
 	Kinds                       []string
 	Rows                        []*archive.Record
 	Total, Page, Pages          int
 	PrevURL, NextURL            string
+	SortURL                     map[string]string // the same search, sorted by a column
 	Searched                    bool
 }
 
@@ -240,7 +242,7 @@ var (
 func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *session) {
 	q := r.URL.Query()
 	d := searchData{Q: strings.TrimSpace(q.Get("q")), Kind: q.Get("kind"), Since: q.Get("since"), Until: q.Get("until"),
-		Sort: q.Get("sort"), Flagged: q.Get("flagged") != ""}
+		Sort: q.Get("sort"), Flagged: q.Get("flagged") != "", Source: strings.TrimSpace(q.Get("source"))}
 	for _, k := range []pec.Kind{pec.KindPostaCertificata, pec.KindAccettazione, pec.KindNonAccettazione, pec.KindPresaInCarico,
 		pec.KindAvvenutaConsegna, pec.KindErroreConsegna, pec.KindPreavvisoErroreConsegna, pec.KindRilevazioneVirus, pec.KindAnomalia, pec.KindNotPEC} {
 		d.Kinds = append(d.Kinds, string(k))
@@ -276,13 +278,25 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *session) {
 		*f.out = t.AddDate(0, 0, f.add)
 	}
 	filter.Flagged = d.Flagged
-	d.Searched = d.Q != "" || d.Kind != "" || d.Since != "" || d.Until != "" || d.Flagged
+	d.Searched = d.Q != "" || d.Kind != "" || d.Since != "" || d.Until != "" || d.Flagged || d.Source != ""
 	if d.Searched {
 		err := s.arch.View(r.Context(), func(a *archive.Archive) error {
 			var err error
 			d.Rows, err = find(a, d.Q, filter)
 			return err
 		})
+		if d.Source != "" {
+			kept := d.Rows[:0]
+			for _, rec := range d.Rows {
+				for _, src := range rec.Sources {
+					if strings.Contains(strings.ToLower(src), strings.ToLower(d.Source)) {
+						kept = append(kept, rec)
+						break
+					}
+				}
+			}
+			d.Rows = kept
+		}
 		if err != nil {
 			s.record(r, sess, "search", r.URL.RawQuery, "error")
 			s.archiveError(w, r, sess, err)
@@ -303,6 +317,13 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *session) {
 		v := r.URL.Query()
 		v.Set("page", strconv.Itoa(n))
 		return "/search?" + v.Encode()
+	}
+	d.SortURL = map[string]string{}
+	for _, col := range []string{"date", "kind", "from", "subject"} {
+		v := r.URL.Query()
+		v.Del("page")
+		v.Set("sort", col)
+		d.SortURL[col] = "/search?" + v.Encode()
 	}
 	if d.Page > 1 {
 		d.PrevURL = pageURL(d.Page - 1)

@@ -212,6 +212,12 @@ func TestServeHTTP(t *testing.T) {
 	if strings.Contains(body, "<script>alert(1)") || strings.Contains(body, `<img src=x`) || !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 		t.Fatalf("the XSS subject is not escaped:\n%s", body)
 	}
+	if _, body, _ := legal.get("/search?q=c%40pec.example&source=no-such-mailbox&sort=subject"); !strings.Contains(body, "0 results") {
+		t.Fatal("the source filter kept messages from another source")
+	}
+	if _, body, _ := legal.get("/search?q=c%40pec.example&source=eml&sort=subject"); strings.Contains(body, "0 results") {
+		t.Fatal("the source filter dropped the messages of that source")
+	}
 	// Dossier: statuses; unknown ids 404.
 	code, body, _ := legal.get("/dossier/" + url.PathEscape(w.xssRef))
 	if code != 200 || !strings.Contains(body, "d@pec.example") || !strings.Contains(body, ">failed<") || !strings.Contains(body, ">delivered<") || strings.Contains(body, "<script>alert") {
