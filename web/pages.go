@@ -298,11 +298,11 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *session) {
 			d.Rows = kept
 		}
 		if err != nil {
-			s.record(r, sess, "search", r.URL.RawQuery, "error")
+			s.record(r, sess, "search", readableQuery(r), "error")
 			s.archiveError(w, r, sess, err)
 			return
 		}
-		if err := s.record(r, sess, "search", r.URL.RawQuery, "ok"); err != nil {
+		if err := s.record(r, sess, "search", readableQuery(r), "ok"); err != nil {
 			s.fail(w, r, sess, http.StatusInternalServerError, "error", "the access log cannot be written")
 			return
 		}
@@ -332,6 +332,24 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *session) {
 		d.NextURL = pageURL(d.Page + 1)
 	}
 	s.render(w, r, sess, http.StatusOK, "search", "", d)
+}
+
+// readableQuery is the search as the access log keeps it: the non-empty
+// parameters, decoded.
+func readableQuery(r *http.Request) string {
+	q := r.URL.Query()
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		if v := q.Get(k); v != "" && k != "page" && k != "sort" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // maxResults bounds one search (the page says so when reached).
