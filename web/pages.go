@@ -376,12 +376,12 @@ func find(a *archive.Archive, text string, filter archive.Query) ([]*archive.Rec
 		if err != nil {
 			return nil, err
 		}
-		for _, id := range ids {
-			r, err := a.Catalog.Get(id)
-			if err != nil {
-				return nil, err
-			}
-			if r != nil && matches(filter, r) {
+		recs, err := a.Catalog.Records(ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			if matches(filter, r) {
 				collect(r)
 			}
 		}
@@ -398,16 +398,23 @@ func find(a *archive.Archive, text string, filter archive.Query) ([]*archive.Rec
 		if len(out) > 0 {
 			return out, nil
 		}
-		addr := strings.Trim(text, "<>")
-		for _, field := range []string{"from", "to"} {
-			q := filter
-			if field == "from" {
-				q.From = addr
-			} else {
-				q.To = addr
-			}
-			if err := a.Search(q, collect); err != nil {
-				return nil, err
+		// An address: one pass over the address index (it holds senders
+		// and recipients alike), each record read once.
+		addr := strings.ToLower(strings.Trim(text, "<>"))
+		ids, err := a.Catalog.ByAddress(addr)
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) > maxResults {
+			ids = ids[:maxResults]
+		}
+		recs, err := a.Catalog.Records(ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			if matches(filter, r) && hasAddress(r, addr) {
+				collect(r)
 			}
 		}
 		if len(out) > 0 {
@@ -424,6 +431,20 @@ func find(a *archive.Archive, text string, filter archive.Query) ([]*archive.Rec
 		}
 		return collect(r)
 	})
+}
+
+func hasAddress(r *archive.Record, addr string) bool {
+	if strings.EqualFold(strings.TrimSpace(r.From), addr) {
+		return true
+	}
+	for _, list := range [][]string{r.To, r.Ricezione, {r.Consegna}} {
+		for _, a := range list {
+			if strings.EqualFold(strings.TrimSpace(a), addr) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // matches applies the filters a search by id prefix does not go through.
