@@ -45,6 +45,8 @@ type AuditReport struct {
 	Reverified int       `json:"reverified"`
 	Notes      []string  `json:"notes,omitempty"`
 	Problems   []Problem `json:"problems"`
+	// Evidence records (audit_ers.go).
+	ERS *ERSAudit `json:"ers,omitempty"`
 }
 
 var bucketAudits = []byte("audits")
@@ -84,10 +86,16 @@ func (a *Archive) Audit(ctx context.Context, sample int, trust *pec.TrustStore, 
 		for _, pr := range probs {
 			problem(pr)
 		}
+		for _, pr := range a.auditPackageRecord(ctx, p) {
+			problem(pr)
+		}
 		return nil
 	})
 	if err != nil {
 		return rep, err
+	}
+	for _, p := range a.auditTrust(ctx) {
+		problem(p)
 	}
 	rec, err := a.reconcile(ctx, all, recs, members, trust, nil)
 	if err != nil {
@@ -131,6 +139,9 @@ func (a *Archive) Audit(ctx context.Context, sample int, trust *pec.TrustStore, 
 	close(next)
 	wg.Wait()
 	rep.Problems = mergeProblems(rep.Problems, rec.problems)
+	ersRep, ersProbs, ersNotes := a.auditERS(ctx, recs, rep.Problems)
+	rep.ERS, rep.Notes = ersRep, append(rep.Notes, ersNotes...)
+	rep.Problems = append(rep.Problems, ersProbs...)
 	sort.Slice(rep.Problems, func(i, j int) bool { return rep.Problems[i].Key < rep.Problems[j].Key })
 	rep.Finished = time.Now().UTC()
 	if err := a.Catalog.putJSON(bucketAudits, rep.Started.Format(time.RFC3339Nano), rep); err != nil {
@@ -143,6 +154,9 @@ func (a *Archive) Audit(ctx context.Context, sample int, trust *pec.TrustStore, 
 func (a *Archive) auditMessage(ctx context.Context, r *Record, members map[string]map[string]bool) (int64, *Problem) {
 	p := func(format string, args ...any) *Problem {
 		return &Problem{ID: r.ID, Key: r.Key, Problem: fmt.Sprintf(format, args...)}
+	}
+	if r.Disposed != "" {
+		return 0, nil // deleted at the end of its retention (scarto.go)
 	}
 	rc, err := storage.GetVersion(ctx, a.Store, r.Key, r.VersionID)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -274,4 +288,46 @@ func indexFiles(index []byte) ([]indexFile, error) {
 		}
 	}
 	return out, nil
+}
+
+// auditPackageRecord compares what the catalog recorded when a package was
+// sealed with what its signature and timestamp say now: the roots they
+// chain to and who made them. A package re-signed under another root that
+// was (wrongly) pinned since, or a record edited, is named.
+func (a *Archive) auditPackageRecord(ctx context.Context, p PackageRecord) []Problem {
+	if p.SignerRoot == "" && p.TSARoot == "" {
+		return nil // sealed before roots were recorded
+	}
+	roots, err := a.verifyRoots()
+	if err != nil {
+		return nil // auditPackage names it
+	}
+	prefix := "packages/" + p.ID + "/"
+	index, err1 := a.readAll(ctx, prefix+"index.xml")
+	p7s, err2 := a.readAll(ctx, prefix+"index.xml.p7s")
+	tsr, err3 := a.readAll(ctx, prefix+"index.xml.p7s.tsr")
+	if err1 != nil || err2 != nil || err3 != nil {
+		return nil // auditPackage names it
+	}
+	var probs []Problem
+	bad := func(format string, args ...any) {
+		probs = append(probs, Problem{Key: prefix + "index.xml.p7s", Problem: fmt.Sprintf(format, args...)})
+	}
+	if sig, err := sip.VerifyCAdES(ctx, p7s, index, roots.SignerPool(), roots.TSAPool()); err == nil {
+		if got := Fingerprint(sig.Chain[len(sig.Chain)-1]); got != p.SignerRoot {
+			bad("signed under root %s, but the package was sealed under root %s", got, p.SignerRoot)
+		}
+		if sig.Signer.Subject.CommonName != p.Signer {
+			bad("signed by %q, but the package was sealed by %q", sig.Signer.Subject.CommonName, p.Signer)
+		}
+	}
+	if ts, err := timestamp.VerifyResponse(ctx, tsr, p7s, roots.TSAPool()); err == nil {
+		if got := Fingerprint(ts.Chain[len(ts.Chain)-1]); got != p.TSARoot {
+			bad("timestamped under root %s, but the package was sealed under root %s", got, p.TSARoot)
+		}
+		if !ts.Time.UTC().Equal(p.Timestamp.UTC()) {
+			bad("timestamped at %s, but the package was sealed at %s", ts.Time.UTC().Format(time.RFC3339), p.Timestamp.UTC().Format(time.RFC3339))
+		}
+	}
+	return probs
 }

@@ -24,7 +24,7 @@ var (
 	bucketPackages = []byte("packages")
 	bucketSources  = []byte("sources")
 	bucketUsers    = []byte("users") // web users (users.go)
-	allBuckets     = [][]byte{bucketMessages, bucketMsgID, bucketIdent, bucketAddr, bucketDate, bucketDossier, bucketMeta, bucketPackages, bucketAudits, bucketSources, bucketTrust, bucketUsers}
+	allBuckets     = [][]byte{bucketMessages, bucketMsgID, bucketIdent, bucketAddr, bucketDate, bucketDossier, bucketMeta, bucketPackages, bucketAudits, bucketSources, bucketTrust, bucketReports, bucketScarto, bucketUsers}
 )
 
 // ErrBusy: another process holds the catalog.

@@ -30,6 +30,12 @@ type Config struct {
 	Retention string `toml:"retention"`
 
 	Seal SealConfig `toml:"seal"`
+	// ERS: renewal of the evidence records (audit_ers.go, renew.go).
+	ERS ERSConfig `toml:"ers"`
+
+	// AgID metadata and classification rules (docs/AGID.md).
+	AgID     AgIDConfig     `toml:"agid"`
+	Classify []ClassifyRule `toml:"classify"`
 
 	// Sources are what `conserva run` ingests every night.
 	Sources []SourceConfig `toml:"source"`
@@ -113,6 +119,34 @@ submitter = "conserva archive"
 holder = "conserva archive"
 authorized_signer = "Responsabile della conservazione"
 
+[ers]
+# Evidence records (RFC 4998) are renewed by "conserva renew" (and by
+# "conserva run" when due) this long before the newest archive timestamp's
+# TSA certificate expires; audit warns from then on.
+renew_margin = "2y"
+
+# AgID metadata (docs/AGID.md). The organisation's own PEC addresses make
+# the flow of each message E (received), U (sent) or I (internal); the
+# addresses of IMAP sources count too.
+# [agid]
+# addresses = ["protocollo@pec.ente.it"]
+# piano = "Titolario 2026"              # name of the classification plan
+# tipo_registro = "Nessuno"             # or "Protocollo", "Repertorio"
+# codice_registro = ""
+# riservato = false
+# Classification at ingest (smistamento): the first rule whose every given
+# condition matches files the message. Conditions: mailbox (part of the
+# source), sender, recipient, subject (regular expression, on the sender's
+# subject), kind. Later changes: conserva classify ID --class X --by NAME.
+# [[classify]]
+# sender = "fatture@pec.fornitore.it"
+# subject = "^Fattura"
+# class = "4.2.1"
+# description = "Fatture passive"
+# fascicolo = "fatture-2026"
+# tipo_registro = "Protocollo"
+# codice_registro = "PG"
+
 # What "conserva run" ingests every night, then seals. One [[source]] per
 # mailbox or folder; IMAP is read-only (EXAMINE, BODY.PEEK[]) and incremental.
 # [[source]]
@@ -184,6 +218,9 @@ func loadConfig(home string) (Config, error) {
 	}
 	if _, err := ParseSize(cfg.MaxMessageSize); err != nil {
 		return Config{}, fmt.Errorf("%s: max_message_size: %w", path, err)
+	}
+	if err := cfg.checkClassify(); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
 }

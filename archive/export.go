@@ -143,6 +143,11 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, opts Expo
 	add := func(name string, data []byte) error { return addFrom(name, bytes.NewReader(data)) }
 	pkgIDs := map[string][]*Record{}
 	for _, r := range d.records {
+		// Ids go into file names and into VERIFY.txt: a catalog that says
+		// otherwise is damaged (or forged), never trusted.
+		if !validID(r.ID) || r.Key != storage.MessageKey(r.ID) {
+			return nil, fmt.Errorf("catalog record %.80q: not a message id or key: the catalog is damaged (conserva catalog check)", r.ID)
+		}
 		rc, err := storage.GetVersion(ctx, a.Store, r.Key, r.VersionID)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.Key, err)
@@ -171,7 +176,10 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, opts Expo
 		}
 		rep.Verdicts[v.Verdict]++
 		rep.Messages = append(rep.Messages, em)
-		if r.Package != "" {
+		if r.Package != "" && !ValidPackageID(r.Package) {
+			rep.PackIntact = false
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: the catalog names a package %.80q that is not a package id: the catalog is damaged", name, r.Package))
+		} else if r.Package != "" {
 			pkgIDs[r.Package] = append(pkgIDs[r.Package], r)
 		}
 	}

@@ -45,6 +45,9 @@ type IngestSummary struct {
 	Errors     int       `json:"errors"`
 	Failures   []Failure `json:"failures,omitempty"`
 	FlaggedIDs []Flag    `json:"flagged_messages,omitempty"`
+	// Report is the run id of the rapporto di versamento (archive/versamento.go).
+	Report  string `json:"report,omitempty"`
+	entries []runEntry
 }
 
 // Failure names a message that could not be read or stored.
@@ -94,6 +97,7 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 	}
 	// The run stops early when the store keeps failing (a server gone):
 	// the remaining messages are simply not read, and the next run takes them.
+	parent, started := ctx, time.Now()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	items := make(chan ingest.Item, 4*opts.Workers)
@@ -139,6 +143,9 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 		} else if walkErr != nil {
 			err = walkErr
 		}
+	}
+	if !opts.NoStore {
+		err = errors.Join(err, a.versamento(context.WithoutCancel(parent), sources, started, &sum))
 	}
 	return sum, err
 }
@@ -243,6 +250,7 @@ func (a *Archive) commit(ctx context.Context, batch []outcome, sum *IngestSummar
 			continue
 		}
 		sum.Archived++
+		sum.entries = append(sum.entries, runEntry{ID: r.ID, Source: batch[i].source, Kind: string(r.Kind), Verdict: string(r.Signature), Reason: r.Reason, Flagged: r.Flagged})
 		if r.Flagged {
 			sum.Flagged++
 			sum.FlaggedIDs = append(sum.FlaggedIDs, Flag{ID: r.ID, Source: batch[i].source, Kind: string(r.Kind), Reason: r.FlagReason})
@@ -310,6 +318,7 @@ func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, opts IngestOpti
 		version = res.VersionID
 	}
 	o.rec = newRecord(m, v, it.Source, time.Now().UTC())
+	a.describeAgID(ctx, o.rec, m, opts.NoStore)
 	o.rec.History[0].Trust = opts.TrustFiles
 	o.rec.VersionID = version
 	return o
@@ -361,6 +370,7 @@ func (a *Archive) ingestLarge(ctx context.Context, it ingest.Item, opts IngestOp
 	}
 	m := describe(id, n, lim)
 	o.rec = newRecord(m, m.Verify(opts.Trust), it.Source, time.Now().UTC())
+	a.describeAgID(ctx, o.rec, m, opts.NoStore)
 	o.rec.History[0].Trust = opts.TrustFiles
 	o.rec.VersionID = version
 	return o

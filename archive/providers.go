@@ -85,12 +85,20 @@ func (a *Archive) ProviderTrust(ctx context.Context, override string) (*pec.Trus
 	sort.Strings(sums)
 	for _, s := range sums {
 		f := kept[s]
+		// A kept file that is not what its name says is left out (audit
+		// names it): one damaged file must not stop every command.
+		if !trustKey(f.Key, f.SHA256) {
+			a.Log.Warn("provider trust: the catalog entry does not name its file by its hash: not used", "key", f.Key)
+			continue
+		}
 		data, err := a.readAll(ctx, f.Key)
 		if err != nil {
-			return nil, nil, fmt.Errorf("provider trust %s: %w", f.Key, err)
+			a.Log.Warn("provider trust: unreadable: not used", "key", f.Key, "error", err)
+			continue
 		}
 		if got := sha256.Sum256(data); hex.EncodeToString(got[:]) != f.SHA256 {
-			return nil, nil, fmt.Errorf("provider trust %s: damaged (does not hash to its name)", f.Key)
+			a.Log.Warn("provider trust: damaged (does not hash to its name): not used", "key", f.Key)
+			continue
 		}
 		if err := add(f, data); err != nil {
 			return nil, nil, err
@@ -210,4 +218,55 @@ func TrustHashes(files []TrustFile) []string {
 		out = append(out, f.SHA256)
 	}
 	return out
+}
+
+// trustKey says whether key is where a trust file with that SHA-256 is
+// kept: the name is the hash, so a file replaced in place is noticed.
+func trustKey(key, sum string) bool {
+	return validID(sum) && (key == "trust/providers/"+sum+".pem" || key == "trust/providers/"+sum+".ldif")
+}
+
+// auditTrust checks the kept trust objects: each hashes to its name, each
+// provider file is listed in the catalog and each listed one is stored. A
+// trust file nobody gave (dropped into the store) would make forgeries
+// valid at the next rebuild: it is a problem, never silently used.
+func (a *Archive) auditTrust(ctx context.Context) []Problem {
+	var probs []Problem
+	kept, err := a.keptTrust()
+	if err != nil {
+		return []Problem{{Key: "trust/", Problem: err.Error()}}
+	}
+	seen := map[string]bool{}
+	var keys []string
+	if err := a.Store.List(ctx, "trust/", func(i storage.Info) error {
+		keys = append(keys, i.Key)
+		return nil
+	}); err != nil {
+		return []Problem{{Key: "trust/", Problem: "cannot be listed: " + err.Error()}}
+	}
+	for _, key := range keys {
+		base := filepath.Base(key)
+		sum := strings.TrimSuffix(strings.TrimSuffix(base, ".pem"), ".ldif")
+		data, err := a.readAll(ctx, key)
+		if err != nil {
+			probs = append(probs, Problem{Key: key, Problem: "unreadable: " + err.Error()})
+			continue
+		}
+		if got := sha256.Sum256(data); hex.EncodeToString(got[:]) != sum {
+			probs = append(probs, Problem{Key: key, Problem: "damaged: does not hash to its name"})
+			continue
+		}
+		if strings.HasPrefix(key, "trust/providers/") {
+			seen[sum] = true
+			if f, ok := kept[sum]; !ok || f.Key != key {
+				probs = append(probs, Problem{Key: key, Problem: "a provider trust file the catalog does not list (nobody gave it to ingest): not used"})
+			}
+		}
+	}
+	for sum, f := range kept {
+		if !seen[sum] {
+			probs = append(probs, Problem{Key: f.Key, Problem: "listed in the catalog as kept provider trust, missing from the store"})
+		}
+	}
+	return probs
 }

@@ -84,7 +84,7 @@ func (a *Archive) Rebuild(ctx context.Context, trust *pec.TrustStore, progress f
 	}
 	if err == nil && old != nil {
 		// What only the catalog knew: audit history, IMAP marks, web users.
-		for _, bk := range [][]byte{bucketAudits, bucketSources, bucketUsers} {
+		for _, bk := range [][]byte{bucketAudits, bucketSources, bucketReports, bucketScarto, bucketUsers} {
 			if cerr := copyBucket(old, cat, bk); cerr != nil {
 				sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s not carried over: %v", bk, cerr))
 			}
@@ -239,8 +239,21 @@ func copyBucket(from, to *Catalog, bucket []byte) error {
 func (a *Archive) rebuildInto(ctx context.Context, old *Catalog, trust *pec.TrustStore, progress func(int), hasJournal bool, j journal, sum *RebuildSummary) error {
 	src := storeSource{store: a.Store}
 	// The providers' anchors the archive kept judge as ingest did, with
-	// whatever was given now.
-	if err := a.recoverTrust(ctx); err != nil {
+	// whatever was given now: those the old catalog listed when it can be
+	// read (a file dropped into the store is not trusted: audit names it),
+	// else every kept file in the store, each named in the summary.
+	var recoverErr error
+	if old != nil {
+		recoverErr = copyBucket(old, a.Catalog, bucketTrust)
+	} else {
+		recoverErr = a.recoverTrust(ctx)
+		if files, err := a.TrustFiles(); err == nil {
+			for _, f := range files {
+				sum.Warnings = append(sum.Warnings, "no old catalog to confirm it: the provider trust file "+f.Key+" found in the store is used")
+			}
+		}
+	}
+	if err := recoverErr; err != nil {
 		sum.Warnings = append(sum.Warnings, "the kept provider trust anchors could not be read: "+err.Error())
 	} else if kept, files, err := a.ProviderTrust(ctx, ""); err != nil {
 		sum.Warnings = append(sum.Warnings, "the kept provider trust anchors could not be read: "+err.Error())
@@ -287,7 +300,11 @@ func (a *Archive) rebuildInto(ctx context.Context, old *Catalog, trust *pec.Trus
 	if err := a.markMissing(old, sum); err != nil {
 		return err
 	}
-	return a.restorePackages(ctx, old, hasJournal, j, sum)
+	if err := a.restorePackages(ctx, old, hasJournal, j, sum); err != nil {
+		return err
+	}
+	// Messages deleted at the end of their retention (scarto.go).
+	return a.restoreDisposals(ctx, sum)
 }
 
 func validID(id string) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -71,6 +72,7 @@ func (a *Archive) CheckCatalog(ctx context.Context, opts CheckOptions) (CheckRep
 	res, err := a.reconcile(ctx, all, sample, nil, opts.Trust, opts.Progress)
 	rep.Stored, rep.Catalogued, rep.Packages, rep.Reverified, rep.Notes = res.stored, len(all), res.packages, res.reverified, res.notes
 	rep.Problems = mergeProblems(rep.Problems, res.problems)
+	rep.Problems = mergeProblems(rep.Problems, a.auditTrust(ctx))
 	sort.SliceStable(rep.Problems, func(i, j int) bool { return rep.Problems[i].Key < rep.Problems[j].Key })
 	rep.Finished = time.Now().UTC()
 	return rep, err
@@ -127,7 +129,7 @@ func (a *Archive) reconcile(ctx context.Context, all, sample []*Record, members 
 	for _, r := range all {
 		if r.Damage != "" {
 			bad(r.ID, r.Key, "marked in the catalog: %s", r.Damage)
-		} else if _, ok := stored[r.Key]; !ok {
+		} else if _, ok := stored[r.Key]; !ok && r.Disposed == "" { // disposed of: scarto.go
 			bad(r.ID, r.Key, "missing from the store")
 		}
 		if r.PackageProblem != "" {
@@ -317,19 +319,29 @@ func (a *Archive) reverify(ctx context.Context, recs []*Record, trust *pec.Trust
 }
 
 func (a *Archive) reverifyOne(ctx context.Context, r *Record, trust *pec.TrustStore, lim pec.Limits) []string {
+	if r.Disposed != "" {
+		return nil // deleted by an executed scarto: its verbale says so
+	}
 	var m *pec.Message
 	if r.Size > lim.MaxSize {
 		m = pec.TooLarge(r.ID, r.Size, lim)
 	} else {
 		rc, err := storage.GetVersion(ctx, a.Store, r.Key, r.VersionID)
+		if errors.Is(err, storage.ErrNotFound) {
+			// catalog check has no read-back of its own: say it here, in
+			// the read-back's words (audit merges the same problems).
+			return []string{"missing from the store"}
+		}
 		if err != nil {
-			return nil
+			return []string{"unreadable: " + err.Error()}
 		}
 		raw, err := io.ReadAll(io.LimitReader(rc, lim.MaxSize+1))
 		rc.Close()
-		sum := sha256.Sum256(raw)
-		if err != nil || hex.EncodeToString(sum[:]) != r.ID {
-			return nil // unreadable or damaged: the read-back names it
+		if err != nil {
+			return []string{"unreadable: " + err.Error()}
+		}
+		if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != r.ID {
+			return []string{"damaged: content hashes to " + hex.EncodeToString(sum[:])}
 		}
 		m = pec.Parse(raw, lim)
 	}

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"github.com/conserva/conserva/internal/redact"
 	"strings"
 	"time"
 
@@ -58,6 +59,18 @@ type Record struct {
 	// PackageProblem is set when the package the message was sealed in is
 	// missing or broken: the message stays in it, never re-sealed silently.
 	PackageProblem string `json:"package_problem,omitempty"`
+
+	// AgID metadata (docs/AGID.md): the attachments of the original
+	// message, its flow seen from the organisation's mailboxes, and where
+	// it is filed (Class is the latest; ClassHistory keeps every one).
+	Attachments     []Attachment   `json:"attachments,omitempty"`
+	AttachmentsNote string         `json:"attachments_note,omitempty"`
+	Flow            string         `json:"flow,omitempty"`
+	Class           Classification `json:"class,omitzero"`
+	ClassHistory    []ClassEvent   `json:"class_history,omitempty"`
+	// Disposed is the scarto proposal that deleted the stored message at
+	// the end of its retention: the record stays, the object is gone.
+	Disposed string `json:"disposed,omitempty"`
 }
 
 // VerdictEvent is one judgement of a message's provider signature.
@@ -78,7 +91,7 @@ func newRecord(m *pec.Message, v pec.Verification, source string, now time.Time)
 		Signature: v.Verdict, Reason: v.Reason, Signer: v.Signer, SignedAt: v.SignedAt, TimeSource: v.TimeSource,
 		MessageID: m.MessageID, RefMessageID: m.RefMessageID, Identificativo: m.Identificativo, Msgid: m.Msgid,
 		From: m.Sender, To: m.Recipients, Subject: m.Subject,
-		Sources: []string{source}, IngestedAt: now, Warnings: m.Warnings,
+		Sources: []string{redact.Text(source)}, IngestedAt: now, Warnings: m.Warnings,
 	}
 	if !m.Date.IsZero() {
 		d := m.Date

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"sync"
@@ -20,7 +21,6 @@ import (
 
 	"github.com/conserva/conserva/internal/devpki"
 	"github.com/conserva/conserva/internal/redact"
-	"github.com/conserva/conserva/pec"
 	"github.com/conserva/conserva/sip"
 	"github.com/conserva/conserva/storage"
 	"github.com/conserva/conserva/timestamp"
@@ -43,6 +43,9 @@ type PackageRecord struct {
 	TSARoot         string `json:"tsa_root,omitempty"`
 	SignerRootsFile string `json:"signer_roots_file,omitempty"`
 	TSARootsFile    string `json:"tsa_roots_file,omitempty"`
+	// Retention in force when it was sealed: scarto never ends a
+	// retention earlier than this, whatever the configuration says later.
+	Retention string `json:"retention,omitempty"`
 }
 
 // SealOptions override the configuration for one run.
@@ -86,7 +89,18 @@ func (a *Archive) Seal(ctx context.Context, opts SealOptions) ([]PackageRecord, 
 	done := 0
 	for {
 		j, resumed, err := a.nextJournal()
+		if err == nil && j == nil {
+			// Then the rapporti di versamento of the ingest runs since (versamento.go).
+			err = a.signPendingReports(ctx, k)
+		}
 		if err != nil || j == nil {
+			if err == nil {
+				// One archive timestamp for every package of the run
+				// (seal_ers.go), and for any left without records.
+				if err = a.sealEvidence(ctx, k); err != nil {
+					err = fmt.Errorf("evidence records: %w", err)
+				}
+			}
 			return out, k.warnings, err
 		}
 		if resumed {
@@ -117,6 +131,8 @@ type sealKit struct {
 	warnings []string
 	// Store keys of the kept roots files.
 	signerRootsKey, tsaRootsKey string
+	// What the packages of this run hold, for their evidence records.
+	sealed map[string][]ersObject
 }
 
 // sealKeys picks the signer and the TSA (given, configured, or the
@@ -218,6 +234,13 @@ func certSum(c *x509.Certificate) string {
 	return hex.EncodeToString(s[:])
 }
 
+// packageIDPattern is what newPackageID makes: UTC time and 8 hex digits.
+var packageIDPattern = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$`)
+
+// ValidPackageID says whether id is a package id, safe in a key, a file
+// name and a shell script.
+func ValidPackageID(id string) bool { return packageIDPattern.MatchString(id) }
+
 func newPackageID() (string, time.Time) {
 	now := time.Now().UTC().Truncate(time.Second)
 	suffix := make([]byte, 4)
@@ -311,6 +334,12 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resum
 	if ix.Metadata, err = a.writeMetadata(ctx, prefix, recs, firstNonEmpty(j.Retention, a.Config.Retention), resumed); err != nil {
 		return PackageRecord{}, err
 	}
+	// The aggregazione record of each dossier it holds part of (AgID).
+	agg, err := a.writeAggregations(ctx, prefix, recs, firstNonEmpty(j.Retention, a.Config.Retention))
+	if err != nil {
+		return PackageRecord{}, err
+	}
+	ix.Metadata = append(ix.Metadata, agg...)
 	index, err := a.reuseOr(ctx, prefix+"index.xml", ix.XML)
 	if err != nil {
 		return PackageRecord{}, err
@@ -368,7 +397,10 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resum
 	p := PackageRecord{ID: j.ID, Messages: len(recs), Bytes: total, Created: j.Created, Timestamp: ts.Time.UTC(), Development: len(j.Warnings) > 0,
 		Signer: sig.Signer.Subject.CommonName, TSA: ts.TSA.Subject.CommonName,
 		SignerRoot: Fingerprint(sig.Chain[len(sig.Chain)-1]), TSARoot: Fingerprint(ts.Chain[len(ts.Chain)-1]),
-		SignerRootsFile: k.signerRootsKey, TSARootsFile: k.tsaRootsKey}
+		SignerRootsFile: k.signerRootsKey, TSARootsFile: k.tsaRootsKey, Retention: firstNonEmpty(j.Retention, a.Config.Retention)}
+	if err := a.keepObjects(ctx, k, j.ID, recs, ix.Metadata); err != nil {
+		return PackageRecord{}, err
+	}
 	return p, a.Catalog.markSealed(p, j.IDs)
 }
 
@@ -404,24 +436,9 @@ func pemChain(certs []*x509.Certificate) []byte {
 	return out
 }
 
-// documentOf is the metadata of a catalogued message.
+// documentOf is the metadata of a catalogued message (archive/agid.go).
 func documentOf(r *Record, retention string) *sip.Document {
-	flow := "E"
-	if r.Kind.IsReceipt() {
-		// Receipts come back to the sender: they document an outgoing message.
-		flow = "U"
-	}
-	kind := string(r.Kind)
-	if r.Kind == pec.KindNotPEC {
-		kind = "messaggio non PEC"
-	}
-	return &sip.Document{
-		SHA256: r.ID, Kind: kind, Flow: flow, Registered: r.IngestedAt,
-		Sender: r.From, Recipients: r.To, Subject: r.Subject,
-		Verdict: string(r.Signature), Reason: r.Reason, Signer: r.Signer, SignedAt: r.SignedAt,
-		Retention: retention, Identificativo: r.Identificativo, Msgid: r.Msgid,
-		ReceiptType: r.ReceiptType, Consegna: r.Consegna, Linked: r.Dossier,
-	}
+	return documentOfRecord(r, retention)
 }
 
 // writeMetadata stores meta/<sha256>.xml for every message, in parallel:

@@ -17,6 +17,10 @@ type Query struct {
 	Since     time.Time
 	Until     time.Time // exclusive
 	Flagged   bool
+	// Class matches a titolario code and the codes under it ("4.2"
+	// matches "4.2.1"); Fascicolo matches exactly.
+	Class     string
+	Fascicolo string
 }
 
 // Search calls fn for every record matching q. The most selective index
@@ -108,6 +112,12 @@ func (q Query) matches(r *Record) bool {
 		return false
 	}
 	if q.Flagged && !r.Flagged {
+		return false
+	}
+	if c := strings.TrimSpace(q.Class); c != "" && r.Class.Code != c && !strings.HasPrefix(r.Class.Code, c+".") {
+		return false
+	}
+	if q.Fascicolo != "" && !strings.EqualFold(r.Class.Fascicolo, strings.TrimSpace(q.Fascicolo)) {
 		return false
 	}
 	return true

@@ -10,8 +10,13 @@ var FS embed.FS
 
 // Namespaces and file names of the embedded schemas.
 const (
-	MetadataNS  = "urn:conserva:metadati:1"
+	MetadataNS  = "urn:conserva:agid:allegato5:1"
 	MetadataXSD = "conserva-metadati.xsd"
 	PackageNS   = "urn:conserva:package:1"
 	PackageXSD  = "conserva-package.xsd"
+	// The rapporto di versamento and the scarto (disposal) documents.
+	VersamentoNS  = "urn:conserva:versamento:1"
+	VersamentoXSD = "conserva-versamento.xsd"
+	ScartoNS      = "urn:conserva:scarto:1"
+	ScartoXSD     = "conserva-scarto.xsd"
 )

@@ -45,5 +45,20 @@ CMDS
   openssl cms -verify -binary -inform DER -in index.xml.p7s -content index.xml -CAfile "$archive/keys/dev-ca.pem" -out /dev/null
   openssl ts -verify -data index.xml.p7s -in index.xml.p7s.tsr -CAfile "$archive/keys/dev-ca.pem"
 ) 2>&1 | sed 's/^/  => /'
+
+# The evidence pack a lawyer files: exported, unzipped and checked with
+# VERIFY.txt against the fingerprint of the root that must have signed it
+# (here the development CA; a real archive publishes its own).
+pack=$archive/fascicolo.zip
+echo
+echo "\$ conserva --archive $archive export --force --out $pack '$ref'"
+bin/conserva --archive "$archive" export --force --out "$pack" "$ref"
+root=$(openssl x509 -in "$archive/keys/dev-ca.pem" -outform DER | sha256sum | cut -c1-64)
+rm -rf "$archive/fascicolo" && mkdir -p "$archive/fascicolo"
+python3 -m zipfile -e "$pack" "$archive/fascicolo"
+echo
+echo "\$ cd $archive/fascicolo && SIGNER_ROOT_SHA256=$root TSA_ROOT_SHA256=$root sh VERIFY.txt"
+(cd "$archive/fascicolo" && SIGNER_ROOT_SHA256=$root TSA_ROOT_SHA256=$root sh VERIFY.txt) | grep -v '^ok: .* is listed in the signed index' | sed 's/^/  /'
+echo "  (report.html in $archive/fascicolo is the readable report)"
 echo
 echo "demo archive: $archive (conserva.toml, catalog.db, keys/, store/); remove it with: rm -rf '$archive'"

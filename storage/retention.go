@@ -16,6 +16,10 @@ type Retention struct {
 // DefaultRetention is ten years (codice civile art. 2220).
 var DefaultRetention = Retention{Years: 10}
 
+// maxRetentionYears bounds a retention: far beyond any law, far below an
+// overflow.
+const maxRetentionYears = 1000
+
 // ParseRetention reads "10y", "3650d", "10y30d".
 func ParseRetention(s string) (Retention, error) {
 	var r Retention
@@ -36,6 +40,11 @@ func ParseRetention(s string) (Retention, error) {
 			r.Years += n
 		} else {
 			r.Days += n
+		}
+		// Bounded: an overflowing number must never wrap into a retention
+		// that has already ended (scarto deletes by it).
+		if r.Years > maxRetentionYears || r.Days > maxRetentionYears*366 {
+			return Retention{}, fmt.Errorf("retention %q: more than %d years", s, maxRetentionYears)
 		}
 		rest = rest[i+1:]
 	}

@@ -10,11 +10,11 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
-	"net/http"
 
 	"github.com/notaryproject/tspclient-go"
+
+	"github.com/conserva/conserva/internal/redact"
 )
 
 // Digest OIDs (RFC 5754). Requests carry them WITHOUT parameters: RFC 5754
@@ -111,9 +111,7 @@ func (d *Dev) TimestampDigest(ctx context.Context, h crypto.Hash, digest []byte)
 	if err != nil {
 		return Token{}, err
 	}
-	roots := x509.NewCertPool()
-	roots.AddCert(d.Chain[len(d.Chain)-1])
-	return acceptDigest(ctx, req, resp, roots)
+	return acceptDigest(ctx, req, resp, d.roots())
 }
 
 // TimestampDigest asks the TSA to stamp a precomputed digest.
@@ -122,29 +120,13 @@ func (h *HTTP) TimestampDigest(ctx context.Context, alg crypto.Hash, digest []by
 	if err != nil {
 		return Token{}, err
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(der))
+	body, err := h.post(ctx, der)
 	if err != nil {
 		return Token{}, err
 	}
-	hreq.Header.Set("Content-Type", "application/timestamp-query")
-	if h.User != "" {
-		hreq.SetBasicAuth(h.User, h.Password)
-	}
-	resp, err := h.Client.Do(hreq)
-	if err != nil {
-		return Token{}, fmt.Errorf("TSA %s: %w", h.URL, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return Token{}, fmt.Errorf("TSA %s: %w", h.URL, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return Token{}, fmt.Errorf("TSA %s: HTTP %s", h.URL, resp.Status)
-	}
 	tok, err := acceptDigest(ctx, req, body, h.Roots)
 	if err != nil {
-		return Token{}, fmt.Errorf("TSA %s: %w", h.URL, err)
+		return Token{}, fmt.Errorf("TSA %s: %w", redact.URL(h.URL), err)
 	}
 	return tok, nil
 }

@@ -39,9 +39,23 @@ func (h *HTTP) Timestamp(ctx context.Context, content []byte) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(der))
+	body, err := h.post(ctx, der)
 	if err != nil {
 		return Token{}, err
+	}
+	tok, err := accept(ctx, req, body, h.Roots)
+	if err != nil {
+		return Token{}, fmt.Errorf("TSA %s: %w", redact.URL(h.URL), err)
+	}
+	return tok, nil
+}
+
+// post sends a DER TimeStampReq and returns the TSA's answer as sent. The
+// TSA's URL is named in errors without its password.
+func (h *HTTP) post(ctx context.Context, der []byte) ([]byte, error) {
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(der))
+	if err != nil {
+		return nil, fmt.Errorf("TSA %s: %w", redact.URL(h.URL), err)
 	}
 	hreq.Header.Set("Content-Type", "application/timestamp-query")
 	if h.User != "" {
@@ -49,19 +63,15 @@ func (h *HTTP) Timestamp(ctx context.Context, content []byte) (Token, error) {
 	}
 	resp, err := h.Client.Do(hreq)
 	if err != nil {
-		return Token{}, fmt.Errorf("TSA %s: %w", redact.URL(h.URL), err)
+		return nil, fmt.Errorf("TSA %s: %w", redact.URL(h.URL), err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return Token{}, fmt.Errorf("TSA %s: %w", redact.URL(h.URL), err)
+		return nil, fmt.Errorf("TSA %s: %w", redact.URL(h.URL), err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return Token{}, fmt.Errorf("TSA %s: HTTP %s", redact.URL(h.URL), resp.Status)
+		return nil, fmt.Errorf("TSA %s: HTTP %s", redact.URL(h.URL), resp.Status)
 	}
-	tok, err := accept(ctx, req, body, h.Roots)
-	if err != nil {
-		return Token{}, fmt.Errorf("TSA %s: %w", redact.URL(h.URL), err)
-	}
-	return tok, nil
+	return body, nil
 }

@@ -48,6 +48,9 @@ func auditCommand() *cli.Command {
 			} else {
 				fmt.Fprintf(out, "audit (%s): %d objects read back, %d ok, %d re-verified, %d packages checked, %d messages not yet sealed; store %d messages, catalog %d; %d problems\n",
 					rep.Scope, rep.Objects, rep.OK, rep.Reverified, rep.Packages, rep.Unsealed, rep.Stored, rep.Catalogued, len(rep.Problems))
+				if rep.ERS != nil {
+					fmt.Fprintf(out, "evidence records: %d checked, %d valid; %d packages due for renewal, %d without records\n", rep.ERS.Checked, rep.ERS.Valid, len(rep.ERS.Due), len(rep.ERS.Without))
+				}
 				for _, n := range rep.Notes {
 					fmt.Fprintf(out, "note: %s\n", n)
 				}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -197,7 +198,51 @@ func TestForgedPacksFailVerify(t *testing.T) {
 		if code == 0 || strings.Contains(out, "ALL CHECKS PASSED") {
 			t.Fatalf("VERIFY.txt passed a made-up receipt:\n%s", out)
 		}
-		mustContain(t, out, "FAILED: the signature of SHA256SUMS does not verify", "FAILED: "+name+" is in no signed package index")
+		mustContain(t, out, "FAILED: the signature of SHA256SUMS does not verify", "FAILED: "+name+" is not one of the messages report.json describes")
+	})
+
+	t.Run("roots: an attacker's root appended after the genuine one", func(t *testing.T) {
+		dir := fresh()
+		fg := newForger(t)
+		roots, _ := filepath.Glob(filepath.Join(dir, "roots", "*.pem"))
+		for _, r := range roots {
+			f, _ := os.OpenFile(r, os.O_APPEND|os.O_WRONLY, 0)
+			f.Write(testpki.PEM(fg.root.Cert))
+			f.Close()
+		}
+		out, code := verifyPack(t, dir, pins(root)...)
+		if code == 0 || !strings.Contains(out, "must hold exactly one certificate") {
+			t.Fatalf("VERIFY.txt accepted a roots file with a second certificate:\n%s", out)
+		}
+	})
+
+	t.Run("odd files: hidden, dot-dot, deep, named -, a link, a FIFO", func(t *testing.T) {
+		for _, c := range []struct{ name, want string }{
+			{"..evil.eml", "..evil.eml is not in the signed manifest"},
+			{"messages/.d/x.eml", "messages/.d/x.eml is not in the signed manifest"},
+			{".h/a/b/c/d/e.eml", ".h/a/b/c/d/e.eml is not in the signed manifest"},
+			{"-", "- is not in the signed manifest"},
+			{"link", "link is a symbolic link"},
+			{"fifo", "fifo is not a regular file"},
+		} {
+			dir := fresh()
+			p := filepath.Join(dir, filepath.FromSlash(c.name))
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			switch c.name {
+			case "link":
+				os.Symlink("/etc/passwd", p)
+			case "fifo":
+				if err := syscall.Mkfifo(p, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			default:
+				os.WriteFile(p, []byte("x"), 0o644)
+			}
+			out, code := verifyPack(t, dir, pins(root)...)
+			if code == 0 || !strings.Contains(out, "FAILED: "+c.want) {
+				t.Fatalf("%s: exit %d\n%s", c.name, code, out)
+			}
+		}
 	})
 
 	t.Run("B: report.html edited and SHA256SUMS recomputed", func(t *testing.T) {
@@ -424,5 +469,159 @@ func TestPackWithAnInvalidReceipt(t *testing.T) {
 	html, _ := os.ReadFile(filepath.Join(dir, "report.html"))
 	if !strings.Contains(string(html), `id="providers" class="ko"`) || !strings.Contains(string(html), "NON tutte valide") {
 		t.Fatalf("the report's headline does not say the providers' verdicts are not all valid:\n%s", html)
+	}
+}
+
+// TestForgedPackageIDNeverReachesVerify: a catalog record whose package is
+// a shell command (an edited catalog) is reported by export, and nothing
+// of it reaches VERIFY.txt.
+func TestForgedPackageIDNeverReachesVerify(t *testing.T) {
+	_, cfg, ref, root := sealedDossier(t)
+	home := cfg[1]
+	marker := filepath.Join(t.TempDir(), "PWNED")
+	a, err := archive.Open(home, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	a.Catalog.Scan(func(r *archive.Record) error {
+		if id == "" && r.Package != "" {
+			id = r.ID
+		}
+		return nil
+	})
+	err = a.Catalog.Update(func(get func(string) (*archive.Record, error), put func(*archive.Record) error) error {
+		r, err := get(id)
+		if err != nil {
+			return err
+		}
+		r.Package = "x;touch " + marker + ";echo ALL CHECKS PASSED;exit 0;:"
+		return put(r)
+	})
+	a.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, r := exportPack(t, cfg, ref)
+	if r.code != 1 || !strings.Contains(r.stdout, "NOT INTACT") {
+		t.Fatalf("export with a forged package id: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	script, _ := os.ReadFile(filepath.Join(dir, "VERIFY.txt"))
+	if strings.Contains(string(script), marker) {
+		t.Fatal("the forged package id is in VERIFY.txt")
+	}
+	// The message is still listed in its genuine package's signed index,
+	// which the pack holds for the dossier's other messages: VERIFY.txt
+	// may pass, and must run nothing.
+	out, _ := verifyPack(t, dir, pins(root)...)
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatalf("VERIFY.txt ran a command from the catalog:\n%s", out)
+	}
+}
+
+// TestDroppedOrReplacedTrustIsNamed: a provider CA of the attacker's,
+// dropped into the store's trust/ folder or appended to a kept trust file,
+// never makes a forged receipt valid: audit names the file, and a rebuild
+// with the old catalog does not trust it.
+func TestDroppedOrReplacedTrustIsNamed(t *testing.T) {
+	set, cfg, ref, _ := sealedDossier(t)
+	home := cfg[1]
+	evil := pecgenCA(t)
+	forged, err := evil.Provider.Build(pecgen.Spec{Kind: pec.KindAvvenutaConsegna, Consegna: "b@pec.example", Subject: "Decreto ingiuntivo", OriginalID: ref, Date: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "forged.eml"), forged, 0o644)
+	conserva(t, append(cfg, "ingest", src)...) // untrusted: flagged
+	evilPEM := pecgen.PEM(evil.CA.Cert)
+	sum := fmt.Sprintf("%x", sha256.Sum256(evilPEM))
+	dropped := filepath.Join(home, "store", "trust", "providers", sum+".pem")
+	if err := os.WriteFile(dropped, evilPEM, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	r := conserva(t, append(cfg, "audit")...)
+	if r.code != 1 || !strings.Contains(r.stdout, "trust/providers/"+sum+".pem: a provider trust file the catalog does not list") {
+		t.Fatalf("audit with a dropped trust file: %d\n%s", r.code, r.stdout)
+	}
+	if r := conserva(t, append(cfg, "catalog", "rebuild")...); r.code == 2 {
+		t.Fatalf("rebuild: %s", r.stderr)
+	}
+	forgedID := fmt.Sprintf("%x", sha256.Sum256(forged))
+	rows := decodeLines(t, conserva(t, append(cfg, "search", "--json", "--flagged")...).stdout)
+	flagged := false
+	for _, row := range rows {
+		flagged = flagged || row["id"] == forgedID
+	}
+	if !flagged {
+		t.Fatalf("after a rebuild the forged receipt is no longer flagged: %v", rows)
+	}
+	os.Remove(dropped)
+	// The kept file replaced in place (the attacker's CA appended).
+	kept, _ := filepath.Glob(filepath.Join(home, "store", "trust", "providers", "*.pem"))
+	if len(kept) != 1 {
+		t.Fatalf("kept trust files: %v", kept)
+	}
+	os.Chmod(kept[0], 0o644)
+	data, _ := os.ReadFile(kept[0])
+	os.WriteFile(kept[0], append(data, evilPEM...), 0o444)
+	r = conserva(t, append(cfg, "audit")...)
+	if r.code != 1 || !strings.Contains(r.stdout, "does not hash to its name") {
+		t.Fatalf("audit with a replaced trust file: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	_ = set
+}
+
+// pecgenCA is a provider CA of the attacker's own.
+func pecgenCA(t *testing.T) *pecgen.FixtureSet {
+	t.Helper()
+	ca, err := pecgen.NewCA("Evil PEC CA", time.Now().AddDate(-2, 0, 0), time.Now().AddDate(5, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov, err := ca.NewProvider(pecgen.ProviderOptions{Name: "Evil Provider", Domain: "pec.evil.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pecgen.FixtureSet{CA: ca, Provider: prov}
+}
+
+// TestCatalogCheckNamesADamagedMessage: catalog check, which reads no
+// message back otherwise, names one whose bytes changed.
+func TestCatalogCheckNamesADamagedMessage(t *testing.T) {
+	_, cfg, _, _ := sealedDossier(t)
+	msgs, _ := filepath.Glob(filepath.Join(cfg[1], "store", "messages", "*", "*.eml"))
+	p := msgs[0]
+	os.Chmod(p, 0o644)
+	data, _ := os.ReadFile(p)
+	os.WriteFile(p, []byte(strings.Replace(string(data), "Subject: ", "Subject: X", 1)), 0o444)
+	r := conserva(t, append(cfg, "catalog", "check")...)
+	if r.code != 1 || !strings.Contains(r.stdout, "damaged: content hashes to") {
+		t.Fatalf("catalog check of a changed message: %d\n%s", r.code, r.stdout)
+	}
+}
+
+// TestResealedUnderAnotherPinnedRoot: a package re-signed and
+// re-timestamped by someone whose root was then pinned (a configuration
+// changed along with the package) is still named: the catalog recorded the
+// roots each package was sealed under.
+func TestResealedUnderAnotherPinnedRoot(t *testing.T) {
+	_, cfg, _, _ := sealedDossier(t)
+	home := cfg[1]
+	pkgs, _ := filepath.Glob(filepath.Join(home, "store", "packages", "*"))
+	pkg := pkgs[0]
+	fg := newForger(t)
+	index, _ := os.ReadFile(filepath.Join(pkg, "index.xml"))
+	p7s, tsr := fg.seal(t, index)
+	for name, data := range map[string][]byte{"index.xml.p7s": p7s, "index.xml.p7s.tsr": tsr} {
+		p := filepath.Join(pkg, name)
+		os.Chmod(p, 0o644)
+		os.WriteFile(p, data, 0o444)
+	}
+	roots := filepath.Join(t.TempDir(), "roots.pem")
+	os.WriteFile(roots, testpki.PEM(fg.root.Cert), 0o644)
+	r := conserva(t, append(cfg, "audit", "--signer-roots", roots, "--tsa-roots", roots)...)
+	if r.code != 1 || !strings.Contains(r.stdout, "but the package was sealed under root") {
+		t.Fatalf("audit of a package re-sealed under a newly pinned root: %d\n%s", r.code, r.stdout)
 	}
 }

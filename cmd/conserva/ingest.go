@@ -81,6 +81,9 @@ func runIngest(ctx context.Context, cmd *cli.Command) error {
 	}
 	sum.Errors += len(missing)
 	sum.Failures = append(missing, sum.Failures...)
+	for i := range sum.Failures { // a source named with its password is printed without it
+		sum.Failures[i].Source, sum.Failures[i].Error = redact.Text(sum.Failures[i].Source), redact.Text(sum.Failures[i].Error)
+	}
 	out := cmd.Root().Writer
 	if cmd.Bool("json") {
 		enc := json.NewEncoder(out)
@@ -109,6 +112,9 @@ func printIngest(cmd *cli.Command, a *archive.Archive, s archive.IngestSummary, 
 	w := cmd.Root().Writer
 	fmt.Fprintf(w, "archive %s\n", a.Dir)
 	fmt.Fprintf(w, "%d seen, %d archived, %d duplicates, %d flagged, %d errors\n", s.Seen, s.Archived, s.Duplicates, s.Flagged, s.Errors)
+	if s.Report != "" {
+		fmt.Fprintf(w, "rapporto di versamento: %s (conserva reports show %s)\n", s.Report, s.Report)
+	}
 	if noTrust && s.Archived > 0 {
 		fmt.Fprintln(w, "note: no trust anchors configured (--trust or trust in conserva.toml): no signature can be valid")
 	}

@@ -75,6 +75,8 @@ func runCommand() *cli.Command {
 				results = append(results, r)
 			}
 			pkgs, warnings, sealErr := a.Seal(ctx, archive.SealOptions{})
+			// Evidence records due for renewal (renew.go); nothing when none is.
+			renewal, renewErr := a.Renew(ctx, archive.RenewOptions{})
 			out := cmd.Root().Writer
 			if cmd.Bool("json") {
 				res := map[string]any{"sources": results, "packages": pkgs, "seconds": time.Since(start).Seconds()}
@@ -83,6 +85,12 @@ func runCommand() *cli.Command {
 				}
 				if sealErr != nil {
 					res["seal_error"] = redact.Text(sealErr.Error())
+				}
+				if renewal.Kind != "" {
+					res["renewal"] = renewal
+				}
+				if renewErr != nil {
+					res["renewal_error"] = redact.Text(renewErr.Error())
 				}
 				if err := json.NewEncoder(out).Encode(res); err != nil {
 					return err
@@ -119,9 +127,15 @@ func runCommand() *cli.Command {
 						fmt.Fprintf(out, "  WARNING: %s\n", w)
 					}
 				}
+				if renewal.Kind != "" {
+					fmt.Fprintf(out, "  %s\n", renewalLine(renewal))
+				}
 			}
 			if sealErr != nil {
 				return &exitError{code: exitFindings, msg: "seal: " + sealErr.Error()}
+			}
+			if renewErr != nil {
+				return &exitError{code: exitFindings, msg: "renew: " + renewErr.Error()}
 			}
 			if failed > 0 {
 				return &exitError{code: exitFindings, msg: fmt.Sprintf("%d source(s) failed", failed)}

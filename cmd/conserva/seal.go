@@ -51,7 +51,8 @@ func runSeal(ctx context.Context, cmd *cli.Command) error {
 			return enc.Encode(map[string]int{"messages": 0})
 		}
 		for _, p := range pkgs {
-			row := map[string]any{"package": p.ID, "messages": p.Messages, "bytes": p.Bytes, "timestamp": p.Timestamp.Format(time.RFC3339)}
+			row := map[string]any{"package": p.ID, "messages": p.Messages, "bytes": p.Bytes, "timestamp": p.Timestamp.Format(time.RFC3339),
+				"signer": p.Signer, "tsa": p.TSA, "signer_root_sha256": p.SignerRoot, "tsa_root_sha256": p.TSARoot}
 			if p.Development {
 				row["warning"] = devpki.Warning
 			}
@@ -65,6 +66,7 @@ func runSeal(ctx context.Context, cmd *cli.Command) error {
 		}
 		for _, p := range pkgs {
 			fmt.Fprintf(out, "sealed package %s: %s, %d bytes, timestamp %s\n", p.ID, plural(p.Messages, "message"), p.Bytes, p.Timestamp.Format(time.RFC3339))
+			fmt.Fprintf(out, "  signed by %q (root SHA-256 %s), timestamped by %q (root SHA-256 %s)\n", p.Signer, p.SignerRoot, p.TSA, p.TSARoot)
 			fmt.Fprintf(out, "  %s\n", filepath.Join(a.Dir, "store", "packages", p.ID))
 		}
 		if len(pkgs) > 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -96,6 +97,13 @@ func TestSealWithUserSignerAndTSA(t *testing.T) {
 	var out map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != 0 {
 		t.Fatalf("seal: %d %q %s %v", r.code, r.stdout, r.stderr, err)
+	}
+	tsaKeys, err := devpki.LoadOrCreate(filepath.Join(tsaHome, "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out["signer_root_sha256"] != fmt.Sprintf("%x", sha256.Sum256(userKeys.CA.Raw)) || out["tsa_root_sha256"] != fmt.Sprintf("%x", sha256.Sum256(tsaKeys.CA.Raw)) {
+		t.Fatalf("seal --json does not name the roots the package chains to: %v", out)
 	}
 	if out["messages"] != 3.0 || out["package"] == nil || out["bytes"] == nil || out["timestamp"] == nil {
 		t.Fatalf("seal --json: %v", out)

@@ -28,6 +28,8 @@ func searchCommand() *cli.Command {
 			&cli.StringFlag{Name: "since", Usage: "date (YYYY-MM-DD or RFC 3339), inclusive"},
 			&cli.StringFlag{Name: "until", Usage: "date (YYYY-MM-DD or RFC 3339), exclusive"},
 			&cli.BoolFlag{Name: "flagged", Usage: "only messages archived with a finding"},
+			&cli.StringFlag{Name: "class", Usage: "titolario code (4.2 also matches 4.2.1)"},
+			&cli.StringFlag{Name: "fascicolo", Usage: "fascicolo (aggregazione) the message is filed in"},
 			jsonFlag(),
 		},
 		Action: runSearch,
@@ -46,7 +48,7 @@ func runSearch(ctx context.Context, cmd *cli.Command) error {
 		return usageErrorf("search: unexpected argument %q (filters are flags: see conserva search --help)", cmd.Args().First())
 	}
 	q := archive.Query{MessageID: cmd.String("message-id"), From: cmd.String("from"), To: cmd.String("to"),
-		Subject: cmd.String("subject"), Flagged: cmd.Bool("flagged")}
+		Subject: cmd.String("subject"), Flagged: cmd.Bool("flagged"), Class: cmd.String("class"), Fascicolo: cmd.String("fascicolo")}
 	if k := cmd.String("kind"); k != "" {
 		kind, ok := pec.ParseKind(k)
 		if !ok {

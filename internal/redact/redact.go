@@ -14,13 +14,22 @@ import (
 // parse as a URL is redacted as free text.
 func URL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	if err != nil {
 		return Text(raw)
 	}
-	if _, has := u.User.Password(); !has {
-		return raw
+	if u.RawQuery != "" {
+		// Query values may be keys or tokens: their names stay.
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{"REDACTED"}
+		}
+		u.RawQuery = q.Encode()
 	}
-	u.User = url.User(u.User.Username())
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.User(u.User.Username())
+		}
+	}
 	return u.String()
 }
 
@@ -31,10 +40,8 @@ func URLNoUserinfo(raw string) string {
 	if err != nil {
 		return Text(raw)
 	}
-	if u.User == nil {
-		return raw
-	}
-	u.User = nil
+	// Neither userinfo nor query (which may carry a key) nor fragment.
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
 	return u.String()
 }
 
@@ -45,5 +52,9 @@ var userinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*):[^/\s@
 // Text removes the password of every URL found in s: for messages made by
 // libraries (connection errors) that quote a URL they were given.
 func Text(s string) string {
-	return userinfo.ReplaceAllString(s, "$1@")
+	s = userinfo.ReplaceAllString(s, "$1@")
+	return secretParam.ReplaceAllString(s, "$1=REDACTED")
 }
+
+// secretParam matches a query parameter whose name says it holds a secret.
+var secretParam = regexp.MustCompile(`(?i)([?&;](?:[a-z0-9_.\-]*(?:pass(?:word)?|pwd|secret|token|key|auth)[a-z0-9_.\-]*))=[^&\s"']*`)

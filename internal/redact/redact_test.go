@@ -34,3 +34,23 @@ func TestText(t *testing.T) {
 		t.Fatalf("too much removed: %q", got)
 	}
 }
+
+// Secrets in query strings: values dropped wherever a URL is printed,
+// the whole query dropped where a URL names a service.
+func TestQuerySecrets(t *testing.T) {
+	const secret = "S3cretQ"
+	raw := "https://u:" + secret + "@tsa.example/x?password=" + secret + "&policy=1"
+	for name, got := range map[string]string{
+		"URL":           URL(raw),
+		"URLNoUserinfo": URLNoUserinfo(raw),
+		"Text":          Text("TSA " + raw + ": refused"),
+		"Text upper":    Text("ingest IMAPS://u:" + secret + "@h/INBOX and x/imaps://u:" + secret + "@h/INBOX?token=" + secret),
+	} {
+		if strings.Contains(got, secret) {
+			t.Errorf("%s: %q keeps the secret", name, got)
+		}
+	}
+	if got := URLNoUserinfo(raw); got != "https://tsa.example/x" {
+		t.Errorf("URLNoUserinfo: %q", got)
+	}
+}

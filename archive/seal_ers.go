@@ -1,0 +1,358 @@
+package archive
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/conserva/conserva/ers"
+	"github.com/conserva/conserva/sip"
+	"github.com/conserva/conserva/storage"
+	"github.com/conserva/conserva/timestamp"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Evidence records (RFC 4998, package ers) of sealed packages.
+//
+// At the end of every seal run, one hash tree is built over every object of
+// the packages that have no records yet (messages, metadata, index,
+// signature, timestamp, chain files), one archive timestamp is obtained for
+// its root, and each object gets its record inside its package:
+//
+//	packages/<id>/ers/<sha256>.ers          a message
+//	packages/<id>/ers/index.xml.ers         index.xml (likewise the other package files)
+//
+// A renewal (renew.go) writes version n as <name>.<n>.ers next to them:
+// nothing is rewritten. ers/index.xml[.<n>].ers is written last, after all
+// the other records of its version are durable: its presence says the
+// version is complete. That is read from the store, so a rebuilt catalog
+// loses nothing.
+
+// packageFiles are the package-level objects that get records, besides the
+// messages and their metadata.
+var packageFiles = []string{"index.xml", "index.xml.p7s", "index.xml.p7s.tsr", "signer-chain.pem", "tsa-chain.pem"}
+
+// ersMarker is the record written last in each version.
+const ersMarker = "index.xml"
+
+const ersJournalKey = "ers-sealing"
+
+// ersJournal is written before the archive timestamp is asked for, and
+// again with the token before any record is stored: a seal killed at any
+// point resumes with the same packages (hence the same tree) and the same
+// token, so the records written by both runs are the same bytes.
+type ersJournal struct {
+	Packages []string `json:"packages"`
+	Token    []byte   `json:"token,omitempty"` // DER TimeStampToken over the tree's root
+}
+
+// Metadata files are leaves of the tree but get no record of their own:
+// index.xml's record proves them (the signed index lists their hashes), and
+// 100,000 more files per package would double the seal's cost. Their
+// records can still be made at any time from the package's objects and the
+// archive timestamp, which every record of the package carries.
+
+// ersObject is one object of a package with a record.
+type ersObject struct {
+	Package string
+	Key     string // store key of the object
+	Name    string // record name inside packages/<id>/ers/, without ".ers"
+	SHA256  []byte
+}
+
+// ersKey is the store key of version v (from 1) of a record.
+func ersKey(pkg, name string, v int) string {
+	if v <= 1 {
+		return "packages/" + pkg + "/ers/" + name + ".ers"
+	}
+	return "packages/" + pkg + "/ers/" + name + "." + strconv.Itoa(v) + ".ers"
+}
+
+// ersVersion is the latest complete version of a package's records, 0 when
+// it has none.
+func (a *Archive) ersVersion(ctx context.Context, pkg string) (int, error) {
+	v := 0
+	for {
+		_, err := a.Store.Stat(ctx, ersKey(pkg, ersMarker, v+1))
+		if errors.Is(err, storage.ErrNotFound) {
+			return v, nil
+		}
+		if err != nil {
+			return v, err
+		}
+		v++
+	}
+}
+
+// packageObjects lists the objects of a package that get records, with
+// their SHA-256: the messages and metadata as the signed index states them
+// (a message damaged since is then not covered, which audit names), the
+// package files hashed from the store.
+func (a *Archive) packageObjects(ctx context.Context, pkg string) ([]ersObject, error) {
+	prefix := "packages/" + pkg + "/"
+	var out []ersObject
+	var index []byte
+	for _, f := range packageFiles {
+		data, err := a.readAll(ctx, prefix+f)
+		if err != nil {
+			return nil, fmt.Errorf("package %s: %s: %w", pkg, f, err)
+		}
+		if f == "index.xml" {
+			index = data
+		}
+		sum := sha256.Sum256(data)
+		out = append(out, ersObject{Package: pkg, Key: prefix + f, Name: f, SHA256: sum[:]})
+	}
+	files, err := indexFiles(index)
+	if err != nil {
+		return nil, fmt.Errorf("package %s: %w", pkg, err)
+	}
+	for _, f := range files {
+		sum, err := hex.DecodeString(f.SHA256)
+		if err != nil || len(sum) != sha256.Size {
+			return nil, fmt.Errorf("package %s: index.xml: bad hash %.80q for %.200q", pkg, f.SHA256, f.Path)
+		}
+		o := ersObject{Package: pkg, Key: f.Path, SHA256: sum}
+		switch {
+		case strings.HasPrefix(f.Path, "messages/"):
+			o.Name = f.SHA256
+		case strings.HasPrefix(f.Path, prefix):
+			// meta/, aggregazioni/: leaves of the tree, without records
+			o.Name = strings.TrimPrefix(f.Path, prefix)
+		default:
+			return nil, fmt.Errorf("package %s: index.xml lists %.200q outside the package", pkg, f.Path)
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// keepObjects remembers what a package just sealed holds, as
+// packageObjects would read it back from its index, so that the records of
+// a run's packages need not parse their indexes again.
+func (a *Archive) keepObjects(ctx context.Context, k *sealKit, pkg string, recs []*Record, meta []sip.File) error {
+	prefix := "packages/" + pkg + "/"
+	var out []ersObject
+	for _, f := range packageFiles {
+		data, err := a.readAll(ctx, prefix+f)
+		if err != nil {
+			return fmt.Errorf("package %s: %s: %w", pkg, f, err)
+		}
+		sum := sha256.Sum256(data)
+		out = append(out, ersObject{Package: pkg, Key: prefix + f, Name: f, SHA256: sum[:]})
+	}
+	for _, r := range recs {
+		sum, err := hex.DecodeString(r.ID)
+		if err != nil {
+			return err
+		}
+		out = append(out, ersObject{Package: pkg, Key: r.Key, Name: r.ID, SHA256: sum})
+	}
+	for _, f := range meta {
+		sum, err := hex.DecodeString(f.SHA256)
+		if err != nil {
+			return err
+		}
+		out = append(out, ersObject{Package: pkg, Key: f.Path, Name: strings.TrimPrefix(f.Path, prefix), SHA256: sum})
+	}
+	if k.sealed == nil {
+		k.sealed = map[string][]ersObject{}
+	}
+	k.sealed[pkg] = out
+	return nil
+}
+
+// sealEvidence gives records to every sealed package that has none: one
+// tree, one TSA request, whatever the number of packages.
+func (a *Archive) sealEvidence(ctx context.Context, k *sealKit) error {
+	var j ersJournal
+	found, err := a.Catalog.getJSON(bucketMeta, ersJournalKey, &j)
+	if err != nil {
+		return err
+	}
+	if !found {
+		err := a.Catalog.Packages(func(p PackageRecord) error {
+			v, err := a.ersVersion(ctx, p.ID)
+			if err != nil || v != 0 {
+				return err
+			}
+			// A package whose index is gone cannot be given records; audit
+			// names it, and the seal goes on with the others.
+			if _, err := a.Store.Stat(ctx, "packages/"+p.ID+"/index.xml"); errors.Is(err, storage.ErrNotFound) {
+				a.Log.Warn("package without its index: no evidence records", "package", p.ID)
+				return nil
+			} else if err != nil {
+				return err
+			}
+			j.Packages = append(j.Packages, p.ID)
+			return nil
+		})
+		if err != nil || len(j.Packages) == 0 {
+			return err
+		}
+		if err := a.Catalog.putJSON(bucketMeta, ersJournalKey, j); err != nil {
+			return err
+		}
+	} else {
+		a.Log.Warn("resuming interrupted evidence records", "packages", len(j.Packages))
+	}
+	var objs []ersObject
+	for _, p := range j.Packages {
+		o, ok := k.sealed[p]
+		if !ok {
+			if o, err = a.packageObjects(ctx, p); err != nil {
+				return err
+			}
+		}
+		objs = append(objs, o...)
+	}
+	leaves := make([][]byte, len(objs))
+	for i, o := range objs {
+		leaves[i] = o.SHA256
+	}
+	tree, err := ers.Build(crypto.SHA256, leaves)
+	if err != nil {
+		return err
+	}
+	v := &ers.Verifier{Roots: k.roots.TSAPool(), At: time.Now()}
+	if j.Token == nil {
+		tsa, ok := k.tsa.(timestamp.DigestAuthority)
+		if !ok {
+			return fmt.Errorf("the TSA %s cannot timestamp a digest", k.tsaName)
+		}
+		tok, err := tree.Stamp(ctx, tsa)
+		if err != nil {
+			return fmt.Errorf("archive timestamp: %w", err)
+		}
+		// Checked against the pinned roots before it is journaled.
+		rec, err := tree.Record(0)
+		if err == nil {
+			_, err = v.Verify(ctx, rec, ers.Digests{crypto.SHA256: leaves[0]})
+		}
+		if err != nil {
+			return fmt.Errorf("refusing the archive timestamp: %w", err)
+		}
+		j.Token = tok
+		if err := a.Catalog.putJSON(bucketMeta, ersJournalKey, j); err != nil {
+			return err
+		}
+	} else if err := tree.Attach(j.Token); err != nil {
+		return fmt.Errorf("the journaled archive timestamp does not fit the packages %v any more: %w", j.Packages, err)
+	}
+	err = a.writeRecords(ctx, objs, 1, func(i int) ([]byte, error) {
+		rec, err := tree.Record(i)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := v.Verify(ctx, rec, ers.Digests{crypto.SHA256: leaves[i]}); err != nil {
+			return nil, fmt.Errorf("refusing the evidence record of %s: %w", objs[i].Key, err)
+		}
+		return rec, nil
+	})
+	if err != nil {
+		return err
+	}
+	return a.Catalog.deleteKey(bucketMeta, ersJournalKey)
+}
+
+// writeRecords stores version v of every object's record, made by rec(i),
+// in parallel and without a per-object fsync; then, once they are durable,
+// the markers.
+func (a *Archive) writeRecords(ctx context.Context, objs []ersObject, v int, rec func(i int) ([]byte, error)) error {
+	var markers []int
+	rest := make([]int, 0, len(objs))
+	for i, o := range objs {
+		if recordless(o.Name) {
+			continue // leaves only: see metaRecords
+		}
+		if o.Name == ersMarker {
+			markers = append(markers, i)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	put := func(idx []int, deferred bool) error {
+		errs := make([]error, len(idx))
+		next := make(chan int)
+		var wg sync.WaitGroup
+		for range 8 * runtime.GOMAXPROCS(0) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for n := range next {
+					i := idx[n]
+					data, err := rec(i)
+					if err == nil {
+						key := ersKey(objs[i].Package, objs[i].Name, v)
+						if deferred {
+							err = a.putDeferred(ctx, key, data)
+						} else {
+							err = a.putBytes(ctx, key, data)
+						}
+					}
+					errs[n] = err
+				}
+			}()
+		}
+		for n := range idx {
+			if ctx.Err() != nil {
+				break
+			}
+			next <- n
+		}
+		close(next)
+		wg.Wait()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return errors.Join(errs...)
+	}
+	if err := put(rest, true); err != nil {
+		return err
+	}
+	if d, ok := a.Store.(storage.DeferredPutter); ok {
+		if err := d.Sync(ctx); err != nil {
+			return err
+		}
+	}
+	if err := put(markers, false); err != nil {
+		return err
+	}
+	if s, ok := a.Store.(storage.DirSyncer); ok {
+		return s.SyncDirs(ctx)
+	}
+	return nil
+}
+
+// deleteKey removes a small value (a finished journal).
+func (c *Catalog) deleteKey(bucket []byte, key string) error {
+	return c.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete([]byte(key)) })
+}
+
+// readERS reads a record, refusing anything larger than a record can be.
+func (a *Archive) readERS(ctx context.Context, key string) ([]byte, error) {
+	rc, err := a.readEvidence(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, ers.MaxRecordSize+1))
+	if err == nil && len(data) > ers.MaxRecordSize {
+		err = fmt.Errorf("%s: larger than %d bytes", key, ers.MaxRecordSize)
+	}
+	return data, err
+}
+
+// recordless says whether a package object is a leaf of the tree without a
+// record of its own: the files in the package's sub-folders (meta/,
+// aggregazioni/), which the index lists with their hashes.
+func recordless(name string) bool { return strings.Contains(name, "/") }
