@@ -90,3 +90,23 @@ func TestSharedTakesTurns(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Users are not evidence, but a catalog rebuild keeps them.
+func TestRebuildKeepsUsers(t *testing.T) {
+	a, err := Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	u, _ := NewUser("anna", RoleAuditor, "long-enough")
+	if err := a.Catalog.PutUser(u); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Rebuild(context.Background(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.Catalog.User("anna")
+	if err != nil || got.Role != RoleAuditor || !got.CheckPassword("long-enough") {
+		t.Fatalf("after rebuild: %+v %v", got, err)
+	}
+}

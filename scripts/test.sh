@@ -67,4 +67,5 @@ go test -run '^$' -fuzz '^FuzzMbox$' -fuzztime "${CONSERVA_FUZZ_MBOX:-10000x}" -
 go test -run '^$' -fuzz '^FuzzDecodeRecord$' -fuzztime "${CONSERVA_FUZZ_RECORD:-20000x}" -fuzzminimizetime 200x ./archive
 go test -run '^$' -fuzz '^FuzzLooksLikeMessage$' -fuzztime "${CONSERVA_FUZZ_SNIFF:-20000x}" -fuzzminimizetime 200x ./ingest
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime "${CONSERVA_FUZZ_ERS:-20000x}" -fuzzminimizetime 200x ./ers
+go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime "${CONSERVA_FUZZ_WEB:-5000x}" -fuzzminimizetime 200x ./web
 

@@ -130,3 +130,47 @@ func itoa(i int) string {
 	}
 	return itoa(i/10) + d[i%10:i%10+1]
 }
+
+// findPart returns the decoded bytes of the part at path (as View numbers
+// them), at most limit bytes, and its file name; ok is false when there is
+// no such part.
+func findPart(raw []byte, want string, limit int64) (data []byte, name, ctype string, ok bool) {
+	e, err := message.Read(bytes.NewReader(raw))
+	if e == nil || (err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err)) {
+		return nil, "", "", false
+	}
+	var find func(e *message.Entity, path string, depth int) bool
+	find = func(e *message.Entity, path string, depth int) bool {
+		if depth > maxDepth || !strings.HasPrefix(want+".", path+".") {
+			return false
+		}
+		if mr := e.MultipartReader(); mr != nil {
+			for i := 1; i <= maxShownParts; i++ {
+				p, err := mr.NextPart()
+				if p == nil || (err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err)) {
+					return false
+				}
+				if find(p, path+"."+itoa(i), depth+1) {
+					return true
+				}
+			}
+			return false
+		}
+		ct, params, _ := e.Header.ContentType()
+		body, _ := io.ReadAll(io.LimitReader(e.Body, limit))
+		if path == want {
+			_, dparams, _ := e.Header.ContentDisposition()
+			data, ctype, ok = body, ct, true
+			name = firstNonEmpty(dparams["filename"], params["name"])
+			return true
+		}
+		if ct == "message/rfc822" {
+			if inner, err := message.Read(bytes.NewReader(body)); inner != nil && (err == nil || message.IsUnknownCharset(err) || message.IsUnknownEncoding(err)) {
+				return find(inner, path, depth+1)
+			}
+		}
+		return false
+	}
+	find(e, "1", 0)
+	return data, name, ctype, ok
+}

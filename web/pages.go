@@ -47,6 +47,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /search", s.guard(readers, s.search))
 	m.HandleFunc("GET /dossier/{id...}", s.guard(readers, s.dossier))
 	m.HandleFunc("GET /message/{id}", s.guard(legal, s.message))
+	m.HandleFunc("GET /message/{id}/part/{path}", s.guard(legal, s.part))
 	m.HandleFunc("GET /export/{id...}", s.guard(legal, s.export))
 	m.HandleFunc("POST /hold/{id...}", s.guard(legal, s.hold(true)))
 	m.HandleFunc("POST /unhold/{id...}", s.guard(legal, s.hold(false)))
@@ -223,11 +224,13 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, sess *session) {
 
 type searchData struct {
 	Q, Kind, Since, Until, Sort string
+	Source                      string // a mailbox or source: part of its name
 	Flagged                     bool
 	Kinds                       []string
 	Rows                        []*archive.Record
 	Total, Page, Pages          int
 	PrevURL, NextURL            string
+	SortURL                     map[string]string // the same search, sorted by a column
 	Searched                    bool
 }
 
@@ -239,7 +242,7 @@ var (
 func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *session) {
 	q := r.URL.Query()
 	d := searchData{Q: strings.TrimSpace(q.Get("q")), Kind: q.Get("kind"), Since: q.Get("since"), Until: q.Get("until"),
-		Sort: q.Get("sort"), Flagged: q.Get("flagged") != ""}
+		Sort: q.Get("sort"), Flagged: q.Get("flagged") != "", Source: strings.TrimSpace(q.Get("source"))}
 	for _, k := range []pec.Kind{pec.KindPostaCertificata, pec.KindAccettazione, pec.KindNonAccettazione, pec.KindPresaInCarico,
 		pec.KindAvvenutaConsegna, pec.KindErroreConsegna, pec.KindPreavvisoErroreConsegna, pec.KindRilevazioneVirus, pec.KindAnomalia, pec.KindNotPEC} {
 		d.Kinds = append(d.Kinds, string(k))
@@ -275,19 +278,31 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *session) {
 		*f.out = t.AddDate(0, 0, f.add)
 	}
 	filter.Flagged = d.Flagged
-	d.Searched = d.Q != "" || d.Kind != "" || d.Since != "" || d.Until != "" || d.Flagged
+	d.Searched = d.Q != "" || d.Kind != "" || d.Since != "" || d.Until != "" || d.Flagged || d.Source != ""
 	if d.Searched {
 		err := s.arch.View(r.Context(), func(a *archive.Archive) error {
 			var err error
 			d.Rows, err = find(a, d.Q, filter)
 			return err
 		})
+		if d.Source != "" {
+			kept := d.Rows[:0]
+			for _, rec := range d.Rows {
+				for _, src := range rec.Sources {
+					if strings.Contains(strings.ToLower(src), strings.ToLower(d.Source)) {
+						kept = append(kept, rec)
+						break
+					}
+				}
+			}
+			d.Rows = kept
+		}
 		if err != nil {
-			s.record(r, sess, "search", r.URL.RawQuery, "error")
+			s.record(r, sess, "search", readableQuery(r), "error")
 			s.archiveError(w, r, sess, err)
 			return
 		}
-		if err := s.record(r, sess, "search", r.URL.RawQuery, "ok"); err != nil {
+		if err := s.record(r, sess, "search", readableQuery(r), "ok"); err != nil {
 			s.fail(w, r, sess, http.StatusInternalServerError, "error", "the access log cannot be written")
 			return
 		}
@@ -303,6 +318,13 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *session) {
 		v.Set("page", strconv.Itoa(n))
 		return "/search?" + v.Encode()
 	}
+	d.SortURL = map[string]string{}
+	for _, col := range []string{"date", "kind", "from", "subject"} {
+		v := r.URL.Query()
+		v.Del("page")
+		v.Set("sort", col)
+		d.SortURL[col] = "/search?" + v.Encode()
+	}
 	if d.Page > 1 {
 		d.PrevURL = pageURL(d.Page - 1)
 	}
@@ -310,6 +332,24 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *session) {
 		d.NextURL = pageURL(d.Page + 1)
 	}
 	s.render(w, r, sess, http.StatusOK, "search", "", d)
+}
+
+// readableQuery is the search as the access log keeps it: the non-empty
+// parameters, decoded.
+func readableQuery(r *http.Request) string {
+	q := r.URL.Query()
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		if v := q.Get(k); v != "" && k != "page" && k != "sort" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // maxResults bounds one search (the page says so when reached).
@@ -336,12 +376,12 @@ func find(a *archive.Archive, text string, filter archive.Query) ([]*archive.Rec
 		if err != nil {
 			return nil, err
 		}
-		for _, id := range ids {
-			r, err := a.Catalog.Get(id)
-			if err != nil {
-				return nil, err
-			}
-			if r != nil && matches(filter, r) {
+		recs, err := a.Catalog.Records(ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			if matches(filter, r) {
 				collect(r)
 			}
 		}
@@ -358,16 +398,23 @@ func find(a *archive.Archive, text string, filter archive.Query) ([]*archive.Rec
 		if len(out) > 0 {
 			return out, nil
 		}
-		addr := strings.Trim(text, "<>")
-		for _, field := range []string{"from", "to"} {
-			q := filter
-			if field == "from" {
-				q.From = addr
-			} else {
-				q.To = addr
-			}
-			if err := a.Search(q, collect); err != nil {
-				return nil, err
+		// An address: one pass over the address index (it holds senders
+		// and recipients alike), each record read once.
+		addr := strings.ToLower(strings.Trim(text, "<>"))
+		ids, err := a.Catalog.ByAddress(addr)
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) > maxResults {
+			ids = ids[:maxResults]
+		}
+		recs, err := a.Catalog.Records(ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			if matches(filter, r) && hasAddress(r, addr) {
+				collect(r)
 			}
 		}
 		if len(out) > 0 {
@@ -384,6 +431,20 @@ func find(a *archive.Archive, text string, filter archive.Query) ([]*archive.Rec
 		}
 		return collect(r)
 	})
+}
+
+func hasAddress(r *archive.Record, addr string) bool {
+	if strings.EqualFold(strings.TrimSpace(r.From), addr) {
+		return true
+	}
+	for _, list := range [][]string{r.To, r.Ricezione, {r.Consegna}} {
+		for _, a := range list {
+			if strings.EqualFold(strings.TrimSpace(a), addr) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // matches applies the filters a search by id prefix does not go through.
@@ -524,6 +585,71 @@ func (s *Server) message(w http.ResponseWriter, r *http.Request, sess *session) 
 		return
 	}
 	s.render(w, r, sess, http.StatusOK, "message", rec.Subject, messageData{R: rec, V: decode(raw)})
+}
+
+var partPath = regexp.MustCompile(`^1(\.[0-9]{1,4}){0,16}$`)
+
+// part downloads one attachment, always as a download (never shown by the
+// browser: an HTML attachment must not run under this origin).
+func (s *Server) part(w http.ResponseWriter, r *http.Request, sess *session) {
+	id, path := strings.ToLower(r.PathValue("id")), r.PathValue("path")
+	target := id + " part " + path
+	if !hexRef.MatchString(id) || len(id) != 64 || !partPath.MatchString(path) {
+		s.record(r, sess, "download", target, "not-found")
+		s.fail(w, r, sess, http.StatusNotFound, "not_found", "")
+		return
+	}
+	var rec *archive.Record
+	err := s.arch.View(r.Context(), func(a *archive.Archive) error {
+		var err error
+		rec, err = a.Catalog.Get(id)
+		if err == nil && rec == nil {
+			err = errNotFound
+		}
+		return err
+	})
+	var raw []byte
+	if err == nil {
+		raw, err = s.readStored(r.Context(), rec)
+	}
+	var data []byte
+	var name string
+	if err == nil {
+		var ok bool
+		if data, name, _, ok = findPart(raw, path, int64(len(raw))); !ok {
+			err = errNotFound
+		}
+	}
+	if err != nil {
+		s.record(r, sess, "download", target, "not-found")
+		s.archiveError(w, r, sess, err)
+		return
+	}
+	if err := s.record(r, sess, "download", target, "ok"); err != nil {
+		s.fail(w, r, sess, http.StatusInternalServerError, "error", "the access log cannot be written")
+		return
+	}
+	file := safeFileName(name)
+	if file == "" {
+		file = "part-" + path
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+file+`"; filename*=UTF-8''`+rfc5987(name))
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.Write(data)
+}
+
+// rfc5987 percent-encodes a file name for filename*.
+func rfc5987(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if c < 0x80 && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~", c) >= 0) {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
 
 // readStored reads a message's bytes from the store (the catalog is not

@@ -3,8 +3,17 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -15,6 +24,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 const xssSubject = `<script>alert(1)</script> "><img src=x onerror=alert(1)>`
@@ -212,6 +222,12 @@ func TestServeHTTP(t *testing.T) {
 	if strings.Contains(body, "<script>alert(1)") || strings.Contains(body, `<img src=x`) || !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 		t.Fatalf("the XSS subject is not escaped:\n%s", body)
 	}
+	if _, body, _ := legal.get("/search?q=c%40pec.example&source=no-such-mailbox&sort=subject"); !strings.Contains(body, "0 results") {
+		t.Fatal("the source filter kept messages from another source")
+	}
+	if _, body, _ := legal.get("/search?q=c%40pec.example&source=eml&sort=subject"); strings.Contains(body, "0 results") {
+		t.Fatal("the source filter dropped the messages of that source")
+	}
 	// Dossier: statuses; unknown ids 404.
 	code, body, _ := legal.get("/dossier/" + url.PathEscape(w.xssRef))
 	if code != 200 || !strings.Contains(body, "d@pec.example") || !strings.Contains(body, ">failed<") || !strings.Contains(body, ">delivered<") || strings.Contains(body, "<script>alert") {
@@ -230,6 +246,18 @@ func TestServeHTTP(t *testing.T) {
 	code, body, _ = legal.get("/message/" + id[1])
 	if code != 200 || strings.Contains(body, "<script>alert") || !strings.Contains(body, "Message-Id") || !strings.Contains(body, "documento.pdf") {
 		t.Fatalf("message: %d\n%s", code, body)
+	}
+	// Its attachment downloads as a file, never as a page.
+	part := regexp.MustCompile(`href="(/message/[0-9a-f]{64}/part/[0-9.]+)" download>documento.pdf<`).FindStringSubmatch(body)
+	if part == nil {
+		t.Fatalf("no download link for the attachment:\n%s", body)
+	}
+	code, got, hdr := legal.get(part[1])
+	if code != 200 || got != "<html><script>alert(2)</script></html>" || hdr.Get("Content-Type") != "application/octet-stream" || !strings.HasPrefix(hdr.Get("Content-Disposition"), `attachment; filename="documento.pdf"`) {
+		t.Fatalf("attachment: %d %q %v", code, got, hdr)
+	}
+	if code, _, _ := legal.get(part[1] + ".99"); code != http.StatusNotFound {
+		t.Fatalf("a part that does not exist: %d", code)
 	}
 	// Hold: legal with csrf; without it 403.
 	holdPath := "/hold/" + url.PathEscape(w.ref)
@@ -379,5 +407,40 @@ func TestUserCommands(t *testing.T) {
 	}
 	if code := newClient(t, base).login("carla", "long-enough-pw"); code != http.StatusSeeOther {
 		t.Fatalf("another user: %d", code)
+	}
+}
+
+// With --tls-cert/--tls-key it serves HTTPS, and its cookies are Secure.
+func TestServeTLS(t *testing.T) {
+	dir := t.TempDir()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	base := startServe(t, []string{"--archive", filepath.Join(dir, "a")}, "--tls-cert", filepath.Join(dir, "cert.pem"), "--tls-key", filepath.Join(dir, "key.pem"))
+	if !strings.HasPrefix(base, "https://") {
+		t.Fatalf("url %s", base)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := c.Get(base + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	if len(cookies) == 0 || !cookies[0].Secure || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode {
+		t.Fatalf("cookies over TLS: %+v", cookies)
+	}
+	if resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Fatal("no HSTS over TLS")
 	}
 }

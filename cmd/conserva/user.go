@@ -80,7 +80,7 @@ func userCommand() *cli.Command {
 					return nil
 				},
 			},
-			userSwitch("disable", "disable a user (sessions end at their next request)", true),
+			userSwitch("disable", "disable a user (their sessions end within a minute)", true),
 			userSwitch("enable", "enable a disabled user again", false),
 		},
 	}
