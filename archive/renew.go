@@ -346,34 +346,16 @@ func (a *Archive) renewalItems(ctx context.Context, vf *ers.Verifier, j *renewJo
 	}
 	items := make([]renewItem, len(objs))
 	bad := make([]string, len(objs))
-	errs := make([]error, len(objs))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range 2 * runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				key := ersKey(objs[i].Package, objs[i].Name, from[i])
-				if skip[key] {
-					continue
-				}
-				items[i], bad[i], errs[i] = a.renewalItem(ctx, vf, objs[i], key, extra)
-			}
-		}()
-	}
-	for i := range objs {
-		if ctx.Err() != nil {
-			break
+	err := forEach(ctx, len(objs), 2*runtime.GOMAXPROCS(0), func(i int) error {
+		key := ersKey(objs[i].Package, objs[i].Name, from[i])
+		if skip[key] {
+			return nil
 		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := errors.Join(errs...); err != nil {
+		var err error
+		items[i], bad[i], err = a.renewalItem(ctx, vf, objs[i], key, extra)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	var out []renewItem

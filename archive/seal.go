@@ -16,7 +16,6 @@ import (
 	"regexp"
 	"runtime"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/conserva/conserva/internal/devpki"
@@ -462,58 +461,30 @@ func documentOf(r *Record, retention string) *sip.Document {
 // 100,000-message package within seconds.
 func (a *Archive) writeMetadata(ctx context.Context, prefix string, recs []*Record, retention string, resumed bool) ([]sip.File, error) {
 	files := make([]sip.File, len(recs))
-	errs := make([]error, len(recs))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range 8 * runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				r := recs[i]
-				key := prefix + "meta/" + r.ID + ".xml"
-				var meta []byte
-				var err error
-				stored := false
-				if resumed {
-					// What an interrupted run stored is what the index lists,
-					// even if a verdict or the retention changed since.
-					if meta, err = a.readAll(ctx, key); err == nil {
-						stored = true
-					} else if !errors.Is(err, storage.ErrNotFound) {
-						errs[i] = err
-						continue
-					}
-				}
-				if !stored {
-					meta, err = documentOf(r, retention).MetadataXML()
-				}
-				if err == nil {
-					sum := sha256.Sum256(meta)
-					files[i] = sip.File{ID: "meta-" + r.ID, Path: key, SHA256: hex.EncodeToString(sum[:]), Format: "application/xml", Extension: "xml", Size: int64(len(meta))}
-					if !stored {
-						err = a.putDeferred(ctx, key, meta)
-					}
-				}
-				errs[i] = err
+	err := forEach(ctx, len(recs), 8*runtime.GOMAXPROCS(0), func(i int) error {
+		r := recs[i]
+		key := prefix + "meta/" + r.ID + ".xml"
+		if resumed {
+			// What an interrupted run stored is what the index lists,
+			// even if a verdict or the retention changed since.
+			meta, err := a.readAll(ctx, key)
+			if err == nil {
+				files[i] = metaFile(r, key, meta)
+				return nil
 			}
-		}()
-	}
-	for i := range recs {
-		if ctx.Err() != nil {
-			break
+			if !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
 		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	for _, err := range errs {
+		meta, err := documentOf(r, retention).MetadataXML()
 		if err != nil {
-			return nil, err
+			return err
 		}
+		files[i] = metaFile(r, key, meta)
+		return a.putDeferred(ctx, key, meta)
+	})
+	if err != nil {
+		return nil, err
 	}
 	// One flush for all of them, before the index that lists them is signed.
 	if d, ok := a.Store.(storage.DeferredPutter); ok {
@@ -522,6 +493,12 @@ func (a *Archive) writeMetadata(ctx context.Context, prefix string, recs []*Reco
 		}
 	}
 	return files, nil
+}
+
+// metaFile is how the index lists a message's metadata file.
+func metaFile(r *Record, key string, meta []byte) sip.File {
+	sum := sha256.Sum256(meta)
+	return sip.File{ID: "meta-" + r.ID, Path: key, SHA256: hex.EncodeToString(sum[:]), Format: "application/xml", Extension: "xml", Size: int64(len(meta))}
 }
 
 // putDeferred stores without a per-object fsync where the store allows it.

@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/conserva/conserva/ers"
@@ -287,40 +286,18 @@ func (a *Archive) writeRecords(ctx context.Context, objs []ersObject, v int, rec
 		}
 	}
 	put := func(idx []int, deferred bool) error {
-		errs := make([]error, len(idx))
-		next := make(chan int)
-		var wg sync.WaitGroup
-		for range 8 * runtime.GOMAXPROCS(0) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for n := range next {
-					i := idx[n]
-					data, err := rec(i)
-					if err == nil {
-						key := ersKey(objs[i].Package, objs[i].Name, v)
-						if deferred {
-							err = a.putDeferred(ctx, key, data)
-						} else {
-							err = a.putBytes(ctx, key, data)
-						}
-					}
-					errs[n] = err
-				}
-			}()
-		}
-		for n := range idx {
-			if ctx.Err() != nil {
-				break
+		return forEach(ctx, len(idx), 8*runtime.GOMAXPROCS(0), func(n int) error {
+			i := idx[n]
+			data, err := rec(i)
+			if err != nil {
+				return err
 			}
-			next <- n
-		}
-		close(next)
-		wg.Wait()
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		return errors.Join(errs...)
+			key := ersKey(objs[i].Package, objs[i].Name, v)
+			if deferred {
+				return a.putDeferred(ctx, key, data)
+			}
+			return a.putBytes(ctx, key, data)
+		})
 	}
 	if err := put(rest, true); err != nil {
 		return err
