@@ -560,23 +560,13 @@ func (s *Server) message(w http.ResponseWriter, r *http.Request, sess *session) 
 		s.fail(w, r, sess, http.StatusNotFound, "not_found", "")
 		return
 	}
-	var rec *archive.Record
-	err := s.arch.View(r.Context(), func(a *archive.Archive) error {
-		var err error
-		rec, err = a.Catalog.Get(id)
-		if err == nil && rec == nil {
-			err = errNotFound
+	rec, raw, err := s.storedMessage(r.Context(), id)
+	if err != nil {
+		result := "error"
+		if errors.Is(err, errNotFound) {
+			result = "not-found"
 		}
-		return err
-	})
-	if err != nil {
-		s.record(r, sess, "message", id, "not-found")
-		s.archiveError(w, r, sess, err)
-		return
-	}
-	raw, err := s.readStored(r.Context(), rec)
-	if err != nil {
-		s.record(r, sess, "message", id, "error")
+		s.record(r, sess, "message", id, result)
 		s.archiveError(w, r, sess, err)
 		return
 	}
@@ -599,19 +589,7 @@ func (s *Server) part(w http.ResponseWriter, r *http.Request, sess *session) {
 		s.fail(w, r, sess, http.StatusNotFound, "not_found", "")
 		return
 	}
-	var rec *archive.Record
-	err := s.arch.View(r.Context(), func(a *archive.Archive) error {
-		var err error
-		rec, err = a.Catalog.Get(id)
-		if err == nil && rec == nil {
-			err = errNotFound
-		}
-		return err
-	})
-	var raw []byte
-	if err == nil {
-		raw, err = s.readStored(r.Context(), rec)
-	}
+	_, raw, err := s.storedMessage(r.Context(), id)
 	var data []byte
 	var name string
 	if err == nil {
@@ -650,6 +628,25 @@ func rfc5987(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// storedMessage finds a catalogued message (errNotFound when there is
+// none) and reads its bytes.
+func (s *Server) storedMessage(ctx context.Context, id string) (*archive.Record, []byte, error) {
+	var rec *archive.Record
+	err := s.arch.View(ctx, func(a *archive.Archive) error {
+		var err error
+		rec, err = a.Catalog.Get(id)
+		if err == nil && rec == nil {
+			err = errNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	raw, err := s.readStored(ctx, rec)
+	return rec, raw, err
 }
 
 // readStored reads a message's bytes from the store (the catalog is not
