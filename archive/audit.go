@@ -81,12 +81,12 @@ func (a *Archive) Audit(ctx context.Context, sample int, trust *pec.TrustStore, 
 	members := map[string]map[string]bool{}
 	err := a.Catalog.Packages(func(p PackageRecord) error {
 		rep.Packages++
-		ids, probs := a.auditPackage(ctx, p.ID, nil, nil)
+		ids, probs, check := a.auditPackage(ctx, p.ID, nil, nil)
 		members[p.ID] = ids
 		for _, pr := range probs {
 			problem(pr)
 		}
-		for _, pr := range a.auditPackageRecord(ctx, p) {
+		for _, pr := range auditPackageRecord(p, check) {
 			problem(pr)
 		}
 		return nil
@@ -201,9 +201,18 @@ func (a *Archive) auditMessage(ctx context.Context, r *Record, members map[strin
 // read (by name inside the package), so they are not read again; metaOf,
 // when not nil, limits the metadata checked to those messages (an export
 // of one dossier must not read a whole 100,000-message package).
-func (a *Archive) auditPackage(ctx context.Context, id string, have map[string][]byte, metaOf map[string]bool) (map[string]bool, []Problem) {
+// sealCheck is what auditPackage found of a package's signature and
+// timestamp when they verify (nil fields otherwise), for callers that also
+// name or compare them: checked once, not again.
+type sealCheck struct {
+	sig *sip.Verified
+	ts  *timestamp.Verified
+}
+
+func (a *Archive) auditPackage(ctx context.Context, id string, have map[string][]byte, metaOf map[string]bool) (map[string]bool, []Problem, sealCheck) {
 	prefix := "packages/" + id + "/"
 	var probs []Problem
+	var check sealCheck
 	bad := func(key, format string, args ...any) {
 		probs = append(probs, Problem{Key: key, Problem: fmt.Sprintf(format, args...)})
 	}
@@ -226,29 +235,31 @@ func (a *Archive) auditPackage(ctx context.Context, id string, have map[string][
 	index, p7s, tsr := read("index.xml"), read("index.xml.p7s"), read("index.xml.p7s.tsr")
 	ids := map[string]bool{}
 	if index == nil {
-		return ids, probs
+		return ids, probs, check
 	}
 	roots, err := a.verifyRoots()
 	if err != nil {
 		bad(prefix+"index.xml.p7s", "cannot be checked: %v", err)
-		return ids, probs
+		return ids, probs, check
 	}
 	if p7s != nil {
 		// Against the pinned roots only: the chain files of the package
 		// could be anyone's.
-		if _, err := sip.VerifyCAdES(ctx, p7s, index, roots.SignerPool(), roots.TSAPool()); err != nil {
+		var err error
+		if check.sig, err = sip.VerifyCAdES(ctx, p7s, index, roots.SignerPool(), roots.TSAPool()); err != nil {
 			bad(prefix+"index.xml.p7s", "%v", err)
 		}
 	}
 	if p7s != nil && tsr != nil {
-		if _, err := timestamp.VerifyResponse(ctx, tsr, p7s, roots.TSAPool()); err != nil {
+		var err error
+		if check.ts, err = timestamp.VerifyResponse(ctx, tsr, p7s, roots.TSAPool()); err != nil {
 			bad(prefix+"index.xml.p7s.tsr", "%v", err)
 		}
 	}
 	files, err := indexFiles(index)
 	if err != nil {
 		bad(prefix+"index.xml", "%v", err)
-		return ids, probs
+		return ids, probs, check
 	}
 	for _, f := range files {
 		if strings.HasPrefix(f.Path, "messages/") {
@@ -268,7 +279,7 @@ func (a *Archive) auditPackage(ctx context.Context, id string, have map[string][
 			bad(f.Path, "damaged: does not match the hash in the signed index")
 		}
 	}
-	return ids, probs
+	return ids, probs, check
 }
 
 // indexFile is one File of a package index.
@@ -294,26 +305,16 @@ func indexFiles(index []byte) ([]indexFile, error) {
 // sealed with what its signature and timestamp say now: the roots they
 // chain to and who made them. A package re-signed under another root that
 // was (wrongly) pinned since, or a record edited, is named.
-func (a *Archive) auditPackageRecord(ctx context.Context, p PackageRecord) []Problem {
+func auditPackageRecord(p PackageRecord, check sealCheck) []Problem {
 	if p.SignerRoot == "" && p.TSARoot == "" {
 		return nil // sealed before roots were recorded
 	}
-	roots, err := a.verifyRoots()
-	if err != nil {
-		return nil // auditPackage names it
-	}
 	prefix := "packages/" + p.ID + "/"
-	index, err1 := a.readAll(ctx, prefix+"index.xml")
-	p7s, err2 := a.readAll(ctx, prefix+"index.xml.p7s")
-	tsr, err3 := a.readAll(ctx, prefix+"index.xml.p7s.tsr")
-	if err1 != nil || err2 != nil || err3 != nil {
-		return nil // auditPackage names it
-	}
 	var probs []Problem
 	bad := func(format string, args ...any) {
 		probs = append(probs, Problem{Key: prefix + "index.xml.p7s", Problem: fmt.Sprintf(format, args...)})
 	}
-	if sig, err := sip.VerifyCAdES(ctx, p7s, index, roots.SignerPool(), roots.TSAPool()); err == nil {
+	if sig := check.sig; sig != nil {
 		if got := Fingerprint(sig.Chain[len(sig.Chain)-1]); got != p.SignerRoot {
 			bad("signed under root %s, but the package was sealed under root %s", got, p.SignerRoot)
 		}
@@ -321,7 +322,7 @@ func (a *Archive) auditPackageRecord(ctx context.Context, p PackageRecord) []Pro
 			bad("signed by %q, but the package was sealed by %q", sig.Signer.Subject.CommonName, p.Signer)
 		}
 	}
-	if ts, err := timestamp.VerifyResponse(ctx, tsr, p7s, roots.TSAPool()); err == nil {
+	if ts := check.ts; ts != nil {
 		if got := Fingerprint(ts.Chain[len(ts.Chain)-1]); got != p.TSARoot {
 			bad("timestamped under root %s, but the package was sealed under root %s", got, p.TSARoot)
 		}

@@ -377,7 +377,7 @@ func (a *Archive) exportPackage(ctx context.Context, id string, recs []*Record, 
 	}
 	// Checked on the bytes just put in the pack, the exported messages'
 	// metadata only, against the pinned roots.
-	listed, probs := a.auditPackage(ctx, id, files, exported)
+	listed, probs, check := a.auditPackage(ctx, id, files, exported)
 	ep.listed = listed
 	ep.SignatureOK, ep.TimestampOK = true, true
 	for _, p := range probs {
@@ -389,15 +389,11 @@ func (a *Archive) exportPackage(ctx context.Context, id string, recs []*Record, 
 			ep.TimestampOK = false
 		}
 	}
-	r, err := a.verifyRoots()
-	if err != nil {
-		return ep, err
-	}
-	if sig, err := sip.VerifyCAdES(ctx, files["index.xml.p7s"], files["index.xml"], r.SignerPool(), r.TSAPool()); err == nil {
+	if sig := check.sig; sig != nil {
 		ep.Signer = sig.Signer.Subject.CommonName
 		ep.SignerRoot = roots.add("signer", sig.Chain[len(sig.Chain)-1])
 	}
-	if ts, err := timestamp.VerifyResponse(ctx, files["index.xml.p7s.tsr"], files["index.xml.p7s"], r.TSAPool()); err == nil {
+	if ts := check.ts; ts != nil {
 		ep.Timestamp = ts.Time.UTC()
 		ep.TSA = ts.TSA.Subject.CommonName
 		ep.TSARoot = roots.add("tsa", ts.Chain[len(ts.Chain)-1])

@@ -478,7 +478,7 @@ func (a *Archive) restorePackages(ctx context.Context, old *Catalog, hasJournal 
 		if have == nil {
 			problem = "package " + id + " is missing from the store"
 		} else {
-			listed, probs := a.auditPackage(ctx, id, nil, nil)
+			listed, probs, _ := a.auditPackage(ctx, id, nil, nil)
 			for m := range listed {
 				members = append(members, m)
 			}
