@@ -160,7 +160,15 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, opts Expo
 			return nil, fmt.Errorf("%s: %w", r.Key, err)
 		}
 		name := "messages/" + r.ID + ".eml"
-		m, err := exportMessage(rc, r.Size, a.Limits(), func(src io.Reader) error { return addFrom(name, src) })
+		put := func(src io.Reader) error { return addFrom(name, src) }
+		var m *pec.Message
+		held := io.Closer(io.NopCloser(nil))
+		if lim := a.Limits(); r.Size > spoolOver && r.Size <= lim.MaxSize {
+			// Read from a spool, not memory (issue 12: bounded memory).
+			m, held, err = a.parseSpooled(rc, lim, put)
+		} else {
+			m, err = exportMessage(rc, r.Size, lim, put)
+		}
 		rc.Close()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.Key, err)
@@ -178,6 +186,7 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, opts Expo
 		} else {
 			em.Attachments = atts
 		}
+		held.Close()
 		if !em.HashOK {
 			rep.PackIntact = false
 		}

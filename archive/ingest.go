@@ -283,6 +283,10 @@ func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, opts IngestOpti
 			rc.Close()
 			return a.ingestLarge(ctx, it, opts, lim, pec.HeaderTooLarge)
 		}
+		if err == nil && it.Size > spoolOver {
+			rc.Close()
+			return a.ingestSpooled(ctx, it, opts, lim)
+		}
 		if err == nil {
 			raw, err = readAllSized(io.MultiReader(bytes.NewReader(head), rc), it.Size, lim.MaxSize)
 		}
@@ -297,20 +301,34 @@ func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, opts IngestOpti
 		return a.ingestLarge(ctx, it, opts, lim, pec.TooLarge)
 	}
 	h := sha256.Sum256(raw)
-	id := hex.EncodeToString(h[:])
-	if it.WantSHA256 != "" && id != it.WantSHA256 {
-		o.err = fmt.Errorf("damaged: content hashes to %s, not %s", id, it.WantSHA256)
-		return o
-	}
-	if known, err := a.Catalog.Has(id); err == nil && known {
-		o.dup = true
+	if a.arrived(&o, it, hex.EncodeToString(h[:])) {
 		return o
 	}
 	m := pec.Parse(raw, lim)
-	v := m.Verify(trust)
+	return a.storeParsed(ctx, o, it, opts, m, m.Verify(trust), bytes.NewReader(raw))
+}
+
+// arrived checks a message's hash against the one its source announced (a
+// mismatch is damage, reported) and whether it is catalogued already; true
+// means there is nothing more to do with it.
+func (a *Archive) arrived(o *outcome, it ingest.Item, id string) bool {
+	if it.WantSHA256 != "" && id != it.WantSHA256 {
+		o.err = fmt.Errorf("damaged: content hashes to %s, not %s", id, it.WantSHA256)
+		return true
+	}
+	if known, err := a.Catalog.Has(id); err == nil && known {
+		o.dup = true
+		return true
+	}
+	return false
+}
+
+// storeParsed stores a parsed and verified message's bytes (read from body)
+// and makes its record.
+func (a *Archive) storeParsed(ctx context.Context, o outcome, it ingest.Item, opts IngestOptions, m *pec.Message, v pec.Verification, body io.Reader) outcome {
 	version := it.Version
 	if !opts.NoStore {
-		res, err := a.Store.Put(ctx, storage.MessageKey(id), bytes.NewReader(raw), id)
+		res, err := a.Store.Put(ctx, storage.MessageKey(m.SHA256), body, m.SHA256)
 		if err != nil {
 			o.err = fmt.Errorf("%w: %w", errStoring, err)
 			return o
@@ -343,12 +361,7 @@ func (a *Archive) ingestLarge(ctx context.Context, it ingest.Item, opts IngestOp
 		return o
 	}
 	id := hex.EncodeToString(h.Sum(nil))
-	if it.WantSHA256 != "" && id != it.WantSHA256 {
-		o.err = fmt.Errorf("damaged: content hashes to %s, not %s", id, it.WantSHA256)
-		return o
-	}
-	if known, err := a.Catalog.Has(id); err == nil && known {
-		o.dup = true
+	if a.arrived(&o, it, id) {
 		return o
 	}
 	version := it.Version

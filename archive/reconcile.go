@@ -2,8 +2,6 @@ package archive
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -339,15 +337,16 @@ func (a *Archive) reverifyOne(ctx context.Context, r *Record, trust *pec.TrustSt
 		if err != nil {
 			return []string{"unreadable: " + err.Error()}
 		}
-		raw, err := io.ReadAll(io.LimitReader(rc, lim.MaxSize+1))
+		var held io.Closer
+		m, held, err = a.parseStored(rc, r.Size, lim)
 		rc.Close()
 		if err != nil {
 			return []string{"unreadable: " + err.Error()}
 		}
-		if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != r.ID {
-			return []string{"damaged: content hashes to " + hex.EncodeToString(sum[:])}
+		defer held.Close()
+		if m.SHA256 != r.ID {
+			return []string{"damaged: content hashes to " + m.SHA256}
 		}
-		m = pec.Parse(raw, lim)
 	}
 	fresh := newRecord(m, m.Verify(trust), "", time.Time{})
 	return recordDiffs(r, fresh, trust.Len() == 0)

@@ -64,17 +64,8 @@ func (a *Archive) Reverify(ctx context.Context, trust *pec.TrustStore, files []T
 					results <- result{r: r, v: pec.Verification{Verdict: r.Signature, Reason: r.Reason, Signer: r.Signer, SignedAt: r.SignedAt, TimeSource: r.TimeSource}}
 					continue
 				}
-				raw, err := a.readMessage(ctx, r)
-				if err != nil {
-					results <- result{r: r, err: err}
-					continue
-				}
-				m := pec.Parse(raw, lim)
-				if m.SHA256 != r.ID {
-					results <- result{r: r, err: fmt.Errorf("damaged: content hashes to %s", m.SHA256)}
-					continue
-				}
-				results <- result{r: r, v: m.Verify(trust)}
+				v, err := a.reverifyStored(ctx, r, lim, trust)
+				results <- result{r: r, v: v, err: err}
 			}
 		}()
 	}
@@ -132,12 +123,21 @@ func (a *Archive) Reverify(ctx context.Context, trust *pec.TrustStore, files []T
 	return sum, nil
 }
 
-// readMessage reads a catalogued message's bytes (by version on S3).
-func (a *Archive) readMessage(ctx context.Context, r *Record) ([]byte, error) {
+// reverifyStored judges a stored message's signature again, reading it in
+// bounded memory.
+func (a *Archive) reverifyStored(ctx context.Context, r *Record, lim pec.Limits, trust *pec.TrustStore) (pec.Verification, error) {
 	rc, err := storage.GetVersion(ctx, a.Store, r.Key, r.VersionID)
 	if err != nil {
-		return nil, err
+		return pec.Verification{}, err
 	}
-	defer rc.Close()
-	return readAllSized(rc, r.Size, a.Limits().MaxSize)
+	m, held, err := a.parseStored(rc, r.Size, lim)
+	rc.Close()
+	if err != nil {
+		return pec.Verification{}, err
+	}
+	defer held.Close()
+	if m.SHA256 != r.ID {
+		return pec.Verification{}, fmt.Errorf("damaged: content hashes to %s", m.SHA256)
+	}
+	return m.Verify(trust), nil
 }

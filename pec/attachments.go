@@ -1,7 +1,6 @@
 package pec
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -28,11 +27,15 @@ const maxAttachments = 1000
 // envelope (none when there is no postacert.eml). Parts are decoded as
 // go-message reads them, at most lim.MaxSize bytes each.
 func (m *Message) Attachments() ([]Attachment, error) {
-	orig, err := m.Postacert()
-	if err != nil || orig == nil {
-		return nil, err
+	if m.postacert == nil {
+		return nil, nil
 	}
-	r, err := mail.CreateReader(bytes.NewReader(orig))
+	// Read in a stream: the original can be as large as the message.
+	orig, err := m.postacert.decodedReader()
+	if err != nil {
+		return nil, fmt.Errorf("postacert.eml: %w", err)
+	}
+	r, err := mail.CreateReader(orig)
 	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
 		return nil, fmt.Errorf("postacert.eml: %w", err)
 	}

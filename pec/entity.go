@@ -19,9 +19,9 @@ import (
 // signature covers exactly those bytes, so the split into parts is done here
 // on the raw input and only the interpretation is left to go-message.
 type entity struct {
-	raw    []byte // the whole entity, header and body, as it arrived
+	raw    span // the whole entity, header and body, as it arrived
 	header textproto.Header
-	body   []byte // raw (still transfer-encoded) body
+	body   span // raw (still transfer-encoded) body
 	// headerRepaired is set when malformed header lines had to be skipped.
 	headerRepaired bool
 	// headerTooLarge: the header block exceeds MaxHeaderBytes and was not read.
@@ -36,9 +36,30 @@ type entity struct {
 // header is read within lim: a header block over MaxHeaderBytes is not read
 // at all (headerTooLarge), a field with a line over MaxHeaderLine is left
 // out (longFields), so a hostile header costs a known amount of memory.
-func parseEntity(raw []byte, lim Limits) (*entity, error) {
-	hdr, body := splitHeader(raw)
-	e := &entity{raw: raw, body: body, header: textproto.Header{}}
+// Only the header block is read from raw: the body stays where it is.
+func parseEntity(raw span, lim Limits) (*entity, error) {
+	e := &entity{raw: raw, header: textproto.Header{}}
+	limit := raw.n
+	if lim.MaxHeaderBytes > 0 {
+		// Enough to see the blank line that ends a header of the limit.
+		limit = min(limit, int64(lim.MaxHeaderBytes)+2)
+	}
+	head, err := raw.head(limit)
+	if err != nil {
+		return e, err
+	}
+	hdr, bodyAt := splitHeader(head)
+	if bodyAt < 0 {
+		// No blank line within head: all of it is header, and more when
+		// the entity goes on past what was read.
+		if int64(len(head)) < raw.n {
+			e.headerTooLarge = true
+			return e, fmt.Errorf("header block exceeds the %d-byte limit: not read", lim.MaxHeaderBytes)
+		}
+		e.body = raw.sub(raw.n, 0)
+	} else {
+		e.body = raw.sub(int64(bodyAt), raw.n)
+	}
 	if lim.MaxHeaderBytes > 0 && len(hdr) > lim.MaxHeaderBytes {
 		e.headerTooLarge = true
 		return e, fmt.Errorf("header block of %d bytes exceeds the %d-byte limit: not read", len(hdr), lim.MaxHeaderBytes)
@@ -133,21 +154,22 @@ func readHeader(hdr []byte) (textproto.Header, error) {
 	return textproto.ReadHeader(bufio.NewReader(bytes.NewReader(buf)))
 }
 
-// splitHeader returns the header block (without the blank line) and the body.
-func splitHeader(raw []byte) (hdr, body []byte) {
+// splitHeader returns the header block (without the blank line) and where
+// the body starts, -1 when there is no blank line: all of raw is header.
+func splitHeader(raw []byte) (hdr []byte, bodyAt int) {
 	// The header ends at the first empty line, CRLF or bare LF.
 	for i := 0; i < len(raw); {
 		j := bytes.IndexByte(raw[i:], '\n')
 		if j < 0 {
-			return raw, nil
+			return raw, -1
 		}
 		line := raw[i : i+j]
 		if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
-			return raw[:i], raw[i+j+1:]
+			return raw[:i], i + j + 1
 		}
 		i += j + 1
 	}
-	return raw, nil
+	return raw, -1
 }
 
 // cleanHeader keeps only the lines a strict parser accepts: "Name: value"
@@ -218,20 +240,11 @@ func (e *entity) filename() string {
 // decodedBody returns the body with its Content-Transfer-Encoding undone,
 // limited to max bytes. Charsets are left alone: callers decide.
 func (e *entity) decodedBody(max int64) ([]byte, error) {
-	h := textproto.Header{}
-	if cte := e.header.Get("Content-Transfer-Encoding"); cte != "" {
-		h.Set("Content-Transfer-Encoding", cte)
-	}
-	// A bare header keeps go-message from converting charsets: only the
-	// transfer encoding is undone.
-	m, err := message.New(message.Header{Header: h}, bytes.NewReader(e.body))
-	if err != nil && !message.IsUnknownEncoding(err) {
+	r, err := e.decodedReader()
+	if err != nil {
 		return nil, err
 	}
-	if m == nil {
-		return nil, errors.New("undecodable body")
-	}
-	data, err := io.ReadAll(io.LimitReader(m.Body, max+1))
+	data, err := io.ReadAll(io.LimitReader(r, max+1))
 	if err != nil {
 		return data, fmt.Errorf("decoding %s body: %w", e.header.Get("Content-Transfer-Encoding"), err)
 	}
@@ -241,50 +254,73 @@ func (e *entity) decodedBody(max int64) ([]byte, error) {
 	return data, nil
 }
 
+// decodedReader streams the body with its Content-Transfer-Encoding undone.
+func (e *entity) decodedReader() (io.Reader, error) {
+	h := textproto.Header{}
+	if cte := e.header.Get("Content-Transfer-Encoding"); cte != "" {
+		h.Set("Content-Transfer-Encoding", cte)
+	}
+	// A bare header keeps go-message from converting charsets: only the
+	// transfer encoding is undone.
+	m, err := message.New(message.Header{Header: h}, e.body.reader())
+	if err != nil && !message.IsUnknownEncoding(err) {
+		return nil, err
+	}
+	if m == nil {
+		return nil, errors.New("undecodable body")
+	}
+	return m.Body, nil
+}
+
 // multipartParts splits a multipart body into the raw bytes of its parts.
 // closed reports whether the closing delimiter was found: a multipart
-// without it was cut short.
-func multipartParts(body []byte, boundary string) (parts [][]byte, closed bool) {
+// without it was cut short. The body is read line by line, never held.
+func multipartParts(body span, boundary string) (parts []span, closed bool) {
 	delim := []byte("--" + boundary)
-	start := -1 // start of the current part's content
-	for i := 0; i < len(body); {
-		lineEnd := bytes.IndexByte(body[i:], '\n')
-		next := len(body)
-		if lineEnd >= 0 {
-			next = i + lineEnd + 1
-		}
-		line := body[i:next]
-		if bytes.HasPrefix(line, delim) {
+	start := int64(-1) // start of the current part's content
+	// The line break before a delimiter belongs to it (RFC 2046): lastEOL
+	// is the length of the line break that ended the previous line.
+	var lastEOL int64
+	var prev byte
+	err := body.lines(func(off int64, line []byte, lineStart bool) bool {
+		next := off + int64(len(line))
+		if lineStart && bytes.HasPrefix(line, delim) {
 			rest := bytes.TrimRight(line[len(delim):], " \t\r\n")
 			isClose := bytes.Equal(rest, []byte("--"))
 			if len(rest) == 0 || isClose {
 				if start >= 0 {
-					parts = append(parts, trimLineBreak(body[start:i]))
+					end := off
+					if end > start {
+						end -= min(lastEOL, end-start)
+					}
+					parts = append(parts, body.sub(start, end-start))
 				}
 				if isClose {
-					return parts, true
+					closed = true
+					return false
 				}
 				start = next
 			}
 		}
-		i = next
+		n := len(line)
+		switch {
+		case line[n-1] != '\n':
+			lastEOL = 0
+		case n > 1 && line[n-2] == '\r', n == 1 && prev == '\r':
+			lastEOL = 2
+		default:
+			lastEOL = 1
+		}
+		prev = line[n-1]
+		return true
+	})
+	if err != nil || closed {
+		return parts, closed && err == nil
 	}
-	if start >= 0 && start < len(body) {
+	if start >= 0 && start < body.n {
 		// An unterminated last part is still returned so that what is there
 		// can be read; closed=false says it is incomplete.
-		parts = append(parts, body[start:])
+		parts = append(parts, body.sub(start, body.n-start))
 	}
 	return parts, false
-}
-
-// trimLineBreak drops the line break that belongs to the next delimiter
-// (RFC 2046: the CRLF before "--boundary" is part of the delimiter).
-func trimLineBreak(b []byte) []byte {
-	if bytes.HasSuffix(b, []byte("\r\n")) {
-		return b[:len(b)-2]
-	}
-	if bytes.HasSuffix(b, []byte("\n")) {
-		return b[:len(b)-1]
-	}
-	return b
 }

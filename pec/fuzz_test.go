@@ -22,8 +22,17 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		orig := append([]byte(nil), raw...)
 		// Small header limits, so that the fuzzer reaches them.
-		m := pec.Parse(raw, pec.Limits{MaxSize: 1 << 20, MaxDepth: 16, MaxParts: 200, MaxHeaderBytes: 4096, MaxHeaderLine: 512})
+		lim := pec.Limits{MaxSize: 1 << 20, MaxDepth: 16, MaxParts: 200, MaxHeaderBytes: 4096, MaxHeaderLine: 512}
+		m := pec.Parse(raw, lim)
 		v := m.Verify(nil)
+		// Read from a file, in pieces, the message must give the same.
+		fm := pec.ParseReaderAtBuf(onlyReaderAt{bytes.NewReader(raw)}, int64(len(raw)), lim, 16)
+		if a, b := mustJSON(m), mustJSON(fm); a != b {
+			t.Fatalf("parsed differently from a file:\n%s\n%s", a, b)
+		}
+		if fv := fm.Verify(nil); fv.Verdict != v.Verdict || fv.Reason != v.Reason {
+			t.Fatalf("verified differently from a file: %s (%s) / %s (%s)", v.Verdict, v.Reason, fv.Verdict, fv.Reason)
+		}
 		switch v.Verdict {
 		case pec.Valid, pec.Invalid, pec.Untrusted, pec.Absent:
 		default:

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -53,10 +54,9 @@ type Message struct {
 	Date           time.Time `json:"date"`
 
 	Daticert *Daticert `json:"daticert"`
-	// PostacertRaw is the embedded original message (postacert.eml), the
-	// part body exactly as embedded; Postacert decodes it.
-	PostacertRaw []byte `json:"-"`
-	postacert    *entity
+	// postacert is the embedded original message (postacert.eml), the
+	// part exactly as embedded; Postacert decodes it.
+	postacert *entity
 
 	Warnings []string `json:"warnings"`
 
@@ -68,9 +68,36 @@ type Message struct {
 // whatever cannot be understood becomes a warning (or, for the signature, a
 // reason to judge it invalid), because every input must still be archived.
 // raw is kept as is, not copied: the caller must not modify it afterwards.
-func Parse(raw []byte, lim Limits) (m *Message) {
+func Parse(raw []byte, lim Limits) *Message {
 	sum := sha256.Sum256(raw)
-	m = &Message{Raw: raw, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(raw)), Kind: KindNotPEC, lim: lim}
+	m := parse(memSpan(raw), hex.EncodeToString(sum[:]), lim)
+	m.Raw = raw
+	return m
+}
+
+// ParseReaderAt reads a message of size bytes from r, as Parse does, without
+// holding it in memory: only header blocks and the parts that are
+// interpreted (daticert.xml, the signature) are read, and Verify reads the
+// signed content in a stream. sha256Hex is the message's hash when the
+// caller has it (else it is computed here, one more pass). r must not change
+// while the Message is in use; Raw stays nil.
+func ParseReaderAt(r io.ReaderAt, size int64, sha256Hex string, lim Limits) *Message {
+	src := span{src: r, n: size}
+	if sha256Hex == "" {
+		h := sha256.New()
+		if _, err := io.Copy(h, src.reader()); err != nil {
+			m := &Message{Size: size, Kind: KindNotPEC, lim: lim}
+			m.warn("reading the message: %v", err)
+			m.sig = &signature{problem: "not verified: the message could not be read"}
+			return m
+		}
+		sha256Hex = hex.EncodeToString(h.Sum(nil))
+	}
+	return parse(src, sha256Hex, lim)
+}
+
+func parse(raw span, sha256Hex string, lim Limits) (m *Message) {
+	m = &Message{SHA256: sha256Hex, Size: raw.n, Kind: KindNotPEC, lim: lim}
 	defer func() {
 		if r := recover(); r != nil {
 			// A library bug must not take the archive down with it.
@@ -80,8 +107,8 @@ func Parse(raw []byte, lim Limits) (m *Message) {
 			}
 		}
 	}()
-	if lim.MaxSize > 0 && int64(len(raw)) > lim.MaxSize {
-		m.warn("message of %d bytes exceeds the %d-byte limit: not parsed", len(raw), lim.MaxSize)
+	if lim.MaxSize > 0 && raw.n > lim.MaxSize {
+		m.warn("message of %d bytes exceeds the %d-byte limit: not parsed", raw.n, lim.MaxSize)
 		m.sig = &signature{problem: fmt.Sprintf("not verified: message exceeds the %d-byte size limit", lim.MaxSize)}
 		return m
 	}
@@ -109,7 +136,7 @@ func Parse(raw []byte, lim Limits) (m *Message) {
 
 	m.sig = findSignature(top, lim)
 	root := top
-	if m.sig != nil && m.sig.content != nil {
+	if m.sig != nil && m.sig.signed {
 		if inner, err := parseEntity(m.sig.content, lim); err == nil {
 			root = inner
 		} else {
@@ -119,10 +146,7 @@ func Parse(raw []byte, lim Limits) (m *Message) {
 	parts := findCertParts(root, lim, m)
 	m.readHeaders(top)
 	m.readDaticert(parts.daticert)
-	if parts.postacert != nil {
-		m.PostacertRaw = parts.postacert.body
-		m.postacert = parts.postacert
-	}
+	m.postacert = parts.postacert
 	m.crossCheck(top)
 	return m
 }
@@ -281,8 +305,8 @@ func HeaderTooLong(head []byte, lim Limits) bool {
 	if lim.MaxHeaderBytes <= 0 {
 		return false
 	}
-	hdr, body := splitHeader(head)
-	if body == nil && len(hdr) == len(head) {
+	hdr, bodyAt := splitHeader(head)
+	if bodyAt < 0 {
 		// No blank line within head: the header goes on at least this far.
 		return len(head) > lim.MaxHeaderBytes
 	}

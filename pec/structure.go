@@ -10,7 +10,8 @@ import (
 type signature struct {
 	form    string // "multipart/signed" or "application/pkcs7-mime"
 	nested  bool   // found inside a multipart/mixed rather than at the top
-	content []byte // the signed entity, raw bytes (for pkcs7-mime: the encapsulated content)
+	content span   // the signed entity, raw bytes (for pkcs7-mime: the encapsulated content)
+	signed  bool   // content is set
 	p7      *pkcs7.PKCS7
 	// problem is set when the container is broken: missing or undecodable
 	// signature part, truncation. Such a message is invalid, not absent:
@@ -79,7 +80,7 @@ func detachedSignature(e *entity, params map[string]string, lim Limits) *signatu
 		s.problem = "multipart/signed has no parts (truncated?)"
 		return s
 	}
-	s.content = parts[0]
+	s.content, s.signed = parts[0], true
 	var sigPart *entity
 	for _, raw := range parts[1:] {
 		child, err := parseEntity(raw, lim)
@@ -132,7 +133,7 @@ func opaqueSignature(e *entity, lim Limits) *signature {
 		s.problem = "pkcs7-mime carries no content (detached signature without its message)"
 		return s
 	}
-	s.content = s.p7.Content
+	s.content, s.signed = memSpan(s.p7.Content), true
 	return s
 }
 

@@ -41,6 +41,10 @@ type Verification struct {
 	Canonicalized bool       `json:"canonicalized,omitempty"`
 	Form          string     `json:"signature_form,omitempty"` // multipart/signed or application/pkcs7-mime
 
+	// ReadErr is set when the message could not be read while verifying:
+	// the verdict then says nothing, and the caller reports an error.
+	ReadErr error `json:"-"`
+
 	SignerCert   *x509.Certificate   `json:"-"`
 	Certificates []*x509.Certificate `json:"-"` // all certificates the CMS carries
 }
@@ -87,6 +91,10 @@ func (m *Message) Verify(trust *TrustStore) (v Verification) {
 
 	if err := checkContent(p7, s, &v); err != nil {
 		v.Verdict, v.Reason = Invalid, err.Error()
+		var re *ReadError
+		if errors.As(err, &re) {
+			v.ReadErr = re
+		}
 		return v
 	}
 	if digestIsSHA1(p7) {
@@ -133,26 +141,24 @@ func (m *Message) Verify(trust *TrustStore) (v Verification) {
 }
 
 // checkContent verifies the message digest and the signature over the exact
-// signed bytes. A detached content stored with bare LF line endings (as many
-// tools export it) is retried in canonical CRLF form, as OpenSSL does in text
-// mode; the stored bytes never change.
+// signed bytes, read in a stream. A detached content stored with bare LF
+// line endings (as many tools export it) is retried in canonical CRLF form,
+// as OpenSSL does in text mode; the stored bytes never change.
 func checkContent(p7 *pkcs7.PKCS7, s *signature, v *Verification) error {
-	if s.form == "multipart/signed" {
-		p7.Content = s.content
-	}
-	err := p7.Verify()
+	err := verifyContent(p7, s, false)
 	var mismatch *pkcs7.MessageDigestMismatchError
-	if errors.As(err, &mismatch) && s.form == "multipart/signed" && hasBareLF(s.content) {
-		p7.Content = toCRLF(s.content)
-		if err = p7.Verify(); err == nil {
+	if errors.As(err, &mismatch) && s.form == "multipart/signed" && s.content.hasBareLF() {
+		if err = verifyContent(p7, s, true); err == nil {
 			v.Canonicalized = true
 		}
-		p7.Content = s.content
 	}
 	var badTime *pkcs7.SigningTimeNotValidError
+	var readErr *ReadError
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &readErr):
+		return readErr
 	case errors.As(err, &mismatch):
 		return errors.New("the content does not match the signature: it was altered after signing")
 	case errors.As(err, &badTime):
@@ -161,6 +167,27 @@ func checkContent(p7 *pkcs7.PKCS7, s *signature, v *Verification) error {
 			badTime.NotBefore.UTC().Format(time.RFC3339), badTime.NotAfter.UTC().Format(time.RFC3339))
 	}
 	return fmt.Errorf("the signature does not verify: %s", strings.TrimPrefix(err.Error(), "pkcs7: "))
+}
+
+// verifyContent runs pkcs7's verification with the signed content hashed
+// from its span. Without signed attributes the signature is over the
+// content itself, which pkcs7 then needs in memory: read it, within the
+// size limit (such signatures are rare: every PEC provider signs attributes).
+func verifyContent(p7 *pkcs7.PKCS7, s *signature, crlf bool) error {
+	saved := p7.Content
+	defer func() { p7.Content, p7.Hasher = saved, nil }()
+	p7.Hasher = spanHasher{s: s.content, crlf: crlf}
+	if len(p7.Signers) > 0 && len(p7.Signers[0].AuthenticatedAttributes) == 0 {
+		b, err := s.content.bytes(s.content.n)
+		if err != nil {
+			return err
+		}
+		if crlf {
+			b = toCRLF(b)
+		}
+		p7.Content = b
+	}
+	return p7.Verify()
 }
 
 // signingTime returns the instant a signature is judged at and where it came
@@ -196,15 +223,6 @@ func signerCert(p7 *pkcs7.PKCS7) *x509.Certificate {
 func digestIsSHA1(p7 *pkcs7.PKCS7) bool {
 	for _, s := range p7.Signers {
 		if s.DigestAlgorithm.Algorithm.Equal(pkcs7.OIDDigestAlgorithmSHA1) {
-			return true
-		}
-	}
-	return false
-}
-
-func hasBareLF(b []byte) bool {
-	for i, c := range b {
-		if c == '\n' && (i == 0 || b[i-1] != '\r') {
 			return true
 		}
 	}

@@ -166,7 +166,7 @@ func TestLinkingFields(t *testing.T) {
 	if env.Sender != "mittente@pec.test.example" || env.From != "posta-certificata@pec.test.example" {
 		t.Errorf("envelope sender %q from %q", env.Sender, env.From)
 	}
-	if !bytes.Contains(env.PostacertRaw, []byte("X-Riferimento-Message-ID: "+env.RefMessageID)) {
+	if !bytes.Contains(postacert(t, env), []byte("X-Riferimento-Message-ID: "+env.RefMessageID)) {
 		t.Error("postacert.eml is not the embedded original with the provider's X-Riferimento-Message-ID")
 	}
 }

@@ -14,6 +14,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)   # renders report.ht
 [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)          # a real IMAP server for the IMAP tests
 command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)   # Bouncy Castle, the second
 [ -f /usr/share/java/bcpkix.jar ] || missing+=(libbcpkix-java)        # implementation of CAdES and RFC 4998
+[ -x /usr/bin/time ] || missing+=(time)   # a command's peak RSS, apart from the test process's
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   sudo_cmd=()

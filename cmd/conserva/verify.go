@@ -64,13 +64,13 @@ func runVerify(ctx context.Context, cmd *cli.Command) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		msg, err := readMessage(f, lim)
+		msg, v, err := verifyFile(f, lim, trust)
 		if err != nil {
 			fmt.Fprintf(cmd.Root().ErrWriter, "conserva: %s: %v\n", f, err)
 			ioErrors++
 			continue
 		}
-		res := verifyResult{File: f, Message: msg, Verification: msg.Verify(trust)}
+		res := verifyResult{File: f, Message: msg, Verification: v}
 		if res.Verdict != pec.Valid {
 			allValid = false
 		}
@@ -91,14 +91,35 @@ func runVerify(ctx context.Context, cmd *cli.Command) error {
 	return nil
 }
 
-// readMessage reads one file; one larger than the limit is only hashed, by
-// streaming, and reported as not verified.
-func readMessage(path string, lim pec.Limits) (*pec.Message, error) {
+// verifyFile reads and verifies one file; one larger than the limit is
+// only hashed, by streaming, and reported as not verified.
+func verifyFile(path string, lim pec.Limits, trust *pec.TrustStore) (*pec.Message, pec.Verification, error) {
+	m, f, err := readMessage(path, lim)
+	if err != nil {
+		return nil, pec.Verification{}, err
+	}
+	defer f.Close() // a large message is read from the file while verified
+	v := m.Verify(trust)
+	if v.ReadErr != nil {
+		return nil, v, v.ReadErr
+	}
+	return m, v, nil
+}
+
+func readMessage(path string, lim pec.Limits) (*pec.Message, *os.File, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer f.Close()
+	m, err := parseFile(f, lim)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return m, f, nil
+}
+
+func parseFile(f *os.File, lim pec.Limits) (*pec.Message, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -113,6 +134,11 @@ func readMessage(path string, lim pec.Limits) (*pec.Message, error) {
 			return nil, err
 		}
 		return pec.TooLarge(hex.EncodeToString(h.Sum(nil)), n, lim), nil
+	}
+	if st.Size() > 16<<20 {
+		// Read where it lies, not into memory (the file must not change
+		// while it is checked).
+		return pec.ParseReaderAt(f, st.Size(), "", lim), nil
 	}
 	raw, err := io.ReadAll(io.LimitReader(f, lim.MaxSize+1))
 	if err != nil {
