@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"strings"
@@ -40,11 +39,13 @@ type View struct {
 	Problem string
 }
 
-// decode walks the MIME tree of raw. Unknown charsets and encodings are
-// shown as they are; nothing is fatal: the stored bytes remain the evidence.
-func decode(raw []byte) View {
+// decode walks the MIME tree of the message read from r, in a stream: a
+// message of any size costs the text shown, not its size. Unknown charsets
+// and encodings are shown as they are; nothing is fatal: the stored bytes
+// remain the evidence.
+func decode(r io.Reader) View {
 	var v View
-	e, err := message.Read(bytes.NewReader(raw))
+	e, err := message.Read(r)
 	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
 		v.Problem = err.Error()
 		if e == nil {
@@ -85,6 +86,24 @@ func (v *View) walk(e *message.Entity, path string, depth int, nested bool) {
 	if name == "" {
 		name = params["name"]
 	}
+	if ct == "message/rfc822" && depth < maxDepth {
+		// The attached message is walked as it is read: its parts are
+		// listed whatever its size.
+		name = firstNonEmpty(name, "message.eml")
+		at := len(v.Files)
+		v.Files = append(v.Files, Part{Path: path, Type: ct, Name: name, Nested: nested})
+		body := &countingReader{r: e.Body}
+		inner, err := message.Read(body)
+		if inner != nil && (err == nil || message.IsUnknownCharset(err) || message.IsUnknownEncoding(err)) {
+			if subj, err := inner.Header.Text("Subject"); err == nil && subj != "" {
+				v.Texts = append(v.Texts, Part{Path: path, Type: "message/rfc822", Name: name, Text: "Subject: " + subj + "\nFrom: " + inner.Header.Get("From") + "\nTo: " + inner.Header.Get("To"), Nested: true})
+			}
+			v.walk(inner, path, depth+1, true)
+		}
+		io.Copy(io.Discard, body)
+		v.Files[at].Size = body.n
+		return
+	}
 	body, _ := io.ReadAll(io.LimitReader(e.Body, maxShownText+1))
 	truncated := len(body) > maxShownText
 	if truncated {
@@ -94,16 +113,6 @@ func (v *View) walk(e *message.Entity, path string, depth int, nested bool) {
 	rest, _ := io.Copy(io.Discard, e.Body)
 	p := Part{Path: path, Type: ct, Name: name, Size: int64(len(body)) + rest, Truncated: truncated, Nested: nested}
 	switch {
-	case ct == "message/rfc822" && depth < maxDepth:
-		p.Name = firstNonEmpty(name, "message.eml")
-		v.Files = append(v.Files, p)
-		inner, err := message.Read(bytes.NewReader(body))
-		if inner != nil && (err == nil || message.IsUnknownCharset(err) || message.IsUnknownEncoding(err)) {
-			if subj, err := inner.Header.Text("Subject"); err == nil && subj != "" {
-				v.Texts = append(v.Texts, Part{Path: path, Type: "message/rfc822", Name: p.Name, Text: "Subject: " + subj + "\nFrom: " + inner.Header.Get("From") + "\nTo: " + inner.Header.Get("To"), Nested: true})
-			}
-			v.walk(inner, path, depth+1, true)
-		}
 	case (ct == "text/plain" || ct == "text/html" || ct == "") && name == "":
 		p.Text = strings.ToValidUTF8(string(body), "\uFFFD")
 		p.IsHTML = ct == "text/html"
@@ -112,6 +121,17 @@ func (v *View) walk(e *message.Entity, path string, depth int, nested bool) {
 		p.Name = firstNonEmpty(name, "(unnamed)")
 		v.Files = append(v.Files, p)
 	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func firstNonEmpty(s ...string) string {
@@ -131,13 +151,13 @@ func itoa(i int) string {
 	return itoa(i/10) + d[i%10:i%10+1]
 }
 
-// findPart returns the decoded bytes of the part at path (as View numbers
-// them), at most limit bytes, and its file name; ok is false when there is
-// no such part.
-func findPart(raw []byte, want string, limit int64) (data []byte, name, ctype string, ok bool) {
-	e, err := message.Read(bytes.NewReader(raw))
-	if e == nil || (err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err)) {
-		return nil, "", "", false
+// findPart finds the part at path (as View numbers them) in the message
+// read from r and calls found with its file name and decoded body, read in
+// a stream; ok is false when there is no such part.
+func findPart(r io.Reader, want string, found func(name string, body io.Reader) error) (ok bool, err error) {
+	e, rerr := message.Read(r)
+	if e == nil || (rerr != nil && !message.IsUnknownCharset(rerr) && !message.IsUnknownEncoding(rerr)) {
+		return false, nil
 	}
 	var find func(e *message.Entity, path string, depth int) bool
 	find = func(e *message.Entity, path string, depth int) bool {
@@ -157,20 +177,17 @@ func findPart(raw []byte, want string, limit int64) (data []byte, name, ctype st
 			return false
 		}
 		ct, params, _ := e.Header.ContentType()
-		body, _ := io.ReadAll(io.LimitReader(e.Body, limit))
 		if path == want {
 			_, dparams, _ := e.Header.ContentDisposition()
-			data, ctype, ok = body, ct, true
-			name = firstNonEmpty(dparams["filename"], params["name"])
+			err = found(firstNonEmpty(dparams["filename"], params["name"]), e.Body)
 			return true
 		}
 		if ct == "message/rfc822" {
-			if inner, err := message.Read(bytes.NewReader(body)); inner != nil && (err == nil || message.IsUnknownCharset(err) || message.IsUnknownEncoding(err)) {
+			if inner, err := message.Read(e.Body); inner != nil && (err == nil || message.IsUnknownCharset(err) || message.IsUnknownEncoding(err)) {
 				return find(inner, path, depth+1)
 			}
 		}
 		return false
 	}
-	find(e, "1", 0)
-	return data, name, ctype, ok
+	return find(e, "1", 0), err
 }

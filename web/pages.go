@@ -570,6 +570,7 @@ func (s *Server) message(w http.ResponseWriter, r *http.Request, sess *session) 
 		s.archiveError(w, r, sess, err)
 		return
 	}
+	defer raw.Close()
 	if err := s.record(r, sess, "message", id, "ok"); err != nil {
 		s.fail(w, r, sess, http.StatusInternalServerError, "error", "the access log cannot be written")
 		return
@@ -590,31 +591,37 @@ func (s *Server) part(w http.ResponseWriter, r *http.Request, sess *session) {
 		return
 	}
 	_, raw, err := s.storedMessage(r.Context(), id)
-	var data []byte
-	var name string
 	if err == nil {
+		defer raw.Close()
+		// The part is streamed to the browser as it is decoded: an
+		// attachment of any size costs a buffer, not its size.
 		var ok bool
-		if data, name, _, ok = findPart(raw, path, int64(len(raw))); !ok {
-			err = errNotFound
+		ok, err = findPart(raw, path, func(name string, body io.Reader) error {
+			if err := s.record(r, sess, "download", target, "ok"); err != nil {
+				s.fail(w, r, sess, http.StatusInternalServerError, "error", "the access log cannot be written")
+				return nil
+			}
+			file := safeFileName(name)
+			if file == "" {
+				file = "part-" + path
+			}
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set("Content-Disposition", `attachment; filename="`+file+`"; filename*=UTF-8''`+rfc5987(name))
+			_, err := io.Copy(w, body)
+			return err
+		})
+		if err != nil {
+			// Headers are sent: the browser sees a cut download.
+			s.log.Warn("download cut short", "message", id, "part", path, "err", err)
+			return
 		}
+		if ok {
+			return
+		}
+		err = errNotFound
 	}
-	if err != nil {
-		s.record(r, sess, "download", target, "not-found")
-		s.archiveError(w, r, sess, err)
-		return
-	}
-	if err := s.record(r, sess, "download", target, "ok"); err != nil {
-		s.fail(w, r, sess, http.StatusInternalServerError, "error", "the access log cannot be written")
-		return
-	}
-	file := safeFileName(name)
-	if file == "" {
-		file = "part-" + path
-	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+file+`"; filename*=UTF-8''`+rfc5987(name))
-	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
-	w.Write(data)
+	s.record(r, sess, "download", target, "not-found")
+	s.archiveError(w, r, sess, err)
 }
 
 // rfc5987 percent-encodes a file name for filename*.
@@ -632,7 +639,7 @@ func rfc5987(s string) string {
 
 // storedMessage finds a catalogued message (errNotFound when there is
 // none) and reads its bytes.
-func (s *Server) storedMessage(ctx context.Context, id string) (*archive.Record, []byte, error) {
+func (s *Server) storedMessage(ctx context.Context, id string) (*archive.Record, io.ReadCloser, error) {
 	var rec *archive.Record
 	err := s.arch.View(ctx, func(a *archive.Archive) error {
 		var err error
@@ -645,28 +652,12 @@ func (s *Server) storedMessage(ctx context.Context, id string) (*archive.Record,
 	if err != nil {
 		return nil, nil, err
 	}
-	raw, err := s.readStored(ctx, rec)
-	return rec, raw, err
-}
-
-// readStored reads a message's bytes from the store (the catalog is not
-// held meanwhile), bounded by the configured maximum message size.
-func (s *Server) readStored(ctx context.Context, rec *archive.Record) ([]byte, error) {
-	key := rec.Key
+	// Read from the store as it is used (the catalog is not held meanwhile).
 	rc, err := storage.GetVersion(ctx, s.arch.Store, rec.Key, rec.VersionID)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", rec.Key, err)
+		return nil, nil, fmt.Errorf("reading %s: %w", rec.Key, err)
 	}
-	defer rc.Close()
-	lim := pec.DefaultLimits().MaxSize
-	if n, err := archive.ParseSize(s.arch.Config.MaxMessageSize); err == nil && n > 0 {
-		lim = n
-	}
-	data, err := io.ReadAll(io.LimitReader(rc, lim+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", key, err)
-	}
-	return data, nil
+	return rec, rc, nil
 }
 
 // Export --------------------------------------------------------------------
