@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/conserva/conserva/archive"
@@ -56,6 +57,9 @@ func runSeal(ctx context.Context, cmd *cli.Command) error {
 			if p.Development {
 				row["warning"] = devpki.Warning
 			}
+			if p.AccessLog != "" {
+				row["access_log"] = p.AccessLog
+			}
 			if jerr := enc.Encode(row); jerr != nil {
 				return jerr
 			}
@@ -68,6 +72,9 @@ func runSeal(ctx context.Context, cmd *cli.Command) error {
 			fmt.Fprintf(out, "sealed package %s: %s, %d bytes, timestamp %s\n", p.ID, plural(p.Messages, "message"), p.Bytes, p.Timestamp.Format(time.RFC3339))
 			fmt.Fprintf(out, "  signed by %q (root SHA-256 %s), timestamped by %q (root SHA-256 %s)\n", p.Signer, p.SignerRoot, p.TSA, p.TSARoot)
 			fmt.Fprintf(out, "  %s\n", filepath.Join(a.Dir, "store", "packages", p.ID))
+			if p.AccessLog != "" {
+				fmt.Fprintf(out, "  access log records %s sealed\n", strings.Join(strings.SplitN(p.AccessLog, "-", 3)[:2], " to "))
+			}
 		}
 		if len(pkgs) > 0 {
 			for _, w := range warnings {
