@@ -254,3 +254,11 @@ func (a *Archive) auditAccessLog(ctx context.Context) (*AccessLogCheck, []Proble
 	}
 	return &c, probs
 }
+
+// AccessLogSealed is how far the catalog says the access log is sealed
+// (the zero Mark when it says nothing): cheap, for pages.
+func (a *Archive) AccessLogSealed() (accesslog.Mark, error) {
+	var m accesslog.Mark
+	_, err := a.Catalog.getJSON(bucketMeta, accessLogMarkKey, &m)
+	return m, err
+}

@@ -34,7 +34,7 @@ func sealCommand() *cli.Command {
 	}
 }
 
-func runSeal(ctx context.Context, cmd *cli.Command) error {
+func runSeal(ctx context.Context, cmd *cli.Command) (err error) {
 	if cmd.Args().Len() > 0 {
 		return usageErrorf("seal: unexpected argument %q", cmd.Args().First())
 	}
@@ -43,8 +43,11 @@ func runSeal(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer a.Close()
+	run := startRun("seal")
+	defer func() { recordRun(a, run, err) }()
 	a.Version = version()
 	pkgs, warnings, err := a.Seal(ctx, archive.SealOptions{TSAURL: cmd.String("tsa-url"), Signer: cmd.String("signer"), Roots: rootsOptions(cmd)})
+	sealCounts(run, pkgs)
 	out := cmd.Root().Writer
 	if cmd.Bool("json") {
 		enc := json.NewEncoder(out)
