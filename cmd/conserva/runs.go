@@ -1,12 +1,18 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/conserva/conserva/accesslog"
 	"github.com/conserva/conserva/archive"
 	"github.com/conserva/conserva/runs"
+	"github.com/urfave/cli/v3"
 )
 
 // startRun begins the summary of a run (ingest, seal, audit, renew, run)
@@ -66,5 +72,53 @@ func renewCounts(r *runs.Run, s archive.RenewSummary) {
 	r.Count("records renewed", int64(s.Records))
 	for _, sk := range s.Skipped {
 		r.Error("not renewed: " + sk)
+	}
+}
+
+// runsCommand lists the run history, newest first.
+func runsCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "runs",
+		Usage: "the last runs of ingest, seal, audit, renew and run, with their summaries (newest first)",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "limit", Value: 20, Usage: "how many runs (the catalog keeps the last 1000)"},
+			jsonFlag(),
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Int("limit") <= 0 {
+				return usageErrorf("runs: --limit must be positive")
+			}
+			a, err := openArchive(cmd)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			list, err := a.Catalog.Runs(int(cmd.Int("limit")))
+			if err != nil {
+				return usageErrorf("runs: %v", err)
+			}
+			out := cmd.Root().Writer
+			enc := json.NewEncoder(out)
+			for _, r := range list {
+				if cmd.Bool("json") {
+					if err := enc.Encode(r); err != nil {
+						return err
+					}
+					continue
+				}
+				var counts []string
+				for _, c := range r.CountList() {
+					counts = append(counts, fmt.Sprintf("%s %d", c.Name, c.N))
+				}
+				fmt.Fprintf(out, "%s %-6s %-8s %8s %s: %s\n", r.Started.Format("2006-01-02T15:04:05Z"), r.Command, r.Outcome, r.Duration().Round(time.Millisecond), r.User, strings.Join(counts, ", "))
+				for _, e := range r.Errors {
+					fmt.Fprintf(out, "    %s\n", e)
+				}
+			}
+			if len(list) == 0 && !cmd.Bool("json") {
+				fmt.Fprintln(out, "no run recorded yet")
+			}
+			return nil
+		},
 	}
 }
