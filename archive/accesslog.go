@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -48,6 +49,9 @@ func (a *Archive) AccessLogMark(ctx context.Context) (accesslog.Mark, error) {
 // next package. A log whose sealed part changed is not sealed further
 // (audit names it); the messages are sealed all the same.
 func (a *Archive) cutAccessLog(ctx context.Context, j *journal) {
+	if st, err := os.Stat(a.AccessLogPath()); err != nil || st.Size() == 0 {
+		return // no web interface: the store is not even listed for segments
+	}
 	m, err := a.AccessLogMark(ctx)
 	if err == nil {
 		var seg accesslog.Segment

@@ -15,8 +15,10 @@ import (
 	"github.com/urfave/cli/v3"
 )
 
-// accesslogCommand shows and checks the web interface's access log. It
-// reads the file only: no catalog, so it runs beside anything.
+// accesslogCommand shows and checks the web interface's access log. show
+// reads the file only; verify also opens the catalog read-only (for the
+// packages that seal the log), so it runs beside serve and waits for a
+// writer such as a seal.
 func accesslogCommand() *cli.Command {
 	path := func(cmd *cli.Command) (string, error) {
 		dir := archiveDir(cmd)
