@@ -38,6 +38,8 @@ var texts = map[string]map[string]string{
 		"counts": "Counts", "errors": "Errors", "next_seal": "Next seal", "unsealed_messages": "messages not sealed yet",
 		"unsealed_log": "access log records not sealed yet", "expected": "expected at", "overdue": "overdue: check the nightly job",
 		"not_scheduled": "not scheduled: run `conserva run` nightly", "run_ok": "ok", "run_findings": "findings", "run_failed": "failed",
+		"sealed_through": "Sealed in packages up to record", "sealed_none": "No record sealed in a package yet",
+		"sealed_verify": "compares the sealed records with this log",
 	},
 	"it": {
 		"title": "conserva", "login": "Accedi", "username": "Nome utente", "password": "Password", "logout": "Esci",
@@ -69,6 +71,8 @@ var texts = map[string]map[string]string{
 		"counts": "Conteggi", "errors": "Errori", "next_seal": "Prossima sigillatura", "unsealed_messages": "messaggi non ancora sigillati",
 		"unsealed_log": "voci del registro accessi non ancora sigillate", "expected": "prevista alle", "overdue": "in ritardo: controllare il lavoro notturno",
 		"not_scheduled": "non pianificata: eseguire `conserva run` ogni notte", "run_ok": "riuscita", "run_findings": "con rilievi", "run_failed": "fallita",
+		"sealed_through": "Sigillato nei pacchetti fino alla voce", "sealed_none": "Nessuna voce ancora sigillata in un pacchetto",
+		"sealed_verify": "confronta le voci sigillate con questo registro",
 	},
 }
 

@@ -859,6 +859,7 @@ type accessData struct {
 	Report  accesslog.Report
 	Records []accesslog.Record
 	Total   int
+	Sealed  accesslog.Mark // how far the packages seal it, as the catalog says
 }
 
 func (s *Server) accessLog(w http.ResponseWriter, r *http.Request, sess *session) {
@@ -869,6 +870,13 @@ func (s *Server) accessLog(w http.ResponseWriter, r *http.Request, sess *session
 	var d accessData
 	var err error
 	if d.Report, err = accesslog.Verify(s.logPath); err != nil {
+		s.archiveError(w, r, sess, err)
+		return
+	}
+	if err := s.arch.View(r.Context(), func(a *archive.Archive) error {
+		d.Sealed, err = a.AccessLogSealed()
+		return err
+	}); err != nil {
 		s.archiveError(w, r, sess, err)
 		return
 	}

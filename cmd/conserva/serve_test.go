@@ -332,6 +332,17 @@ func TestServeHTTP(t *testing.T) {
 	if code, _, _ := legal.get("/search?q=x"); code != http.StatusUnauthorized {
 		t.Errorf("after logout: %d", code)
 	}
+	// A seal beside the server seals the access log so far; the page says
+	// how far.
+	if _, body, _ := aud.get("/accesslog"); !strings.Contains(body, "No record sealed in a package yet") {
+		t.Errorf("the access log page before a seal:\n%s", body)
+	}
+	if r := conserva(t, append(w.cfg, "seal")...); r.code != 0 || !strings.Contains(r.stdout, "access log records 1 to ") {
+		t.Fatalf("seal beside serve: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if _, body, _ := aud.get("/accesslog"); !regexp.MustCompile(`Sealed in packages up to record [1-9]`).MatchString(body) {
+		t.Errorf("the access log page after a seal:\n%s", body)
+	}
 	// The access log's chain verifies, and one changed byte breaks it.
 	if r := conserva(t, append(w.cfg, "accesslog", "verify")...); r.code != 0 || !strings.Contains(r.stdout, "whole") {
 		t.Fatalf("accesslog verify: %d %s %s", r.code, r.stdout, r.stderr)
