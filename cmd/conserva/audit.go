@@ -61,6 +61,9 @@ func auditCommand() *cli.Command {
 				if rep.ERS != nil {
 					fmt.Fprintf(out, "evidence records: %d checked, %d valid; %d packages due for renewal, %d without records\n", rep.ERS.Checked, rep.ERS.Valid, len(rep.ERS.Due), len(rep.ERS.Without))
 				}
+				if l := rep.AccessLog; l != nil {
+					fmt.Fprintf(out, "access log: %s, %s sealed in %s, %s not sealed yet\n", plural(l.Chain.Records, "record"), plural(int(l.Sealed.Line), "record"), plural(l.Segments, "segment"), plural(int(l.Unsealed), "record"))
+				}
 				for _, n := range rep.Notes {
 					fmt.Fprintf(out, "note: %s\n", n)
 				}

@@ -138,7 +138,7 @@ func runCommand() *cli.Command {
 					fmt.Fprintf(out, "  %s skipped in folders (not messages; see conserva ingest --dry-run on the folder)\n", plural(len(list), "file"))
 				}
 				for _, p := range pkgs {
-					fmt.Fprintf(out, "  sealed package %s: %s, timestamp %s\n", p.ID, plural(p.Messages, "message"), p.Timestamp.Format(time.RFC3339))
+					fmt.Fprintf(out, "  sealed package %s: %s%s, timestamp %s\n", p.ID, plural(p.Messages, "message"), accessLogRange(p, ", access log records "), p.Timestamp.Format(time.RFC3339))
 				}
 				if len(pkgs) == 0 && sealErr == nil {
 					fmt.Fprintln(out, "  nothing new to seal")

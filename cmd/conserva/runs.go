@@ -122,3 +122,13 @@ func runsCommand() *cli.Command {
 		},
 	}
 }
+
+// accessLogRange says which access log records a package seals ("" when
+// none), after prefix.
+func accessLogRange(p archive.PackageRecord, prefix string) string {
+	seg, err := accesslog.ParseSegmentName(p.AccessLog)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%s%d to %d", prefix, seg.First, seg.Last)
+}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/conserva/conserva/archive"
@@ -76,7 +75,7 @@ func runSeal(ctx context.Context, cmd *cli.Command) (err error) {
 			fmt.Fprintf(out, "  signed by %q (root SHA-256 %s), timestamped by %q (root SHA-256 %s)\n", p.Signer, p.SignerRoot, p.TSA, p.TSARoot)
 			fmt.Fprintf(out, "  %s\n", filepath.Join(a.Dir, "store", "packages", p.ID))
 			if p.AccessLog != "" {
-				fmt.Fprintf(out, "  access log records %s sealed\n", strings.Join(strings.SplitN(p.AccessLog, "-", 3)[:2], " to "))
+				fmt.Fprintf(out, "  %s sealed\n", accessLogRange(p, "access log records "))
 			}
 		}
 		if len(pkgs) > 0 {
