@@ -152,6 +152,32 @@ func TestAccessLogSealed(t *testing.T) {
 	}
 	expect("segment altered", "does not match the hash in the signed index", "does not match its hash (altered)")
 	os.WriteFile(seg, orig, 0o600)
+
+	// The segment gone from the store: its records are sealed nowhere.
+	os.Rename(seg, seg+".away")
+	expect("segment removed", "record 1: records 1 to 5 are in no sealed segment", "missing from the store")
+	os.Rename(seg+".away", seg)
+
+	// A segment added to a package beside its signed index.
+	forged := filepath.Join(filepath.Dir(seg), "9-9-"+strings.Repeat("0", 64)+".jsonl")
+	os.WriteFile(forged, []byte("{}\n"), 0o600)
+	if r := conserva(t, append(cfg, "accesslog", "verify")...); r.code != 1 || !strings.Contains(r.stdout, "is not listed in the signed index of package") {
+		t.Errorf("a segment outside the index: %d %s", r.code, r.stdout)
+	}
+	os.Remove(forged)
+
+	// The package's signature damaged: the segment is in a package that
+	// no longer verifies against the pinned roots.
+	p7s := filepath.Join(filepath.Dir(filepath.Dir(seg)), "index.xml.p7s")
+	sig, _ := os.ReadFile(p7s)
+	os.Chmod(p7s, 0o600)
+	bad := append([]byte(nil), sig...)
+	bad[len(bad)-10] ^= 0xff
+	os.WriteFile(p7s, bad, 0o600)
+	if r := conserva(t, append(cfg, "accesslog", "verify")...); r.code != 1 || !strings.Contains(r.stdout, "index.xml.p7s (package ") {
+		t.Errorf("a segment in a package whose signature fails: %d %s", r.code, r.stdout)
+	}
+	os.WriteFile(p7s, sig, 0o600)
 	if r := conserva(t, append(cfg, "accesslog", "verify")...); r.code != 0 {
 		t.Fatalf("verify after restoring everything: %d %s", r.code, r.stdout)
 	}
