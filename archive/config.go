@@ -65,6 +65,9 @@ type SealConfig struct {
 	SignerRoots      string `toml:"signer_roots"`
 	TSARoots         string `toml:"tsa_roots"`
 	TSAInsecureTLS   bool   `toml:"tsa_insecure_tls"`
+	// Revocation says what a CRL or OCSP answer that cannot be fetched at
+	// seal or renewal time does: "require" (refuse) or "best-effort".
+	Revocation string `toml:"revocation"`
 	MaxMessages      int    `toml:"max_package_messages"`
 	MaxBytes         string `toml:"max_package_bytes"`
 	Submitter        string `toml:"submitter"`

@@ -32,6 +32,8 @@ type RenewOptions struct {
 	Digest crypto.Hash
 	TSAURL string // as for Seal
 	Roots  RootsOptions
+	// Revocation as for Seal: fresh validation data are fetched for each run.
+	Revocation string
 	// Progress, when set, is called with the number of records done.
 	Progress func(done int)
 }
@@ -97,7 +99,7 @@ func digestName(h crypto.Hash) string {
 // Renew renews evidence records: see RenewOptions.
 func (a *Archive) Renew(ctx context.Context, opts RenewOptions) (RenewSummary, error) {
 	var sum RenewSummary
-	k, err := a.sealKeys(ctx, SealOptions{TSAURL: opts.TSAURL, Roots: opts.Roots})
+	k, err := a.sealKeys(ctx, SealOptions{TSAURL: opts.TSAURL, Roots: opts.Roots, Revocation: opts.Revocation})
 	if err != nil {
 		return sum, err
 	}

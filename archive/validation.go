@@ -1,0 +1,171 @@
+package archive
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/conserva/conserva/internal/devpki"
+	"github.com/conserva/conserva/sip"
+	"github.com/conserva/conserva/storage"
+	"github.com/conserva/conserva/timestamp"
+	"github.com/conserva/conserva/validation"
+)
+
+// Validation data (package validation): the certificates and revocation
+// information of the signer's and the TSA's chains, fetched at seal and
+// renewal time, kept in the package as validation/certs/<sha256>.cer,
+// validation/crls/<sha256>.crl, validation/ocsp/<sha256>.der and named in
+// the signed index.
+
+// Revocation policies ([seal] revocation, --revocation).
+const (
+	RevocationRequire    = "require"     // a CRL that cannot be fetched refuses the seal (default)
+	RevocationBestEffort = "best-effort" // it is left out, said as a warning; audit names it
+)
+
+const validationDir = "validation/"
+
+// probe is what the TSA is asked to stamp to learn its chain before the
+// first package file is written.
+var probe = []byte("conserva: which certificate does this TSA sign with?")
+
+// chainValidation collects the validation data of the signer's and the
+// TSA's chains once per run, and refuses (before anything of a package is
+// written) a chain with a certificate revoked now, or, under the default
+// policy, one whose revocation information cannot be fetched.
+func (a *Archive) chainValidation(ctx context.Context, k *sealKit, what string) error {
+	if k.validation != nil {
+		return nil
+	}
+	policy := firstNonEmpty(k.revocation, a.Config.Seal.Revocation, RevocationRequire)
+	if policy != RevocationRequire && policy != RevocationBestEffort {
+		return fmt.Errorf("revocation = %q: %q or %q", policy, RevocationRequire, RevocationBestEffort)
+	}
+	now := time.Now()
+	signerChain := k.signer.Chain
+	intermediates := x509.NewCertPool()
+	for _, c := range k.signer.Chain[1:] {
+		intermediates.AddCert(c)
+	}
+	if chains, err := k.signer.Cert.Verify(x509.VerifyOptions{Roots: k.roots.SignerPool(), Intermediates: intermediates,
+		CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err == nil {
+		signerChain = chains[0]
+	}
+	var tsaChain []*x509.Certificate
+	if d, ok := k.tsa.(*timestamp.Dev); ok {
+		tsaChain = d.Chain
+	} else {
+		tok, err := k.tsa.Timestamp(ctx, probe)
+		if err != nil {
+			return fmt.Errorf("refusing to %s: asking the TSA for its certificate: %w", what, err)
+		}
+		tsaChain = tok.Chain
+	}
+	f := validation.Fetcher(validation.NewHTTP())
+	if k.devKeys != nil {
+		// The development CA's CRL is made in process: no server runs.
+		f = &validation.Local{Next: f, URLs: map[string]func(context.Context) ([]byte, error){
+			devpki.CRLURL: func(context.Context) ([]byte, error) { return k.devKeys.CRL(time.Now()) },
+		}}
+	}
+	b := &validation.Bundle{}
+	for _, c := range []struct {
+		role  string
+		chain []*x509.Certificate
+	}{{"signer", signerChain}, {"TSA", tsaChain}} {
+		got, missing := validation.Collect(ctx, f, c.chain, now)
+		for _, fd := range validation.Check(got, c.chain, now) {
+			if fd.Revoked {
+				return fmt.Errorf("refusing to %s: the %s's %s", what, c.role, fd)
+			}
+		}
+		for _, m := range missing {
+			if policy == RevocationRequire {
+				return fmt.Errorf("refusing to %s: the %s's %v (revocation = %q in [seal] or --revocation %s to %s without it; audit then names it)",
+					what, c.role, m, RevocationBestEffort, RevocationBestEffort, what)
+			}
+			k.warnings = append(k.warnings, fmt.Sprintf("the %s's %v", c.role, m))
+		}
+		b.Add(got)
+	}
+	k.validation = b
+	return nil
+}
+
+// storeValidation writes the run's validation data into a package (unless
+// its index is already stored: it names what an earlier run stored) and
+// returns them as the index lists them.
+func (a *Archive) storeValidation(ctx context.Context, prefix string, b *validation.Bundle) ([]sip.File, error) {
+	if b.Empty() {
+		return nil, nil
+	}
+	if _, err := a.Store.Stat(ctx, prefix+"index.xml"); err == nil {
+		return nil, nil
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return nil, err
+	}
+	files := b.Files()
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []sip.File
+	for _, n := range names {
+		data := files[n]
+		key := prefix + validationDir + n
+		if err := a.putBytes(ctx, key, data); err != nil {
+			return nil, err
+		}
+		s := sha256.Sum256(data)
+		format := map[string]string{".cer": "application/pkix-cert", ".crl": "application/pkix-crl", ".der": "application/ocsp-response"}[path.Ext(n)]
+		out = append(out, sip.File{ID: "validation-" + hex.EncodeToString(s[:]), Path: key, SHA256: hex.EncodeToString(s[:]),
+			Format: format, Extension: strings.TrimPrefix(path.Ext(n), "."), Size: int64(len(data))})
+	}
+	return out, nil
+}
+
+// auditValidation judges a package's validation data (the files its
+// signed index names under validation/, as read) against the chains its
+// signature and timestamps were verified with (built to the pinned roots):
+// each certificate present, each CRL signed by its issuer, none revoked at
+// the time the timestamps prove. A package sealed before validation data
+// were kept names none and is not judged.
+func auditValidation(prefix string, files map[string][]byte, check sealCheck) []Problem {
+	if len(files) == 0 {
+		return nil
+	}
+	var probs []Problem
+	seen := map[string]bool{}
+	b, err := validation.FromFiles(files)
+	if err != nil {
+		return []Problem{{Key: prefix + validationDir, Problem: err.Error()}}
+	}
+	judge := func(role string, chain []*x509.Certificate, at time.Time) {
+		for _, f := range validation.Check(b, chain, at) {
+			if seen[f.String()] {
+				continue // the same TSA for both timestamps
+			}
+			seen[f.String()] = true
+			probs = append(probs, Problem{Key: prefix + validationDir, Problem: role + " " + f.String()})
+		}
+	}
+	if sig := check.sig; sig != nil && sig.Timestamp != nil {
+		// The signature is proven to exist at its timestamp's time: the
+		// signer's certificate must not have been revoked before it.
+		judge("signer", sig.Chain, sig.Timestamp.Time)
+		judge("TSA (signature timestamp)", sig.Timestamp.Chain, sig.Timestamp.Time)
+	}
+	if ts := check.ts; ts != nil {
+		judge("TSA", ts.Chain, ts.Time)
+	}
+	return probs
+}
