@@ -62,12 +62,12 @@ type SealConfig struct {
 	// SignerRoots and TSARoots pin who may seal packages: PEM files of the
 	// signer's CA and the TSA's CA. Every package signature and timestamp is
 	// checked against them, never against the certificates it carries.
-	SignerRoots      string `toml:"signer_roots"`
-	TSARoots         string `toml:"tsa_roots"`
-	TSAInsecureTLS   bool   `toml:"tsa_insecure_tls"`
+	SignerRoots    string `toml:"signer_roots"`
+	TSARoots       string `toml:"tsa_roots"`
+	TSAInsecureTLS bool   `toml:"tsa_insecure_tls"`
 	// Revocation says what a CRL or OCSP answer that cannot be fetched at
 	// seal or renewal time does: "require" (refuse) or "best-effort".
-	Revocation string `toml:"revocation"`
+	Revocation       string `toml:"revocation"`
 	MaxMessages      int    `toml:"max_package_messages"`
 	MaxBytes         string `toml:"max_package_bytes"`
 	Submitter        string `toml:"submitter"`
