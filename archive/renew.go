@@ -69,6 +69,9 @@ type renewJournal struct {
 	Packages []renewedPkg `json:"packages"`
 	Skipped  []string     `json:"skipped,omitempty"` // record keys left out, with "key: reason"
 	Token    []byte       `json:"token,omitempty"`
+	// CryptoInfos: the validation data fetched for this run (validation.go),
+	// kept so that a resumed run writes the same records.
+	CryptoInfos []byte `json:"crypto_infos,omitempty"`
 }
 
 type renewedPkg struct {
@@ -130,6 +133,23 @@ func (a *Archive) Renew(ctx context.Context, opts RenewOptions) (RenewSummary, e
 	items, err := a.renewalItems(ctx, vf, &j, opts.Progress)
 	if err != nil {
 		return sum, err
+	}
+	if j.Token == nil {
+		// Fresh validation data of the chains, a revoked one refused,
+		// before the TSA is asked (validation.go).
+		if err := a.chainValidation(ctx, k, "renew"); err != nil {
+			return sum, err
+		}
+		sum.Warnings = k.warnings
+		if j.CryptoInfos == nil {
+			if j.CryptoInfos, err = k.validation.CryptoInfos(); err != nil {
+				return sum, err
+			}
+			if len(j.CryptoInfos) > maxCryptoInfos {
+				j.CryptoInfos = nil
+			}
+		}
+		found = false // journaled again below, with the validation data
 	}
 	if !found {
 		// The batch is fixed (with what was left out) before the TSA is asked.
@@ -196,6 +216,11 @@ func (a *Archive) Renew(ctx context.Context, opts RenewOptions) (RenewSummary, e
 	renewed, err := r.Records()
 	if err != nil {
 		return sum, err
+	}
+	for i := range renewed {
+		if renewed[i], err = withCryptoInfos(renewed[i], j.CryptoInfos); err != nil {
+			return sum, err
+		}
 	}
 	vf = &ers.Verifier{Roots: k.roots.TSAPool(), At: time.Now()}
 	objs := make([]ersObject, len(items))

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conserva/conserva/ers"
 	"github.com/conserva/conserva/internal/devpki"
 	"github.com/conserva/conserva/sip"
 	"github.com/conserva/conserva/storage"
@@ -168,4 +169,71 @@ func auditValidation(prefix string, files map[string][]byte, check sealCheck) []
 		judge("TSA", ts.Chain, ts.Time)
 	}
 	return probs
+}
+
+// maxCryptoInfos bounds the validation data copied into every evidence
+// record (RFC 4998 §3 cryptoInfos): a large CA's CRL is megabytes, and a
+// package has a record per message. Above it the records carry none; the
+// package's validation/ files keep them.
+const maxCryptoInfos = 64 << 10
+
+// packagesCryptoInfos is the cryptoInfos of each package's records: its
+// validation files as its index names them (read from the store, so a
+// resumed run makes the same records).
+func (a *Archive) packagesCryptoInfos(ctx context.Context, objs []ersObject) (map[string][]byte, error) {
+	files := map[string]map[string][]byte{}
+	for _, o := range objs {
+		name, ok := strings.CutPrefix(o.Name, validationDir)
+		if !ok {
+			continue
+		}
+		data, err := a.readAll(ctx, o.Key)
+		if err != nil {
+			return nil, err
+		}
+		if files[o.Package] == nil {
+			files[o.Package] = map[string][]byte{}
+		}
+		files[o.Package][name] = data
+	}
+	out := map[string][]byte{}
+	for pkg, f := range files {
+		b, err := validation.FromFiles(f)
+		if err != nil {
+			return nil, fmt.Errorf("package %s: %w", pkg, err)
+		}
+		der, err := b.CryptoInfos()
+		if err != nil {
+			return nil, fmt.Errorf("package %s: %w", pkg, err)
+		}
+		if len(der) <= maxCryptoInfos {
+			out[pkg] = der
+		}
+	}
+	return out, nil
+}
+
+// withCryptoInfos adds validation data to a record's cryptoInfos (nil:
+// left as it is): a renewed record keeps what its earlier timestamps need
+// beside what the new one needs, within maxCryptoInfos.
+func withCryptoInfos(rec, infos []byte) ([]byte, error) {
+	if infos == nil {
+		return rec, nil
+	}
+	er, err := ers.Parse(rec)
+	if err != nil {
+		return nil, err
+	}
+	if er.CryptoInfos != nil {
+		old, err1 := validation.FromCryptoInfos(er.CryptoInfos)
+		add, err2 := validation.FromCryptoInfos(infos)
+		if err1 == nil && err2 == nil {
+			old.Add(add)
+			if both, err := old.CryptoInfos(); err == nil && len(both) <= maxCryptoInfos {
+				infos = both
+			}
+		}
+	}
+	er.CryptoInfos = infos
+	return er.Marshal()
 }

@@ -183,3 +183,98 @@ func basicOCSP(resp []byte) ([]byte, error) {
 	}
 	return basic, nil
 }
+
+// FromCryptoInfos reads what CryptoInfos wrote (other attributes are
+// ignored); OCSP answers come back as BasicOCSPResponse wrapped again in
+// a successful OCSPResponse, as Check reads them.
+func FromCryptoInfos(der []byte) (*Bundle, error) {
+	b := &Bundle{}
+	if der == nil {
+		return b, nil
+	}
+	in := cryptobyte.String(der)
+	var attrs cryptobyte.String
+	if !in.ReadASN1(&attrs, cbasn1.Tag(0).ContextSpecific().Constructed()) || !in.Empty() {
+		return nil, fmt.Errorf("validation: malformed cryptoInfos")
+	}
+	elements := func(s cryptobyte.String) ([][]byte, bool) {
+		var out [][]byte
+		for !s.Empty() {
+			var e cryptobyte.String
+			if !s.ReadASN1Element(&e, cbasn1.SEQUENCE) {
+				return nil, false
+			}
+			out = append(out, e)
+		}
+		return out, true
+	}
+	for !attrs.Empty() {
+		var attr, values cryptobyte.String
+		var oid asn1.ObjectIdentifier
+		if !attrs.ReadASN1(&attr, cbasn1.SEQUENCE) || !attr.ReadASN1ObjectIdentifier(&oid) || !attr.ReadASN1(&values, cbasn1.SET) {
+			return nil, fmt.Errorf("validation: malformed cryptoInfos attribute")
+		}
+		var seq cryptobyte.String
+		switch {
+		case oid.Equal(OIDCertValues):
+			if !values.ReadASN1(&seq, cbasn1.SEQUENCE) {
+				return nil, fmt.Errorf("validation: malformed certValues")
+			}
+			certs, ok := elements(seq)
+			if !ok {
+				return nil, fmt.Errorf("validation: malformed certValues")
+			}
+			b.Certs = addUnique(b.Certs, certs...)
+		case oid.Equal(OIDRevocationValues):
+			if !values.ReadASN1(&seq, cbasn1.SEQUENCE) {
+				return nil, fmt.Errorf("validation: malformed revocationValues")
+			}
+			var crlVals, ocspVals, inner cryptobyte.String
+			var has bool
+			if !seq.ReadOptionalASN1(&crlVals, &has, cbasn1.Tag(0).ContextSpecific().Constructed()) {
+				return nil, fmt.Errorf("validation: malformed crlVals")
+			}
+			if has {
+				if !crlVals.ReadASN1(&inner, cbasn1.SEQUENCE) {
+					return nil, fmt.Errorf("validation: malformed crlVals")
+				}
+				crls, ok := elements(inner)
+				if !ok {
+					return nil, fmt.Errorf("validation: malformed crlVals")
+				}
+				b.CRLs = addUnique(b.CRLs, crls...)
+			}
+			if !seq.ReadOptionalASN1(&ocspVals, &has, cbasn1.Tag(1).ContextSpecific().Constructed()) {
+				return nil, fmt.Errorf("validation: malformed ocspVals")
+			}
+			if has {
+				if !ocspVals.ReadASN1(&inner, cbasn1.SEQUENCE) {
+					return nil, fmt.Errorf("validation: malformed ocspVals")
+				}
+				basics, ok := elements(inner)
+				if !ok {
+					return nil, fmt.Errorf("validation: malformed ocspVals")
+				}
+				for _, basic := range basics {
+					b.OCSP = addUnique(b.OCSP, wrapOCSP(basic))
+				}
+			}
+		}
+	}
+	return b, nil
+}
+
+// wrapOCSP is the successful OCSPResponse holding a BasicOCSPResponse.
+func wrapOCSP(basic []byte) []byte {
+	var c cryptobyte.Builder
+	c.AddASN1(cbasn1.SEQUENCE, func(c *cryptobyte.Builder) {
+		c.AddASN1Enum(0)
+		c.AddASN1(cbasn1.Tag(0).ContextSpecific().Constructed(), func(c *cryptobyte.Builder) {
+			c.AddASN1(cbasn1.SEQUENCE, func(c *cryptobyte.Builder) {
+				c.AddASN1ObjectIdentifier(asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 1})
+				c.AddASN1OctetString(basic)
+			})
+		})
+	})
+	return c.BytesOrPanic()
+}

@@ -255,6 +255,10 @@ func TestCryptoInfos(t *testing.T) {
 		!attrs[0].Type.Equal(validation.OIDCertValues) || !attrs[1].Type.Equal(validation.OIDRevocationValues) {
 		t.Fatalf("attributes: %v %v", attrs, err)
 	}
+	back, err := validation.FromCryptoInfos(der)
+	if err != nil || len(back.Certs) != 2 || len(back.CRLs) != 1 || string(back.CRLs[0]) != string(b.CRLs[0]) {
+		t.Fatalf("read back: %v", err)
+	}
 	if d, _ := (&validation.Bundle{}).CryptoInfos(); d != nil {
 		t.Fatal("an empty bundle has cryptoInfos")
 	}

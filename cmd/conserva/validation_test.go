@@ -12,14 +12,17 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
 
+	"github.com/conserva/conserva/ers"
 	"github.com/conserva/conserva/internal/devpki"
 	"github.com/conserva/conserva/internal/testpki"
 	"github.com/conserva/conserva/timestamp"
+	"github.com/conserva/conserva/validation"
 )
 
 // sealOne ingests n messages and seals them with the defaults, returning
@@ -149,12 +152,14 @@ type revokingCA struct {
 	*testpki.Identity
 	url     string
 	revoked []*x509.Certificate
+	fetched atomic.Int64
 }
 
 func newRevokingCA(t *testing.T) *revokingCA {
 	t.Helper()
 	ca := &revokingCA{Identity: testpki.Root(t, "Revoking CA", testpki.Options{})}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ca.fetched.Add(1)
 		var entries []x509.RevocationListEntry
 		for _, c := range ca.revoked {
 			entries = append(entries, x509.RevocationListEntry{SerialNumber: c.SerialNumber, RevocationTime: time.Now().Add(-time.Hour)})
@@ -233,4 +238,65 @@ func TestRevokedChainRefusesTheSeal(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stdout, `"TSA senza CRL"`) || !strings.Contains(r.stdout, "no revocation information") {
 		t.Fatalf("audit of a package lacking the TSA's CRL: %d %s %s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// TestRenewalFetchesFreshValidationData: a renewal fetches the TSA's CRL
+// again and adds it to the renewed records' cryptoInfos (the earlier one
+// stays); a TSA revoked since refuses the renewal, nothing written.
+func TestRenewalFetchesFreshValidationData(t *testing.T) {
+	ca := newRevokingCA(t)
+	caPEM := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(caPEM, testpki.PEM(ca.Cert), 0o644)
+	tsa := ca.Issue(t, "TSA rinnovi", testpki.Options{TimeStamping: true, CRL: []string{ca.url}})
+	srv := httptest.NewServer((&timestamp.Dev{Cert: tsa.Cert, Key: tsa.Key, Chain: tsa.Chain}).Handler())
+	defer srv.Close()
+	home := filepath.Join(t.TempDir(), "archive")
+	dir := sealOne(t, home, 1, "--tsa-url", srv.URL, "--tsa-roots", caPEM)
+	crls := func(rec string) [][]byte {
+		der, err := os.ReadFile(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		er, err := ers.Parse(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := validation.FromCryptoInfos(er.CryptoInfos)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.CRLs
+	}
+	first := crls(filepath.Join(dir, "ers", "index.xml.p7s.tsr.ers"))
+	before := ca.fetched.Load()
+	// The development signer's CA's CRL, and the TSA's CA's.
+	if len(first) != 2 || before == 0 {
+		t.Fatalf("sealed records: %d CRLs, %d fetches", len(first), before)
+	}
+	if r := conserva(t, "--archive", home, "renew", "--force", "--tsa-url", srv.URL, "--tsa-roots", caPEM); r.code != 0 {
+		t.Fatalf("renew: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	renewed := crls(filepath.Join(dir, "ers", "index.xml.p7s.tsr.2.ers"))
+	// The TSA's CA's CRL fetched again (its bytes differ each time), the
+	// development CA's the same within its week.
+	if ca.fetched.Load() == before || len(renewed) != 3 || !containsBytes(renewed, first[0]) || !containsBytes(renewed, first[1]) {
+		t.Fatalf("renewal: %d fetches, %d CRLs in the renewed record", ca.fetched.Load()-before, len(renewed))
+	}
+	ca.revoked = []*x509.Certificate{tsa.Cert}
+	r := conserva(t, "--archive", home, "renew", "--force", "--tsa-url", srv.URL, "--tsa-roots", caPEM)
+	if r.code == 0 || !strings.Contains(r.stderr, `"TSA rinnovi"`) || !strings.Contains(r.stderr, "revoked at") {
+		t.Fatalf("renew with a revoked TSA: %d %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ers", "index.xml.p7s.tsr.3.ers")); err == nil {
+		t.Fatal("a record renewed with a revoked TSA")
+	}
+}
+
+func containsBytes(list [][]byte, b []byte) bool {
+	for _, v := range list {
+		if string(v) == string(b) {
+			return true
+		}
+	}
+	return false
 }
