@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -236,4 +237,118 @@ func withCryptoInfos(rec, infos []byte) ([]byte, error) {
 	}
 	er.CryptoInfos = infos
 	return er.Marshal()
+}
+
+// exportValidation ships the validation files a package's index names
+// (into files too, for the checks of the pack) and returns their names.
+func (a *Archive) exportValidation(ctx context.Context, prefix string, files map[string][]byte, add func(string, []byte) error) ([]string, error) {
+	index, ok := files["index.xml"]
+	if !ok {
+		return nil, nil
+	}
+	listed, err := indexFiles(index)
+	if err != nil {
+		return nil, nil // named by the checks of the pack
+	}
+	var out []string
+	for _, f := range listed {
+		name, ok := strings.CutPrefix(f.Path, prefix)
+		if !ok || !strings.HasPrefix(name, validationDir) {
+			continue
+		}
+		data, err := a.readAll(ctx, f.Path)
+		if err != nil {
+			continue // named by the checks of the pack
+		}
+		files[name] = data
+		if err := add(f.Path, data); err != nil {
+			return nil, err
+		}
+		out = append(out, f.Path)
+	}
+	return out, nil
+}
+
+// crlCheck is one `openssl verify -crl_check` of VERIFY.txt: a chain's
+// leaf against the CRLs kept, at the timestamp's time.
+type crlCheck struct {
+	role          string // "signer" or "tsa"
+	leaf          string // file in the pack (DER certificate)
+	intermediates []string
+	crls          []string
+}
+
+// crlChecks are the checks VERIFY.txt can make of a package's validation
+// data with openssl: the conservator's and the TSA's certificates, where
+// the package keeps their certificates and at least one CRL.
+func crlChecks(prefix string, files map[string][]byte, check sealCheck) []crlCheck {
+	var crls []string
+	have := map[string]bool{}
+	for name := range files {
+		if strings.HasPrefix(name, validationDir+validation.CRLsDir) {
+			crls = append(crls, prefix+name)
+		}
+		have[name] = true
+	}
+	if len(crls) == 0 {
+		return nil
+	}
+	sort.Strings(crls)
+	certFile := func(c *x509.Certificate) string {
+		s := sha256.Sum256(c.Raw)
+		name := validationDir + validation.CertsDir + hex.EncodeToString(s[:]) + ".cer"
+		if !have[name] {
+			return ""
+		}
+		return prefix + name
+	}
+	var out []crlCheck
+	add := func(role string, chain []*x509.Certificate) {
+		if len(chain) < 2 || len(chain[0].CRLDistributionPoints) == 0 {
+			return
+		}
+		c := crlCheck{role: role, leaf: certFile(chain[0]), crls: crls}
+		for _, i := range chain[1 : len(chain)-1] {
+			if f := certFile(i); f != "" {
+				c.intermediates = append(c.intermediates, f)
+			}
+		}
+		if c.leaf != "" {
+			out = append(out, c)
+		}
+	}
+	if check.sig != nil {
+		add("signer", check.sig.Chain)
+	}
+	if check.ts != nil {
+		add("tsa", check.ts.Chain)
+	}
+	return out
+}
+
+// writeCRLChecks writes a package's crlChecks into VERIFY.txt: openssl
+// verify -crl_check, at the timestamp's time, under the pinned root.
+func writeCRLChecks(b *bytes.Buffer, d string, p ExportPackage, signerRoot, tsaRoot string) {
+	if len(p.crlChecks) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "# %s: the conservator's and the TSA's certificates were not revoked at the timestamp's time,\n#   per the CRLs kept in %s/validation/ at seal time (openssl verify -crl_check).\n", d, d)
+	for _, c := range p.crlChecks {
+		root := signerRoot
+		if c.role == "tsa" {
+			root = tsaRoot
+		}
+		args := ""
+		for _, f := range c.crls {
+			args += " -CRLfile " + f
+		}
+		for _, f := range c.intermediates {
+			args += " -untrusted " + f
+		}
+		if !p.Timestamp.IsZero() {
+			args += fmt.Sprintf(" -attime %d", p.Timestamp.Unix())
+		}
+		fmt.Fprintf(b, "if run openssl verify -crl_check -purpose any -CAfile %s%s %s; then ok \"%s: the %s certificate %s is not revoked (CRL kept in the package)\"; else bad \"%s: the %s certificate %s fails the CRL check: $out\"; fi\n",
+			root, args, c.leaf, d, c.role, c.leaf, d, c.role, c.leaf)
+	}
 }

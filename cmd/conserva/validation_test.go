@@ -2,9 +2,11 @@ package main
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -104,6 +106,19 @@ func TestSealKeepsValidationData(t *testing.T) {
 	if r := conserva(t, "--archive", home, "audit"); r.code != 0 {
 		t.Fatalf("audit of a clean archive: %d %s %s", r.code, r.stdout, r.stderr)
 	}
+
+	// The evidence pack ships them; VERIFY.txt checks the signer's and
+	// the TSA's certificates against the CRL with openssl.
+	msgs, _ := filepath.Glob(filepath.Join(home, "store", "messages", "*", "*.eml"))
+	pack, r := exportPack(t, []string{"--archive", home}, strings.TrimSuffix(filepath.Base(msgs[0]), ".eml"))
+	if r.code != 0 {
+		t.Fatalf("export: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	root := fmt.Sprintf("%x", sha256.Sum256(keys.CA.Raw))
+	out, code := verifyPack(t, pack, pins(root)...)
+	if code != 0 || !strings.Contains(out, "the signer certificate") || !strings.Contains(out, "the tsa certificate") || strings.Count(out, "is not revoked") != 2 {
+		t.Fatalf("VERIFY.txt with validation data: %d\n%s", code, out)
+	}
 	rel := func(p string) string { return strings.TrimPrefix(p, filepath.Join(home, "store")+"/") }
 
 	// A CRL signed by another CA in the development CA's name.
@@ -114,7 +129,7 @@ func TestSealKeepsValidationData(t *testing.T) {
 		t.Fatal(err)
 	}
 	restore := overwrite(t, crls[0], forged)
-	r := conserva(t, "--archive", home, "audit")
+	r = conserva(t, "--archive", home, "audit")
 	if r.code != 1 || !strings.Contains(r.stdout, rel(crls[0])) || !strings.Contains(r.stdout, "no revocation information") {
 		t.Fatalf("audit of a forged CRL: %d %s", r.code, r.stdout)
 	}
@@ -134,6 +149,11 @@ func TestSealKeepsValidationData(t *testing.T) {
 	}, keys.CA, keys.CAKey)
 	if err != nil {
 		t.Fatal(err)
+	}
+	packCRL := filepath.Join(pack, rel(crls[0]))
+	os.WriteFile(packCRL, revoked, 0o644)
+	if out, code := verifyPack(t, pack, pins(root)...); code != 1 || !strings.Contains(out, "FAILED: packages/") || !strings.Contains(out, "fails the CRL check") {
+		t.Fatalf("VERIFY.txt with a CRL revoking the signer: %d\n%s", code, out)
 	}
 	restore = overwrite(t, crls[0], revoked)
 	r = conserva(t, "--archive", home, "audit")
