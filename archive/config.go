@@ -113,6 +113,11 @@ retention = "10y"
 # signer_roots = "/etc/conserva/signer-ca.pem"
 # tsa_roots = "/etc/conserva/tsa-ca.pem"
 # tsa_insecure_tls = false
+# The signer's and TSA's CRLs (or OCSP answers) are fetched at every seal and
+# renewal and kept in the package; a revoked certificate always refuses. One
+# that cannot be fetched refuses too ("require"), or is left out with a
+# warning that audit repeats ("best-effort").
+# revocation = "require"
 # Past these sizes a night's ingest is split into several packages.
 max_package_messages = 100000
 max_package_bytes = "10GB"
