@@ -1,16 +1,20 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,6 +27,7 @@ import (
 	"github.com/conserva/conserva/ers"
 	"github.com/conserva/conserva/internal/devpki"
 	"github.com/conserva/conserva/internal/testpki"
+	"github.com/conserva/conserva/internal/testutil"
 	"github.com/conserva/conserva/timestamp"
 	"github.com/conserva/conserva/validation"
 )
@@ -319,4 +324,53 @@ func containsBytes(list [][]byte, b []byte) bool {
 		}
 	}
 	return false
+}
+
+// TestTSAServeCRL: `conserva tsa serve` serves the development CA's CRL at
+// /crl: DER, signed by the CA (openssl agrees), with a nextUpdate, the
+// same bytes an archive using these keys makes in process.
+func TestTSAServeCRL(t *testing.T) {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := exec.CommandContext(ctx, bin, "--archive", home, "tsa", "serve", "--addr", "127.0.0.1:0")
+	stdout, _ := srv.StdoutPipe()
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); srv.Wait() }()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.Contains(line, "http://") {
+		t.Fatalf("tsa serve said %q (%v)", line, err)
+	}
+	url := strings.TrimRight(strings.TrimSpace(line[strings.Index(line, "http://"):]), "/")
+	resp, err := http.Get(url + "/crl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	keys, err := devpki.LoadOrCreate(filepath.Join(home, "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil || resp.Header.Get("Content-Type") != "application/pkix-crl" || crl.CheckSignatureFrom(keys.CA) != nil || crl.NextUpdate.IsZero() {
+		t.Fatalf("/crl: %v %q", err, resp.Header.Get("Content-Type"))
+	}
+	if local, err := keys.CRL(time.Now()); err != nil || string(local) != string(der) {
+		t.Fatalf("the CRL made in process differs from the served one: %v", err)
+	}
+	if keys.Signer.Cert.CRLDistributionPoints[0] != devpki.CRLURL || keys.TSA.Cert.CRLDistributionPoints[0] != devpki.CRLURL {
+		t.Fatal("the development certificates name no CRL distribution point")
+	}
+	crlPEM := filepath.Join(t.TempDir(), "crl.pem")
+	os.WriteFile(crlPEM, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o644)
+	cmd := exec.Command(testutil.Tool(t, "openssl"), "crl", "-in", crlPEM, "-CAfile", filepath.Join(home, "keys", "dev-ca.pem"), "-noout")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "verify OK") {
+		t.Fatalf("openssl crl: %v %s", err, out)
+	}
 }
