@@ -142,6 +142,7 @@ func (a *Archive) Audit(ctx context.Context, sample int, trust *pec.TrustStore, 
 	ersRep, ersProbs, ersNotes := a.auditERS(ctx, recs, rep.Problems)
 	rep.ERS, rep.Notes = ersRep, append(rep.Notes, ersNotes...)
 	rep.Problems = append(rep.Problems, ersProbs...)
+	rep.Problems = append(rep.Problems, a.auditERSValidation(ctx)...) // validation.go
 	sort.Slice(rep.Problems, func(i, j int) bool { return rep.Problems[i].Key < rep.Problems[j].Key })
 	rep.Finished = time.Now().UTC()
 	if err := a.Catalog.putJSON(bucketAudits, rep.Started.Format(time.RFC3339Nano), rep); err != nil {

@@ -352,3 +352,55 @@ func writeCRLChecks(b *bytes.Buffer, d string, p ExportPackage, signerRoot, tsaR
 			root, args, c.leaf, d, c.role, c.leaf, d, c.role, c.leaf)
 	}
 }
+
+// auditERSValidation judges the validation data each package's evidence
+// records carry (cryptoInfos; one record stands for the package, as in
+// renew.go: they share their timestamps and validation data): the TSA
+// chain of every archive timestamp, built to the pinned TSA roots, must
+// not have been revoked at the timestamp's time. Records without
+// cryptoInfos (sealed before, or over maxCryptoInfos) are not judged here:
+// the package's files are.
+func (a *Archive) auditERSValidation(ctx context.Context) []Problem {
+	roots, err := a.verifyRoots()
+	if err != nil {
+		return nil // named by the other checks
+	}
+	var probs []Problem
+	_ = a.Catalog.Packages(func(p PackageRecord) error {
+		v, err := a.ersVersion(ctx, p.ID)
+		if err != nil || v == 0 {
+			return nil // named by auditERS
+		}
+		key := ersKey(p.ID, "index.xml.p7s.tsr", v)
+		rec, err := a.readERS(ctx, key)
+		if err != nil {
+			return nil
+		}
+		er, err := ers.Parse(rec)
+		if err != nil || er.CryptoInfos == nil {
+			return nil
+		}
+		b, err := validation.FromCryptoInfos(er.CryptoInfos)
+		if err != nil {
+			probs = append(probs, Problem{Key: key, Problem: "cryptoInfos: " + err.Error()})
+			return nil
+		}
+		seen := map[string]bool{}
+		for c, chain := range er.Chains {
+			for i, ats := range chain {
+				path, at, err := timestamp.TokenChain(ctx, ats.TimeStamp, roots.TSAPool())
+				if err != nil {
+					continue // named by auditERS
+				}
+				for _, f := range validation.Check(b, path, at) {
+					if !seen[f.String()] {
+						seen[f.String()] = true
+						probs = append(probs, Problem{Key: key, Problem: fmt.Sprintf("archive timestamp %d.%d: TSA %s", c+1, i+1, f)})
+					}
+				}
+			}
+		}
+		return nil
+	})
+	return probs
+}

@@ -302,6 +302,9 @@ func TestRenewalFetchesFreshValidationData(t *testing.T) {
 		t.Fatalf("renew: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	renewed := crls(filepath.Join(dir, "ers", "index.xml.p7s.tsr.2.ers"))
+	if r := conserva(t, "--archive", home, "audit", "--tsa-roots", caPEM); r.code != 0 {
+		t.Fatalf("audit after the renewal: %d %s %s", r.code, r.stdout, r.stderr)
+	}
 	// The TSA's CA's CRL fetched again (its bytes differ each time), the
 	// development CA's the same within its week.
 	if ca.fetched.Load() == before || len(renewed) != 3 || !containsBytes(renewed, first[0]) || !containsBytes(renewed, first[1]) {
@@ -315,6 +318,30 @@ func TestRenewalFetchesFreshValidationData(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "ers", "index.xml.p7s.tsr.3.ers")); err == nil {
 		t.Fatal("a record renewed with a revoked TSA")
 	}
+
+	// A record whose cryptoInfos say the TSA was revoked (an hour ago)
+	// before its timestamps: audit names it.
+	resp, err := http.Get(ca.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revokedCRL, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	recPath := filepath.Join(dir, "ers", "index.xml.p7s.tsr.2.ers")
+	der, _ := os.ReadFile(recPath)
+	er, _ := ers.Parse(der)
+	b, _ := validation.FromCryptoInfos(er.CryptoInfos)
+	b.CRLs = [][]byte{revokedCRL}
+	if er.CryptoInfos, err = b.CryptoInfos(); err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := er.Marshal()
+	restore := overwrite(t, recPath, forged)
+	r = conserva(t, "--archive", home, "audit", "--tsa-roots", caPEM)
+	if r.code != 1 || !strings.Contains(r.stdout, "index.xml.p7s.tsr.2.ers: archive timestamp") || !strings.Contains(r.stdout, `"TSA rinnovi"`) || !strings.Contains(r.stdout, "revoked at") {
+		t.Fatalf("audit of a record whose CRL revokes its TSA: %d %s", r.code, r.stdout)
+	}
+	restore()
 }
 
 func containsBytes(list [][]byte, b []byte) bool {
