@@ -144,6 +144,7 @@ func (a *Archive) Audit(ctx context.Context, sample int, trust *pec.TrustStore, 
 	ersRep, ersProbs, ersNotes := a.auditERS(ctx, recs, rep.Problems)
 	rep.ERS, rep.Notes = ersRep, append(rep.Notes, ersNotes...)
 	rep.Problems = append(rep.Problems, ersProbs...)
+	rep.Problems = append(rep.Problems, a.auditERSValidation(ctx)...) // validation.go
 	var logProbs []Problem
 	rep.AccessLog, logProbs = a.auditAccessLog(ctx)
 	rep.Problems = append(rep.Problems, logProbs...)
@@ -266,16 +267,21 @@ func (a *Archive) auditPackage(ctx context.Context, id string, have map[string][
 		bad(prefix+"index.xml", "%v", err)
 		return ids, probs, check
 	}
+	vfiles := map[string][]byte{}
 	for _, f := range files {
 		if strings.HasPrefix(f.Path, "messages/") {
 			ids[f.SHA256] = true
 			continue
 		}
 		name := strings.TrimPrefix(f.Path, prefix)
-		if metaOf != nil && !metaOf[strings.TrimSuffix(strings.TrimPrefix(name, "meta/"), ".xml")] {
+		v, isValidation := strings.CutPrefix(name, validationDir)
+		if metaOf != nil && !isValidation && !metaOf[strings.TrimSuffix(strings.TrimPrefix(name, "meta/"), ".xml")] {
 			continue
 		}
 		data := read(name)
+		if isValidation && data != nil {
+			vfiles[v] = data // judged below, as read, even if damaged
+		}
 		if data == nil {
 			continue
 		}
@@ -284,6 +290,7 @@ func (a *Archive) auditPackage(ctx context.Context, id string, have map[string][
 			bad(f.Path, "damaged: does not match the hash in the signed index")
 		}
 	}
+	probs = append(probs, auditValidation(prefix, vfiles, check)...)
 	return ids, probs, check
 }
 
