@@ -150,32 +150,63 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 	return sum, err
 }
 
-// collect is the single writer: it batches finished messages into catalog
-// transactions.
+// collect gathers finished messages into batches; one committer makes each
+// batch durable and catalogues it in one transaction while collect gathers
+// the next, so workers never wait for the disk.
 func (a *Archive) collect(ctx context.Context, stop context.CancelCauseFunc, results <-chan outcome, opts IngestOptions) (IngestSummary, error) {
 	var (
 		storeFails int // consecutive
 		sum        IngestSummary
 		batch      []outcome
 		done       int
-		werr       error
+		due        bool // the batch has waited BatchWait
 		timer      = time.NewTimer(opts.BatchWait)
 		timerOn    = true
+		batches    = make(chan []outcome)
+		committed  = make(chan struct{})
+		csum       IngestSummary // the committer's
+		werr       error         // the committer's, read once it is done
 	)
-	flush := func() {
-		if len(batch) == 0 || werr != nil {
-			return
+	go func() {
+		defer close(committed)
+		for b := range batches {
+			if werr == nil { // after a catalog failure nothing more is recorded
+				werr = a.commit(ctx, b, &csum, !opts.NoStore)
+			}
 		}
-		if err := a.commit(ctx, batch, &sum); err != nil {
-			werr = err
+	}()
+	// handoff gives the batch to the committer; unless wait, only when it
+	// is idle (else the batch grows and goes as one).
+	handoff := func(wait bool) bool {
+		if len(batch) == 0 {
+			return true
 		}
-		batch = batch[:0]
+		if wait {
+			batches <- batch
+		} else {
+			select {
+			case batches <- batch:
+			default:
+				return false
+			}
+		}
+		batch, due = nil, false
+		return true
+	}
+	arm := func(d time.Duration) {
+		if !timerOn {
+			timer.Reset(d)
+			timerOn = true
+		}
 	}
 	for {
 		select {
 		case o, ok := <-results:
 			if !ok {
-				flush()
+				handoff(true)
+				close(batches)
+				<-committed
+				sum.add(csum)
 				return sum, werr
 			}
 			sum.Seen++
@@ -201,26 +232,38 @@ func (a *Archive) collect(ctx context.Context, stop context.CancelCauseFunc, res
 			if opts.Progress != nil {
 				opts.Progress(done)
 			}
-			if len(batch) >= opts.BatchSize {
-				flush()
+			// A bound on what waits in memory for a busy committer.
+			if len(batch) >= 4*opts.BatchSize {
+				handoff(true)
+			} else if len(batch) >= opts.BatchSize || due {
+				handoff(false)
 			}
-			if !timerOn {
-				timer.Reset(opts.BatchWait)
-				timerOn = true
-			}
+			arm(opts.BatchWait)
 		case <-timer.C:
 			timerOn = false
-			flush()
+			due = true
+			if !handoff(false) {
+				arm(opts.BatchWait / 8) // try again soon, even if no message comes
+			}
 		}
 	}
 }
 
+// add counts what the committer did into s (Seen is counted once, by collect).
+func (s *IngestSummary) add(c IngestSummary) {
+	s.Archived += c.Archived
+	s.Duplicates += c.Duplicates
+	s.Flagged += c.Flagged
+	s.Errors += c.Errors
+	s.Failures = append(s.Failures, c.Failures...)
+	s.FlaggedIDs = append(s.FlaggedIDs, c.FlaggedIDs...)
+	s.entries = append(s.entries, c.entries...)
+}
+
 // commit makes the batch's objects durable, then records them.
-func (a *Archive) commit(ctx context.Context, batch []outcome, sum *IngestSummary) error {
-	if s, ok := a.Store.(storage.DirSyncer); ok {
-		if err := s.SyncDirs(ctx); err != nil {
-			return fmt.Errorf("making stored objects durable: %w", err)
-		}
+func (a *Archive) commit(ctx context.Context, batch []outcome, sum *IngestSummary, stored bool) error {
+	if err := a.syncStored(ctx, stored); err != nil {
+		return fmt.Errorf("making stored objects durable: %w", err)
 	}
 	recs := make([]*Record, len(batch))
 	for i, o := range batch {
@@ -310,7 +353,7 @@ func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, opts IngestOpti
 	v := m.Verify(trust)
 	version := it.Version
 	if !opts.NoStore {
-		res, err := a.Store.Put(ctx, storage.MessageKey(id), bytes.NewReader(raw), id)
+		res, err := a.putMessage(ctx, id, bytes.NewReader(raw))
 		if err != nil {
 			o.err = fmt.Errorf("%w: %w", errStoring, err)
 			return o
@@ -322,6 +365,28 @@ func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, opts IngestOpti
 	o.rec.History[0].Trust = opts.TrustFiles
 	o.rec.VersionID = version
 	return o
+}
+
+// putMessage stores a message. Where the store can, it does not wait for
+// the disk object by object (an fsync each was most of an ingest's time):
+// commit makes the whole batch durable in one pass, then catalogues it.
+func (a *Archive) putMessage(ctx context.Context, id string, r io.Reader) (storage.PutResult, error) {
+	if d, ok := a.Store.(storage.DeferredPutter); ok {
+		return d.PutDeferred(ctx, storage.MessageKey(id), r, id)
+	}
+	return a.Store.Put(ctx, storage.MessageKey(id), r, id)
+}
+
+// syncStored makes every object put so far durable: the deferred ones
+// (when stored), else the directory entries of the synced ones.
+func (a *Archive) syncStored(ctx context.Context, stored bool) error {
+	if d, ok := a.Store.(storage.DeferredPutter); ok && stored {
+		return d.Sync(ctx)
+	}
+	if s, ok := a.Store.(storage.DirSyncer); ok {
+		return s.SyncDirs(ctx)
+	}
+	return nil
 }
 
 // ingestLarge handles a message over the parse limits in constant memory:
