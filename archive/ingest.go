@@ -24,6 +24,7 @@ type IngestOptions struct {
 	Workers   int           // parallel hash/parse/verify/store workers; default 4 × cores (stores wait on fsync)
 	BatchSize int           // catalog records per write transaction; default 512
 	BatchWait time.Duration // longest a finished message waits for its batch; default 250ms
+	Sources   int           // sources (mailboxes, paths) read at once; default 4
 	// Progress, when set, is called after every message with the number done.
 	Progress func(done int)
 	// NoStore catalogues without storing: for objects read back from the
@@ -87,13 +88,25 @@ type outcome struct {
 // stored but not catalogued is adopted by the next run.
 func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts IngestOptions) (IngestSummary, error) {
 	if opts.Workers <= 0 {
+		opts.Workers = a.Config.Ingest.Workers
+	}
+	if opts.Workers <= 0 {
 		opts.Workers = 4 * runtime.GOMAXPROCS(0)
+		if _, remote := a.Store.(*storage.S3); remote {
+			opts.Workers = 32 // each PUT waits for the network, not for the CPU
+		}
+	}
+	if opts.Sources <= 0 {
+		opts.Sources = a.Config.Ingest.Sources
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 512
 	}
 	if opts.BatchWait <= 0 {
 		opts.BatchWait = 250 * time.Millisecond
+	}
+	if opts.Sources <= 0 {
+		opts.Sources = 4
 	}
 	// The run stops early when the store keeps failing (a server gone):
 	// the remaining messages are simply not read, and the next run takes them.
@@ -102,26 +115,44 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 	defer cancel(nil)
 	items := make(chan ingest.Item, 4*opts.Workers)
 	results := make(chan outcome, 4*opts.Workers)
-	var walkErr error
+	var (
+		walkErr error
+		walkMu  sync.Mutex
+		walkers sync.WaitGroup
+		slots   = make(chan struct{}, opts.Sources)
+	)
+	// Several sources are read at once (mailboxes fetched in parallel over
+	// their own connections); each source's messages come in its order.
 	go func() {
 		defer close(items)
 		for _, src := range sources {
-			err := src.Walk(ctx, func(it ingest.Item) error {
-				select {
-				case items <- it:
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			})
-			if err != nil {
-				// One source failing (a mailbox unreachable) does not stop the others.
-				walkErr = errors.Join(walkErr, fmt.Errorf("%s: %w", src, err))
-				if ctx.Err() != nil {
-					return
-				}
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
 			}
+			if ctx.Err() != nil {
+				break
+			}
+			walkers.Add(1)
+			go func() {
+				defer func() { <-slots; walkers.Done() }()
+				err := src.Walk(ctx, func(it ingest.Item) error {
+					select {
+					case items <- it:
+						return nil
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				})
+				if err != nil {
+					// One source failing (a mailbox unreachable) does not stop the others.
+					walkMu.Lock()
+					walkErr = errors.Join(walkErr, fmt.Errorf("%s: %w", src, err))
+					walkMu.Unlock()
+				}
+			}()
 		}
+		walkers.Wait()
 	}()
 	var wg sync.WaitGroup
 	lim := a.Limits()
@@ -136,7 +167,13 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 	}
 	go func() { wg.Wait(); close(results) }()
 
-	sum, err := a.collect(ctx, cancel, results, opts)
+	var savers []markSaver
+	for _, src := range sources {
+		if m, ok := src.(markSaver); ok {
+			savers = append(savers, m)
+		}
+	}
+	sum, err := a.collect(ctx, cancel, results, opts, savers)
 	if err == nil {
 		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, errStoreDown) {
 			err = cause
@@ -153,7 +190,7 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 // collect gathers finished messages into batches; one committer makes each
 // batch durable and catalogues it in one transaction while collect gathers
 // the next, so workers never wait for the disk.
-func (a *Archive) collect(ctx context.Context, stop context.CancelCauseFunc, results <-chan outcome, opts IngestOptions) (IngestSummary, error) {
+func (a *Archive) collect(ctx context.Context, stop context.CancelCauseFunc, results <-chan outcome, opts IngestOptions, savers []markSaver) (IngestSummary, error) {
 	var (
 		storeFails int // consecutive
 		sum        IngestSummary
@@ -172,8 +209,11 @@ func (a *Archive) collect(ctx context.Context, stop context.CancelCauseFunc, res
 		for b := range batches {
 			if werr == nil { // after a catalog failure nothing more is recorded
 				werr = a.commit(ctx, b, &csum, !opts.NoStore)
+				saveMarks(savers)
+				_ = a.Catalog.ReleaseMapped() // memory only: a failure changes nothing else
 			}
 		}
+		saveMarks(savers) // duplicates at the end of a mailbox
 	}()
 	// handoff gives the batch to the committer; unless wait, only when it
 	// is idle (else the batch grows and goes as one).
@@ -246,6 +286,16 @@ func (a *Archive) collect(ctx context.Context, stop context.CancelCauseFunc, res
 				arm(opts.BatchWait / 8) // try again soon, even if no message comes
 			}
 		}
+	}
+}
+
+// markSaver is a source that keeps a position (IMAP UIDs), saved after
+// each commit rather than once per message.
+type markSaver interface{ SaveMarks() error }
+
+func saveMarks(savers []markSaver) {
+	for _, m := range savers {
+		_ = m.SaveMarks() // a mark saved late only means a refetch next time
 	}
 }
 
@@ -349,7 +399,7 @@ func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, opts IngestOpti
 		o.dup = true
 		return o
 	}
-	m := pec.Parse(raw, lim)
+	m := pec.ParseHashed(raw, h, lim)
 	v := m.Verify(trust)
 	version := it.Version
 	if !opts.NoStore {

@@ -31,6 +31,7 @@ type S3 struct {
 	// singlePutMax: objects up to this size go in one PUT whose
 	// x-amz-checksum-sha256 the server checks before accepting it.
 	singlePutMax int64
+	partSize     uint64
 }
 
 // S3Options configure the S3 store. Empty fields come from the usual
@@ -43,6 +44,7 @@ type S3Options struct {
 	Region     string
 	Retention  Retention // zero: DefaultRetention
 	Governance bool      // GOVERNANCE instead of COMPLIANCE retention
+	PartSize   int64     // multipart part size (objects over 64 MB); zero: 16 MB
 }
 
 // OpenS3 opens s3://BUCKET[/PREFIX], creating the bucket with Object Lock
@@ -75,7 +77,10 @@ func OpenS3(ctx context.Context, spec string, o S3Options) (*S3, error) {
 		return nil, err
 	}
 	s := &S3{client: client, bucket: u.Host, prefix: strings.Trim(u.Path, "/"), mode: minio.Compliance,
-		retention: o.Retention, singlePutMax: 64 << 20}
+		retention: o.Retention, singlePutMax: 64 << 20, partSize: 16 << 20}
+	if o.PartSize > 0 {
+		s.partSize = uint64(o.PartSize)
+	}
 	if o.Governance {
 		s.mode = minio.Governance
 	}
@@ -159,7 +164,7 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, wantSHA256 string
 		opts.UserMetadata = map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(want)}
 	} else {
 		opts.Checksum = minio.ChecksumSHA256 // per part, checked by the server
-		opts.PartSize = 16 << 20
+		opts.PartSize = s.partSize
 	}
 	info, err := s.client.PutObject(ctx, s.bucket, s.name(key), body, size, opts)
 	if err != nil {
