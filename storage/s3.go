@@ -124,10 +124,16 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, wantSHA256 string
 	}
 	// "Absent" means no version at all: evidence hidden behind a delete
 	// marker is still there, and is what a new write is compared with.
-	if st, found, err := s.evidence(ctx, key); err != nil {
+	// One HEAD settles it for a new key; only when it finds a version or a
+	// delete marker are the versions listed.
+	if absent, err := s.noVersion(ctx, key); err != nil {
 		return PutResult{}, err
-	} else if found {
-		return s.existing(ctx, st, r, wantSHA256)
+	} else if !absent {
+		if st, found, err := s.evidence(ctx, key); err != nil {
+			return PutResult{}, err
+		} else if found {
+			return s.existing(ctx, st, r, wantSHA256)
+		}
 	}
 	// The hash must be known before the upload: an object, once written,
 	// is locked for years.
@@ -175,6 +181,20 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, wantSHA256 string
 		return PutResult{}, &HashMismatchError{Key: key, Want: wantSHA256, Got: got}
 	}
 	return PutResult{Info: Info{Key: key, Size: info.Size, SHA256: got, ModTime: info.LastModified, VersionID: info.VersionID}}, nil
+}
+
+// noVersion says that key has no version at all: in a versioned bucket the
+// latest version of a key that has any is either an object (HEAD answers
+// it) or a delete marker (HEAD says so).
+func (s *S3) noVersion(ctx context.Context, key string) (bool, error) {
+	info, err := s.client.StatObject(ctx, s.bucket, s.name(key), minio.StatObjectOptions{})
+	if err == nil || info.IsDeleteMarker {
+		return false, nil
+	}
+	if resp := minio.ToErrorResponse(err); resp.Code == "NoSuchKey" || resp.StatusCode == 404 {
+		return true, nil
+	}
+	return false, fmt.Errorf("%s: %w", key, err)
 }
 
 // evidence finds the oldest version of key that is not a delete marker.
