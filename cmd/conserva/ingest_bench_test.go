@@ -165,7 +165,7 @@ func BenchmarkS3Ingest(b *testing.B) {
 		total += int64(len(raw))
 	}
 	host := ep[len("http://"):]
-	client, err := minio.New(host, &minio.Options{Creds: credentials.NewStaticV4(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), ""), Region: os.Getenv("AWS_REGION")})
+	client, err := minio.New(host, &minio.Options{Creds: credentials.NewStaticV4(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), ""), Region: os.Getenv("AWS_REGION"), TrailingHeaders: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -178,7 +178,10 @@ func BenchmarkS3Ingest(b *testing.B) {
 			b.Fatal(err)
 		}
 		jobs := make(chan int)
-		var wg sync.WaitGroup
+		var (
+			wg   sync.WaitGroup
+			once sync.Once
+		)
 		until := time.Now().AddDate(10, 0, 0).UTC()
 		for range workers {
 			wg.Add(1)
@@ -190,7 +193,7 @@ func BenchmarkS3Ingest(b *testing.B) {
 						minio.PutObjectOptions{ContentType: "application/octet-stream", Mode: minio.Compliance, RetainUntilDate: until, DisableMultipart: true,
 							UserMetadata: map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(sum[:])}})
 					if err != nil {
-						b.Error(err)
+						once.Do(func() { b.Error(err) })
 					}
 				}
 			}()

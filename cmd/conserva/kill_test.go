@@ -85,7 +85,7 @@ func TestGroupedIngestSurvivesKill9(t *testing.T) {
 		}
 	}
 	var mbox strings.Builder
-	const n = 1500
+	const n = 600
 	for i := 0; i < n; i++ {
 		raw, err := set.Provider.Build(pecgen.Spec{Kind: pec.KindPostaCertificata, Subject: fmt.Sprintf("gruppo %d", i)})
 		if err != nil {
@@ -122,7 +122,7 @@ func TestGroupedIngestSurvivesKill9(t *testing.T) {
 		t.Fatalf("the reference run catalogued %d messages, want %d", len(want), n)
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 16))
-	for range 8 {
+	for range 5 {
 		cmd := exec.Command(bin, args...)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
