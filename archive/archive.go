@@ -116,5 +116,6 @@ func openStore(dir string, cfg Config) (storage.Store, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	return storage.OpenS3(ctx, cfg.Store, storage.S3Options{Retention: ret, Governance: strings.EqualFold(cfg.RetentionMode, "GOVERNANCE")})
+	part, _ := ParseSize(cfg.Ingest.S3PartSize) // checked by loadConfig
+	return storage.OpenS3(ctx, cfg.Store, storage.S3Options{Retention: ret, Governance: strings.EqualFold(cfg.RetentionMode, "GOVERNANCE"), PartSize: part})
 }

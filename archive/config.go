@@ -39,6 +39,20 @@ type Config struct {
 
 	// Sources are what `conserva run` ingests every night.
 	Sources []SourceConfig `toml:"source"`
+
+	// Ingest tunes how much an ingest does at once ([ingest]).
+	Ingest IngestConfig `toml:"ingest"`
+}
+
+// IngestConfig is the [ingest] section. Zero means the default.
+type IngestConfig struct {
+	// Workers: messages read, verified and stored at once (4 × cores on a
+	// local store; 32 on S3, where each PUT waits for the network).
+	Workers int `toml:"workers"`
+	// Sources: sources (mailboxes, folders) read at once; 4.
+	Sources int `toml:"sources"`
+	// S3PartSize: the part size of multipart uploads (objects over 64 MB); 16MB.
+	S3PartSize string `toml:"s3_part_size"`
 }
 
 // SourceConfig is one [[source]]: a mailbox or a folder.
@@ -155,6 +169,15 @@ renew_margin = "2y"
 # tipo_registro = "Protocollo"
 # codice_registro = "PG"
 
+# How much an ingest does at once (0: the default). workers: messages read,
+# verified and stored in parallel (4 x cores on a local store, 32 on S3);
+# sources: mailboxes or folders read at once; s3_part_size: the part size of
+# multipart uploads (objects over 64MB). "conserva ingest --workers N" overrides.
+# [ingest]
+# workers = 0
+# sources = 4
+# s3_part_size = "16MB"
+
 # What "conserva run" ingests every night, then seals. One [[source]] per
 # mailbox or folder; IMAP is read-only (EXAMINE, BODY.PEEK[]) and incremental.
 # [[source]]
@@ -226,6 +249,14 @@ func loadConfig(home string) (Config, error) {
 	}
 	if _, err := ParseSize(cfg.MaxMessageSize); err != nil {
 		return Config{}, fmt.Errorf("%s: max_message_size: %w", path, err)
+	}
+	if cfg.Ingest.Workers < 0 || cfg.Ingest.Sources < 0 {
+		return Config{}, fmt.Errorf("%s: [ingest] workers and sources must not be negative", path)
+	}
+	if cfg.Ingest.S3PartSize != "" {
+		if n, err := ParseSize(cfg.Ingest.S3PartSize); err != nil || n < 5<<20 {
+			return Config{}, fmt.Errorf("%s: [ingest] s3_part_size %q: a size of 5MB or more (S3's smallest part)", path, cfg.Ingest.S3PartSize)
+		}
 	}
 	if err := cfg.checkClassify(); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)

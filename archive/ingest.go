@@ -24,6 +24,7 @@ type IngestOptions struct {
 	Workers   int           // parallel hash/parse/verify/store workers; default 4 × cores (stores wait on fsync)
 	BatchSize int           // catalog records per write transaction; default 512
 	BatchWait time.Duration // longest a finished message waits for its batch; default 250ms
+	Sources   int           // sources (mailboxes, paths) read at once; default 4
 	// Progress, when set, is called after every message with the number done.
 	Progress func(done int)
 	// NoStore catalogues without storing: for objects read back from the
@@ -87,13 +88,25 @@ type outcome struct {
 // stored but not catalogued is adopted by the next run.
 func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts IngestOptions) (IngestSummary, error) {
 	if opts.Workers <= 0 {
+		opts.Workers = a.Config.Ingest.Workers
+	}
+	if opts.Workers <= 0 {
 		opts.Workers = 4 * runtime.GOMAXPROCS(0)
+		if _, remote := a.Store.(*storage.S3); remote {
+			opts.Workers = 32 // each PUT waits for the network, not for the CPU
+		}
+	}
+	if opts.Sources <= 0 {
+		opts.Sources = a.Config.Ingest.Sources
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 512
 	}
 	if opts.BatchWait <= 0 {
 		opts.BatchWait = 250 * time.Millisecond
+	}
+	if opts.Sources <= 0 {
+		opts.Sources = 4
 	}
 	// The run stops early when the store keeps failing (a server gone):
 	// the remaining messages are simply not read, and the next run takes them.
@@ -102,26 +115,44 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 	defer cancel(nil)
 	items := make(chan ingest.Item, 4*opts.Workers)
 	results := make(chan outcome, 4*opts.Workers)
-	var walkErr error
+	var (
+		walkErr error
+		walkMu  sync.Mutex
+		walkers sync.WaitGroup
+		slots   = make(chan struct{}, opts.Sources)
+	)
+	// Several sources are read at once (mailboxes fetched in parallel over
+	// their own connections); each source's messages come in its order.
 	go func() {
 		defer close(items)
 		for _, src := range sources {
-			err := src.Walk(ctx, func(it ingest.Item) error {
-				select {
-				case items <- it:
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			})
-			if err != nil {
-				// One source failing (a mailbox unreachable) does not stop the others.
-				walkErr = errors.Join(walkErr, fmt.Errorf("%s: %w", src, err))
-				if ctx.Err() != nil {
-					return
-				}
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
 			}
+			if ctx.Err() != nil {
+				break
+			}
+			walkers.Add(1)
+			go func() {
+				defer func() { <-slots; walkers.Done() }()
+				err := src.Walk(ctx, func(it ingest.Item) error {
+					select {
+					case items <- it:
+						return nil
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				})
+				if err != nil {
+					// One source failing (a mailbox unreachable) does not stop the others.
+					walkMu.Lock()
+					walkErr = errors.Join(walkErr, fmt.Errorf("%s: %w", src, err))
+					walkMu.Unlock()
+				}
+			}()
 		}
+		walkers.Wait()
 	}()
 	var wg sync.WaitGroup
 	lim := a.Limits()
@@ -136,7 +167,13 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 	}
 	go func() { wg.Wait(); close(results) }()
 
-	sum, err := a.collect(ctx, cancel, results, opts)
+	var savers []markSaver
+	for _, src := range sources {
+		if m, ok := src.(markSaver); ok {
+			savers = append(savers, m)
+		}
+	}
+	sum, err := a.collect(ctx, cancel, results, opts, savers)
 	if err == nil {
 		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, errStoreDown) {
 			err = cause
@@ -150,32 +187,66 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 	return sum, err
 }
 
-// collect is the single writer: it batches finished messages into catalog
-// transactions.
-func (a *Archive) collect(ctx context.Context, stop context.CancelCauseFunc, results <-chan outcome, opts IngestOptions) (IngestSummary, error) {
+// collect gathers finished messages into batches; one committer makes each
+// batch durable and catalogues it in one transaction while collect gathers
+// the next, so workers never wait for the disk.
+func (a *Archive) collect(ctx context.Context, stop context.CancelCauseFunc, results <-chan outcome, opts IngestOptions, savers []markSaver) (IngestSummary, error) {
 	var (
 		storeFails int // consecutive
 		sum        IngestSummary
 		batch      []outcome
 		done       int
-		werr       error
+		due        bool // the batch has waited BatchWait
 		timer      = time.NewTimer(opts.BatchWait)
 		timerOn    = true
+		batches    = make(chan []outcome)
+		committed  = make(chan struct{})
+		csum       IngestSummary // the committer's
+		werr       error         // the committer's, read once it is done
 	)
-	flush := func() {
-		if len(batch) == 0 || werr != nil {
-			return
+	go func() {
+		defer close(committed)
+		for b := range batches {
+			if werr == nil { // after a catalog failure nothing more is recorded
+				werr = a.commit(ctx, b, &csum, !opts.NoStore)
+				saveMarks(savers)
+				_ = a.Catalog.ReleaseMapped() // memory only: a failure changes nothing else
+			}
 		}
-		if err := a.commit(ctx, batch, &sum); err != nil {
-			werr = err
+		saveMarks(savers) // duplicates at the end of a mailbox
+	}()
+	// handoff gives the batch to the committer; unless wait, only when it
+	// is idle (else the batch grows and goes as one).
+	handoff := func(wait bool) bool {
+		if len(batch) == 0 {
+			return true
 		}
-		batch = batch[:0]
+		if wait {
+			batches <- batch
+		} else {
+			select {
+			case batches <- batch:
+			default:
+				return false
+			}
+		}
+		batch, due = nil, false
+		return true
+	}
+	arm := func(d time.Duration) {
+		if !timerOn {
+			timer.Reset(d)
+			timerOn = true
+		}
 	}
 	for {
 		select {
 		case o, ok := <-results:
 			if !ok {
-				flush()
+				handoff(true)
+				close(batches)
+				<-committed
+				sum.add(csum)
 				return sum, werr
 			}
 			sum.Seen++
@@ -201,26 +272,48 @@ func (a *Archive) collect(ctx context.Context, stop context.CancelCauseFunc, res
 			if opts.Progress != nil {
 				opts.Progress(done)
 			}
-			if len(batch) >= opts.BatchSize {
-				flush()
+			// A bound on what waits in memory for a busy committer.
+			if len(batch) >= 4*opts.BatchSize {
+				handoff(true)
+			} else if len(batch) >= opts.BatchSize || due {
+				handoff(false)
 			}
-			if !timerOn {
-				timer.Reset(opts.BatchWait)
-				timerOn = true
-			}
+			arm(opts.BatchWait)
 		case <-timer.C:
 			timerOn = false
-			flush()
+			due = true
+			if !handoff(false) {
+				arm(opts.BatchWait / 8) // try again soon, even if no message comes
+			}
 		}
 	}
 }
 
+// markSaver is a source that keeps a position (IMAP UIDs), saved after
+// each commit rather than once per message.
+type markSaver interface{ SaveMarks() error }
+
+func saveMarks(savers []markSaver) {
+	for _, m := range savers {
+		_ = m.SaveMarks() // a mark saved late only means a refetch next time
+	}
+}
+
+// add counts what the committer did into s (Seen is counted once, by collect).
+func (s *IngestSummary) add(c IngestSummary) {
+	s.Archived += c.Archived
+	s.Duplicates += c.Duplicates
+	s.Flagged += c.Flagged
+	s.Errors += c.Errors
+	s.Failures = append(s.Failures, c.Failures...)
+	s.FlaggedIDs = append(s.FlaggedIDs, c.FlaggedIDs...)
+	s.entries = append(s.entries, c.entries...)
+}
+
 // commit makes the batch's objects durable, then records them.
-func (a *Archive) commit(ctx context.Context, batch []outcome, sum *IngestSummary) error {
-	if s, ok := a.Store.(storage.DirSyncer); ok {
-		if err := s.SyncDirs(ctx); err != nil {
-			return fmt.Errorf("making stored objects durable: %w", err)
-		}
+func (a *Archive) commit(ctx context.Context, batch []outcome, sum *IngestSummary, stored bool) error {
+	if err := a.syncStored(ctx, stored); err != nil {
+		return fmt.Errorf("making stored objects durable: %w", err)
 	}
 	recs := make([]*Record, len(batch))
 	for i, o := range batch {
@@ -304,7 +397,7 @@ func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, opts IngestOpti
 	if a.arrived(&o, it, hex.EncodeToString(h[:])) {
 		return o
 	}
-	m := pec.Parse(raw, lim)
+	m := pec.ParseHashed(raw, h, lim)
 	return a.storeParsed(ctx, o, it, opts, m, m.Verify(trust), bytes.NewReader(raw))
 }
 
@@ -328,7 +421,7 @@ func (a *Archive) arrived(o *outcome, it ingest.Item, id string) bool {
 func (a *Archive) storeParsed(ctx context.Context, o outcome, it ingest.Item, opts IngestOptions, m *pec.Message, v pec.Verification, body io.Reader) outcome {
 	version := it.Version
 	if !opts.NoStore {
-		res, err := a.Store.Put(ctx, storage.MessageKey(m.SHA256), body, m.SHA256)
+		res, err := a.putMessage(ctx, m.SHA256, body)
 		if err != nil {
 			o.err = fmt.Errorf("%w: %w", errStoring, err)
 			return o
@@ -340,6 +433,28 @@ func (a *Archive) storeParsed(ctx context.Context, o outcome, it ingest.Item, op
 	o.rec.History[0].Trust = opts.TrustFiles
 	o.rec.VersionID = version
 	return o
+}
+
+// putMessage stores a message. Where the store can, it does not wait for
+// the disk object by object (an fsync each was most of an ingest's time):
+// commit makes the whole batch durable in one pass, then catalogues it.
+func (a *Archive) putMessage(ctx context.Context, id string, r io.Reader) (storage.PutResult, error) {
+	if d, ok := a.Store.(storage.DeferredPutter); ok {
+		return d.PutDeferred(ctx, storage.MessageKey(id), r, id)
+	}
+	return a.Store.Put(ctx, storage.MessageKey(id), r, id)
+}
+
+// syncStored makes every object put so far durable: the deferred ones
+// (when stored), else the directory entries of the synced ones.
+func (a *Archive) syncStored(ctx context.Context, stored bool) error {
+	if d, ok := a.Store.(storage.DeferredPutter); ok && stored {
+		return d.Sync(ctx)
+	}
+	if s, ok := a.Store.(storage.DirSyncer); ok {
+		return s.SyncDirs(ctx)
+	}
+	return nil
 }
 
 // ingestLarge handles a message over the parse limits in constant memory:

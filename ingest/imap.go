@@ -38,6 +38,9 @@ type IMAP struct {
 	Marks              Marks
 	Batch              int           // UIDs per UID FETCH; default 50
 	Timeout            time.Duration // dial and per-command inactivity; default 60s
+
+	trMu sync.Mutex
+	tr   *uidTracker // of the running Walk
 }
 
 // ParseIMAP reads an imap:// or imaps:// source.
@@ -169,21 +172,42 @@ func (m *IMAP) Walk(ctx context.Context, fn func(Item) error) error {
 		}
 		return m.Marks.SetMark(m.String(), sel.UIDValidity, uid)
 	}}
+	m.trMu.Lock()
+	m.tr = tr
+	m.trMu.Unlock()
 	batch := m.Batch
 	if batch <= 0 {
 		batch = 50
 	}
 	section := &imap.FetchItemBodySection{Peek: true} // BODY.PEEK[]: never sets \Seen
-	for i := 0; i < len(uids); i += batch {
-		var bs imap.UIDSet
-		for _, u := range uids[i:min(i+batch, len(uids))] {
-			bs.AddNum(imap.UID(u))
+	// The next batch is fetched while this one is handed out (verified and
+	// stored by the caller): the link and the CPU work at the same time.
+	fetched := make(chan fetchedBatch, 1)
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(fetched)
+		for i := 0; i < len(uids); i += batch {
+			var bs imap.UIDSet
+			for _, u := range uids[i:min(i+batch, len(uids))] {
+				bs.AddNum(imap.UID(u))
+			}
+			msgs, err := c.Fetch(bs, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
+			select {
+			case fetched <- fetchedBatch{msgs, err}:
+			case <-fctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
 		}
-		msgs, err := c.Fetch(bs, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
-		if err != nil {
-			return fmt.Errorf("UID FETCH: %w", err)
+	}()
+	for fb := range fetched {
+		if fb.err != nil {
+			return fmt.Errorf("UID FETCH: %w", fb.err)
 		}
-		for _, msg := range msgs {
+		for _, msg := range fb.msgs {
 			raw := msg.FindBodySection(section)
 			uid := uint32(msg.UID)
 			it := Item{
@@ -200,6 +224,24 @@ func (m *IMAP) Walk(ctx context.Context, fn func(Item) error) error {
 	return nil
 }
 
+type fetchedBatch struct {
+	msgs []*imapclient.FetchMessageBuffer
+	err  error
+}
+
+// SaveMarks records how far the mailbox is stored and catalogued. The
+// caller calls it after each catalog commit (one write per batch, not one
+// per message); a mark saved late only means a refetch next time.
+func (m *IMAP) SaveMarks() error {
+	m.trMu.Lock()
+	tr := m.tr
+	m.trMu.Unlock()
+	if tr == nil {
+		return nil
+	}
+	return tr.flush()
+}
+
 // uidTracker advances the mark only over a prefix of UIDs that are all
 // stored and catalogued.
 type uidTracker struct {
@@ -207,21 +249,28 @@ type uidTracker struct {
 	pending []uint32 // sorted, not yet covered by the mark
 	done    map[uint32]bool
 	save    func(uint32) error
+	mark    uint32 // covers every UID up to it, not saved yet when dirty
+	dirty   bool
 }
 
 func (t *uidTracker) markDone(uid uint32) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.done[uid] = true
-	advanced := false
-	var last uint32
 	for len(t.pending) > 0 && t.done[t.pending[0]] {
-		last = t.pending[0]
-		delete(t.done, last)
+		t.mark = t.pending[0]
+		delete(t.done, t.mark)
 		t.pending = t.pending[1:]
-		advanced = true
+		t.dirty = true
 	}
-	if advanced {
-		_ = t.save(last) // a lost mark only means a refetch next time
+}
+
+func (t *uidTracker) flush() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.dirty {
+		return nil
 	}
+	t.dirty = false
+	return t.save(t.mark)
 }

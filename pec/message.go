@@ -68,8 +68,11 @@ type Message struct {
 // whatever cannot be understood becomes a warning (or, for the signature, a
 // reason to judge it invalid), because every input must still be archived.
 // raw is kept as is, not copied: the caller must not modify it afterwards.
-func Parse(raw []byte, lim Limits) *Message {
-	sum := sha256.Sum256(raw)
+func Parse(raw []byte, lim Limits) *Message { return ParseHashed(raw, sha256.Sum256(raw), lim) }
+
+// ParseHashed is Parse for a caller that has just hashed raw itself: sum
+// must be the SHA-256 of raw (an ingest hashes each message once, not twice).
+func ParseHashed(raw []byte, sum [sha256.Size]byte, lim Limits) *Message {
 	m := parse(memSpan(raw), hex.EncodeToString(sum[:]), lim)
 	m.Raw = raw
 	return m

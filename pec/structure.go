@@ -105,7 +105,9 @@ func detachedSignature(e *entity, params map[string]string, lim Limits) *signatu
 		s.problem = "message is truncated: the multipart/signed is not closed"
 		return s
 	}
-	der, err := sigPart.decodedBody(lim.MaxSize)
+	// A detached signature is certificates and a signature value: a few
+	// kilobytes. Bounded, so that a forged huge one costs no more memory.
+	der, err := sigPart.decodedBody(min(lim.MaxSize, maxDetachedSignature))
 	if err != nil {
 		s.problem = "signature part cannot be decoded: " + err.Error()
 		return s
@@ -116,6 +118,8 @@ func detachedSignature(e *entity, params map[string]string, lim Limits) *signatu
 	}
 	return s
 }
+
+const maxDetachedSignature = 32 << 20
 
 func opaqueSignature(e *entity, lim Limits) *signature {
 	s := &signature{form: "application/pkcs7-mime"}

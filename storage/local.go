@@ -80,6 +80,12 @@ func (l *Local) PutDeferred(ctx context.Context, key string, r io.Reader, wantSH
 // Sync makes every object written so far durable: the whole file system is
 // flushed once (syncfs), then the new directory entries.
 func (l *Local) Sync(ctx context.Context) error {
+	if syncFSCoversDirs {
+		// Entries made from now on stay dirty: the next Sync covers them.
+		l.mu.Lock()
+		l.dirty = map[string]bool{}
+		l.mu.Unlock()
+	}
 	if err := syncFS(l.root); err != nil {
 		return fmt.Errorf("syncing %s: %w", l.root, err)
 	}
@@ -109,6 +115,11 @@ func (l *Local) put(ctx context.Context, key string, r io.Reader, wantSHA256 str
 	}
 	if err == nil && sync {
 		err = tmp.Sync()
+	}
+	if err == nil && !sync {
+		// The disk starts writing now, while the caller works on the next
+		// objects: the Sync that makes them durable then has little to wait for.
+		startWriteback(tmp)
 	}
 	if err != nil {
 		tmp.Close()

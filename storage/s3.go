@@ -31,6 +31,7 @@ type S3 struct {
 	// singlePutMax: objects up to this size go in one PUT whose
 	// x-amz-checksum-sha256 the server checks before accepting it.
 	singlePutMax int64
+	partSize     uint64
 }
 
 // S3Options configure the S3 store. Empty fields come from the usual
@@ -43,6 +44,7 @@ type S3Options struct {
 	Region     string
 	Retention  Retention // zero: DefaultRetention
 	Governance bool      // GOVERNANCE instead of COMPLIANCE retention
+	PartSize   int64     // multipart part size (objects over 64 MB); zero: 16 MB
 }
 
 // OpenS3 opens s3://BUCKET[/PREFIX], creating the bucket with Object Lock
@@ -75,7 +77,10 @@ func OpenS3(ctx context.Context, spec string, o S3Options) (*S3, error) {
 		return nil, err
 	}
 	s := &S3{client: client, bucket: u.Host, prefix: strings.Trim(u.Path, "/"), mode: minio.Compliance,
-		retention: o.Retention, singlePutMax: 64 << 20}
+		retention: o.Retention, singlePutMax: 64 << 20, partSize: 16 << 20}
+	if o.PartSize > 0 {
+		s.partSize = uint64(o.PartSize)
+	}
 	if o.Governance {
 		s.mode = minio.Governance
 	}
@@ -119,10 +124,16 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, wantSHA256 string
 	}
 	// "Absent" means no version at all: evidence hidden behind a delete
 	// marker is still there, and is what a new write is compared with.
-	if st, found, err := s.evidence(ctx, key); err != nil {
+	// One HEAD settles it for a new key; only when it finds a version or a
+	// delete marker are the versions listed.
+	if absent, err := s.noVersion(ctx, key); err != nil {
 		return PutResult{}, err
-	} else if found {
-		return s.existing(ctx, st, r, wantSHA256)
+	} else if !absent {
+		if st, found, err := s.evidence(ctx, key); err != nil {
+			return PutResult{}, err
+		} else if found {
+			return s.existing(ctx, st, r, wantSHA256)
+		}
 	}
 	// The hash must be known before the upload: an object, once written,
 	// is locked for years.
@@ -159,7 +170,7 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, wantSHA256 string
 		opts.UserMetadata = map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(want)}
 	} else {
 		opts.Checksum = minio.ChecksumSHA256 // per part, checked by the server
-		opts.PartSize = 16 << 20
+		opts.PartSize = s.partSize
 	}
 	info, err := s.client.PutObject(ctx, s.bucket, s.name(key), body, size, opts)
 	if err != nil {
@@ -170,6 +181,20 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, wantSHA256 string
 		return PutResult{}, &HashMismatchError{Key: key, Want: wantSHA256, Got: got}
 	}
 	return PutResult{Info: Info{Key: key, Size: info.Size, SHA256: got, ModTime: info.LastModified, VersionID: info.VersionID}}, nil
+}
+
+// noVersion says that key has no version at all: in a versioned bucket the
+// latest version of a key that has any is either an object (HEAD answers
+// it) or a delete marker (HEAD says so).
+func (s *S3) noVersion(ctx context.Context, key string) (bool, error) {
+	info, err := s.client.StatObject(ctx, s.bucket, s.name(key), minio.StatObjectOptions{})
+	if err == nil || info.IsDeleteMarker {
+		return false, nil
+	}
+	if resp := minio.ToErrorResponse(err); resp.Code == "NoSuchKey" || resp.StatusCode == 404 {
+		return true, nil
+	}
+	return false, fmt.Errorf("%s: %w", key, err)
 }
 
 // evidence finds the oldest version of key that is not a delete marker.

@@ -65,6 +65,79 @@ func TestIngestSurvivesKill9(t *testing.T) {
 	checkConsistent(t, home, want, true)
 }
 
+// TestGroupedIngestSurvivesKill9: many small messages from a Maildir and an
+// mbox go in group commits (objects stored without an fsync each, one sync
+// pass, then one catalog transaction per batch). Killed at random moments
+// over a whole run, the catalog never holds an object the store does not
+// hold intact, and a final run leaves every message stored and catalogued
+// exactly once.
+func TestGroupedIngestSurvivesKill9(t *testing.T) {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := fixtures(t)
+	dir := t.TempDir()
+	maildir := filepath.Join(dir, "Maildir")
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(maildir, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mbox strings.Builder
+	const n = 600
+	for i := 0; i < n; i++ {
+		raw, err := set.Provider.Build(pecgen.Spec{Kind: pec.KindPostaCertificata, Subject: fmt.Sprintf("gruppo %d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			if err := os.WriteFile(filepath.Join(maildir, "cur", fmt.Sprintf("%d.m%d:2,S", i, i)), raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			// An mbox message is what lies between the "From " lines.
+			fmt.Fprintf(&mbox, "From conserva@example Mon Nov 30 10:00:00 2026\n%s\n", raw)
+		}
+	}
+	box := filepath.Join(dir, "archive.mbox")
+	if err := os.WriteFile(box, []byte(mbox.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	home := filepath.Join(t.TempDir(), "archive")
+	args := []string{"--archive", home, "ingest", "--json", "--trust", set.TrustPEM, maildir, box}
+	// A run never killed gives the length of a run and the messages
+	// (the bytes an mbox yields are its reader's to define).
+	start := time.Now()
+	ref := filepath.Join(t.TempDir(), "reference")
+	if r := conserva(t, append([]string{"--archive", ref}, args[2:]...)...); r.code != 0 {
+		t.Fatalf("reference run: %d %s", r.code, r.stderr)
+	}
+	full := time.Since(start)
+	want := map[string]bool{}
+	for id := range catalogRecords(t, ref) {
+		want[id] = true
+	}
+	if len(want) != n {
+		t.Fatalf("the reference run catalogued %d messages, want %d", len(want), n)
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 16))
+	for range 5 {
+		cmd := exec.Command(bin, args...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rng.Int64N(int64(full))))
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+		checkConsistent(t, home, want, false)
+	}
+	if r := conserva(t, args...); r.code != 0 {
+		t.Fatalf("final run: exit %d %s", r.code, r.stderr)
+	}
+	checkConsistent(t, home, want, true)
+}
+
 func checkConsistent(t *testing.T, home string, want map[string]bool, complete bool) {
 	t.Helper()
 	a, err := archive.Open(home, nil)

@@ -74,7 +74,9 @@ func run(dir string, samples bool, n, attach int) error {
 	payload := make([]byte, attach)
 	_, _ = rand.Read(payload)
 	for i := 0; i < n; i++ {
-		payload[0] = byte(i) // each message distinct
+		if len(payload) > 0 {
+			payload[0] = byte(i) // each message distinct (the subject is too)
+		}
 		raw, err := prov.Build(pecgen.Spec{Kind: pec.KindPostaCertificata, Subject: fmt.Sprintf("Documento %d", i), Attachment: payload})
 		if err != nil {
 			return err
