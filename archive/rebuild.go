@@ -205,7 +205,7 @@ func openReadOnly(p string) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Catalog{db: safeDB{db}}, nil
+	return wrapCatalog(db), nil
 }
 
 func copyBucket(from, to *Catalog, bucket []byte) error {
