@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/conserva/conserva/internal/catalogfmt"
@@ -61,6 +62,9 @@ type Catalog struct {
 	// legacy: a format 1 catalog opened read-only: Get, Has, Scan and
 	// Count work, index lookups do not.
 	legacy bool
+	// reads counts the records decoded, so that tests can tell how many
+	// records a query materialised.
+	reads atomic.Int64
 }
 
 func wrapCatalog(db *bolt.DB) *Catalog {
@@ -101,6 +105,10 @@ func OpenCatalog(path string, timeout time.Duration) (*Catalog, error) {
 	return c, nil
 }
 
+// RecordsRead is how many records this handle has decoded: what a query
+// materialised (tests and benchmarks compare it with the hits).
+func (c *Catalog) RecordsRead() int64 { return c.reads.Load() }
+
 // Close closes the catalog.
 func (c *Catalog) Close() error { return c.db.Close() }
 
@@ -109,14 +117,14 @@ func (c *Catalog) view(fn func(t *txn) error) error {
 	if c.legacy {
 		return errLegacy
 	}
-	return c.db.View(func(tx *bolt.Tx) error { return fn(newTxn(tx)) })
+	return c.db.View(func(tx *bolt.Tx) error { return fn(c.newTxn(tx)) })
 }
 
 // update runs fn in a write transaction; the counts fn changed are written
 // at its end.
 func (c *Catalog) update(fn func(t *txn) error) error {
 	return c.db.Update(func(tx *bolt.Tx) error {
-		t := newTxn(tx)
+		t := c.newTxn(tx)
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -144,7 +152,7 @@ func (c *Catalog) Get(id string) (*Record, error) {
 			}
 			return err
 		}
-		_, r, err = newTxn(tx).get(id)
+		_, r, err = c.newTxn(tx).get(id)
 		return err
 	})
 	return r, err
@@ -223,6 +231,7 @@ type txn struct {
 	before map[string]recordState // records read in a write, as read
 	tally  map[string]*Tally      // count changes, written by flush
 	count  int
+	reads  *atomic.Int64
 }
 
 // recordState is what a record contributes to the indexes and counts.
@@ -237,8 +246,8 @@ type indexEntry struct {
 	key    string
 }
 
-func newTxn(tx *bolt.Tx) *txn {
-	t := &txn{tx: tx, recs: tx.Bucket(bucketRecords), ids: tx.Bucket(bucketIDs)}
+func (c *Catalog) newTxn(tx *bolt.Tx) *txn {
+	t := &txn{tx: tx, recs: tx.Bucket(bucketRecords), ids: tx.Bucket(bucketIDs), reads: &c.reads}
 	if tx.Writable() {
 		// Keys come mostly in order (numbers, dates): pages left behind
 		// stay nearly full instead of half.
@@ -284,6 +293,7 @@ func (t *txn) record(seq uint64) (*Record, error) {
 	if v == nil {
 		return nil, nil
 	}
+	t.reads.Add(1)
 	return decodeValue(v)
 }
 

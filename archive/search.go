@@ -44,6 +44,9 @@ func (c *Catalog) search(q Query, fn func(*Record) error) error {
 	from, to := catalogfmt.StampOf(q.Since), uint32(math.MaxUint32)
 	if !q.Until.IsZero() {
 		to = catalogfmt.StampOf(q.Until)
+		if q.Until.Nanosecond() == 0 && to > 0 {
+			to-- // Until is excluded; index dates are whole seconds
+		}
 	}
 	match := func(r *Record, _ []byte) error {
 		if q.matches(r) {
@@ -92,6 +95,7 @@ func (c *Catalog) search(q Query, fn func(*Record) error) error {
 			return t.each(bucketDate, "", false, from, to, match)
 		}
 		return t.recs.ForEach(func(_, v []byte) error {
+			t.reads.Add(1)
 			r, err := decodeValue(v)
 			if err != nil {
 				return err
@@ -186,3 +190,7 @@ func (q Query) subjectMatches(subject string) bool {
 	}
 	return true
 }
+
+// QueryMatches says whether r satisfies every condition of q (what Search
+// checks on each record its index gives).
+func QueryMatches(q Query, r *Record) bool { return q.matches(r) }

@@ -3,10 +3,19 @@
 # on the same data in the same run (cp -r + sha256sum), their ratio,
 # messages/s and peak RSS; then the peak RSS of ingesting one huge message.
 #
-#   scripts/bench.sh [N] [ATTACHMENT_BYTES] [HUGE_MB]
+#   scripts/bench.sh [--section ingest|catalog] [N] [ATTACHMENT_BYTES] [HUGE_MB]
 #   defaults: 2000 messages of 50 KB, a 1024 MB message
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One section: --section catalog (scripts/bench-catalog.sh: the catalog at
+# scale) or --section ingest (this script).
+if [ "${1:-}" = --section ]; then
+  case "${2:-}" in
+    catalog) shift 2; exec scripts/bench-catalog.sh "$@" ;;
+    ingest) shift 2 ;;
+    *) echo "bench.sh: --section catalog|ingest" >&2; exit 2 ;;
+  esac
+fi
 n=${1:-2000}
 attach=${2:-51200}
 huge_mb=${3:-1024}

@@ -123,3 +123,39 @@ func Generate(dir string, n int, progress func(done int)) error {
 	}
 	return nil
 }
+
+// Raw is the i-th message of a synthetic store: a plain mail (no PEC
+// envelope, so no signature to verify), shaped like Record(i).
+func Raw(i int) []byte {
+	d := i / 4
+	return fmt.Appendf(nil, "From: <%s>\r\nTo: <%s>\r\nSubject: Pratica%d %s\r\nDate: %s\r\nMessage-ID: <%d.%s>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMessaggio %d della pratica %d.\r\n",
+		Sender(d), Recipient(d), d, Words[d%len(Words)], Date(d).Format(time.RFC1123Z), i, MessageID(d), i, d)
+}
+
+// WriteStore makes the archive home dir (if need be) and writes n messages
+// (Raw) into its local store as ingest lays them out, without a catalog:
+// what `conserva catalog rebuild` starts from.
+func WriteStore(dir string, n int, progress func(done int)) error {
+	a, err := archive.Open(dir, nil)
+	if err != nil {
+		return err
+	}
+	a.Close()
+	os.Remove(filepath.Join(dir, "catalog.db"))
+	for i := range n {
+		raw := Raw(i)
+		sum := sha256.Sum256(raw)
+		id := hex.EncodeToString(sum[:])
+		p := filepath.Join(dir, "store", "messages", id[:2], id+".eml")
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, raw, 0o444); err != nil && !os.IsPermission(err) {
+			return err
+		}
+		if progress != nil && (i+1)%100_000 == 0 {
+			progress(i + 1)
+		}
+	}
+	return nil
+}

@@ -2,6 +2,7 @@
 // (scripts/bench.sh --section catalog).
 //
 //	catbench gen -archive DIR -n N
+//	catbench store -archive DIR -n N   (messages in the store, no catalog)
 //	catbench query -archive DIR -n N [-count 300] [-slow 5]
 //
 // query opens the archive as conserva serve does (archive.Shared, one
@@ -24,7 +25,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: catbench gen|query -archive DIR -n N")
+		fmt.Fprintln(os.Stderr, "usage: catbench gen|store|query -archive DIR -n N")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -49,6 +50,11 @@ func main() {
 		if err == nil {
 			fmt.Printf("generated %d messages in %.1f s\n", *n, time.Since(start).Seconds())
 		}
+	case "store":
+		start := time.Now()
+		err = catbench.WriteStore(*dir, *n, func(done int) {
+			fmt.Fprintf(os.Stderr, "%d messages, %v\n", done, time.Since(start).Round(time.Second))
+		})
 	case "query":
 		err = query(*dir, *n, *count, *slow)
 	default:
