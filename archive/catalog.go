@@ -690,7 +690,7 @@ func (c *Catalog) migrate1() error {
 			}
 			var moved [][]byte
 			cur := old.Cursor()
-			for k, v := cur.First(); k != nil && len(moved) < 5000; k, v = cur.Next() {
+			for k, v := cur.First(); k != nil && len(moved) < 1000; k, v = cur.Next() {
 				moved = append(moved, append([]byte(nil), k...))
 				r, err := decodeRecord(k, v)
 				if err == nil {

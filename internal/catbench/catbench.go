@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/conserva/conserva/archive"
@@ -97,8 +95,8 @@ func Record(i int) *archive.Record {
 }
 
 // Generate makes the archive home dir with a catalog of n synthetic
-// messages (replacing any catalog there), inserting them in batches in id
-// order, as a rebuild would, and reports progress every batch.
+// messages (replacing any catalog there), inserting them in date order in
+// batches of a thousand, as ingest does, and reports progress.
 func Generate(dir string, n int, progress func(done int)) error {
 	os.Remove(filepath.Join(dir, "catalog.db"))
 	a, err := archive.Open(dir, nil)
@@ -106,18 +104,17 @@ func Generate(dir string, n int, progress func(done int)) error {
 		return err
 	}
 	defer a.Close()
-	const batchSize = 20000
+	const batchSize = 1000
 	batch := make([]*archive.Record, 0, batchSize)
 	for start := 0; start < n; start += batchSize {
 		batch = batch[:0]
 		for i := start; i < min(n, start+batchSize); i++ {
 			batch = append(batch, Record(i))
 		}
-		slices.SortFunc(batch, func(x, y *archive.Record) int { return strings.Compare(x.ID, y.ID) })
 		if _, err := a.Catalog.Insert(batch); err != nil {
 			return fmt.Errorf("inserting messages %d…: %w", start, err)
 		}
-		if progress != nil {
+		if progress != nil && (start+batchSize)%100_000 == 0 {
 			progress(min(n, start+batchSize))
 		}
 	}

@@ -43,7 +43,7 @@ func main() {
 	case "gen":
 		start := time.Now()
 		err = catbench.Generate(*dir, *n, func(done int) {
-			if done%200_000 == 0 {
+			if done%100_000 == 0 {
 				fmt.Fprintf(os.Stderr, "%d messages, %v\n", done, time.Since(start).Round(time.Second))
 			}
 		})
