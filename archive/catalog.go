@@ -651,6 +651,25 @@ func (c *Catalog) ScanDates(since, until time.Time, fn func(id string) error) er
 	})
 }
 
+// idsAfter lists the ids of at most limit records numbered after after,
+// in catalogue order, and the number of the last (read from the records'
+// first 32 bytes: nothing is decoded).
+func (c *Catalog) idsAfter(after uint64, limit int) ([]string, uint64, error) {
+	var ids []string
+	last := after
+	err := c.view(func(t *txn) error {
+		cur := t.recs.Cursor()
+		for k, v := cur.Seek(catalogfmt.SeqKey(after + 1)); k != nil && len(ids) < limit; k, v = cur.Next() {
+			if len(v) >= 32 {
+				ids = append(ids, hex.EncodeToString(v[:32]))
+			}
+			last, _ = catalogfmt.Seq(k)
+		}
+		return nil
+	})
+	return ids, last, err
+}
+
 // Count is the number of catalogued messages.
 func (c *Catalog) Count() (int, error) {
 	n := 0
