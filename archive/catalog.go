@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -95,14 +97,51 @@ func OpenCatalog(path string, timeout time.Duration) (*Catalog, error) {
 		}
 		return nil
 	})
+	migrated := false
 	if err == nil {
-		err = c.migrate1()
+		migrated, err = c.migrate1()
 	}
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
+	if migrated {
+		return c.compact(path, timeout)
+	}
 	return c, nil
+}
+
+// compact rewrites a just migrated catalog into a new file (bbolt never
+// gives freed pages back to the file system) and puts it in place of the
+// old one, each step durable before the next. On any failure the migrated
+// catalog stays as it is: only its size is lost.
+func (c *Catalog) compact(path string, timeout time.Duration) (*Catalog, error) {
+	tmp := path + ".compacting"
+	os.Remove(tmp)
+	dst, err := openBolt(tmp, &bolt.Options{Timeout: timeout})
+	if err == nil {
+		err = bolt.Compact(dst, c.db.DB, 64<<20)
+		if cerr := dst.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err == nil {
+		err = syncFile(tmp)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return c, nil
+	}
+	syncDir(filepath.Dir(path))
+	c.Close()
+	db, err := openBolt(path, &bolt.Options{Timeout: timeout})
+	if err != nil {
+		return nil, fmt.Errorf("opening the compacted catalog %s: %w", path, err)
+	}
+	return &Catalog{db: safeDB{db}}, nil
 }
 
 // RecordsRead is how many records this handle has decoded: what a query
@@ -691,8 +730,8 @@ func (c *Catalog) Count() (int, error) {
 // in "messages" is what was not moved), then drops the old buckets. A
 // record that cannot be read moves as it is, under its id, so that the
 // damage stays visible.
-func (c *Catalog) migrate1() error {
-	for {
+func (c *Catalog) migrate1() (bool, error) {
+	for rounds := 0; ; rounds++ {
 		done := false
 		err := c.update(func(t *txn) error {
 			old := t.tx.Bucket(bucketMessages1)
@@ -748,10 +787,10 @@ func (c *Catalog) migrate1() error {
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("migrating the catalog to format %s: %w", catalogfmt.Version, err)
+			return false, fmt.Errorf("migrating the catalog to format %s: %w", catalogfmt.Version, err)
 		}
 		if done {
-			return nil
+			return rounds > 0, nil
 		}
 	}
 }

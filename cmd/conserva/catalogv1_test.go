@@ -22,6 +22,7 @@ func TestCatalogV1Migrates(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := []string{"--archive", home}
+	sizeBefore := len(mustRead(t, filepath.Join(home, "catalog.db")))
 	want := func(name string) string { return string(mustRead(t, filepath.Join("testdata/catalog-v1", name))) }
 	mid := strings.TrimSpace(strings.SplitN(strings.SplitN(want("search.jsonl"), `"msgid":"<`, 2)[1], `>"`, 2)[0])
 	check := func(when string) {
@@ -42,6 +43,11 @@ func TestCatalogV1Migrates(t *testing.T) {
 		}
 	}
 	check("after migration")
+	// Compacted after the migration: no larger than the format 1 file
+	// (TestMigrateCompacts, in archive, shows it shrinking).
+	if size := len(mustRead(t, filepath.Join(home, "catalog.db"))); size > sizeBefore {
+		t.Errorf("catalog.db is %d bytes after migration, %d before", size, sizeBefore)
+	}
 
 	db, err := bolt.Open(filepath.Join(home, "catalog.db"), 0o600, &bolt.Options{ReadOnly: true, Timeout: 5e9})
 	if err != nil {
