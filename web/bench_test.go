@@ -55,10 +55,12 @@ func BenchmarkPages(b *testing.B) {
 	pages := map[string]func(i int) string{
 		"search by Message-ID": func(i int) string { return "/search?q=" + url.QueryEscape(dossiers[i%len(dossiers)]) },
 		"search by address":    func(i int) string { return "/search?q=" + url.QueryEscape(catbench.Recipient(i)) },
-		"search by subject":    func(i int) string { return "/search?q=" + url.QueryEscape(fmt.Sprintf("pratica%d decreto", i%len(dossiers))) },
-		"search by id prefix":  func(i int) string { return "/search?q=" + idOf(i % n)[:8] },
-		"dossier":              func(i int) string { return "/dossier/" + url.PathEscape(dossiers[i%len(dossiers)]) },
-		"dossier by short id":  func(i int) string { return "/dossier/" + idOf((i % len(dossiers)) * 4)[:12] },
+		"search by subject": func(i int) string {
+			return "/search?q=" + url.QueryEscape(fmt.Sprintf("pratica%d decreto", i%len(dossiers)))
+		},
+		"search by id prefix": func(i int) string { return "/search?q=" + idOf(i % n)[:8] },
+		"dossier":             func(i int) string { return "/dossier/" + url.PathEscape(dossiers[i%len(dossiers)]) },
+		"dossier by short id": func(i int) string { return "/dossier/" + idOf((i % len(dossiers)) * 4)[:12] },
 	}
 	names := make([]string, 0, len(pages))
 	for k := range pages {
