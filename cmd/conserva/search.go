@@ -108,8 +108,15 @@ func runSearch(ctx context.Context, cmd *cli.Command) error {
 		if q.Flagged {
 			fmt.Fprintf(tw, "\t%s", r.FlagReason)
 		}
-		_, err := fmt.Fprintln(tw)
-		return err
+		if _, err := fmt.Fprintln(tw); err != nil {
+			return err
+		}
+		// The table is aligned a thousand rows at a time: memory does not
+		// grow with the hits.
+		if n%1000 == 0 {
+			return tw.Flush()
+		}
+		return nil
 	})
 	if err != nil {
 		return err
