@@ -3,6 +3,7 @@ package archive
 import (
 	"bytes"
 	"github.com/conserva/conserva/internal/catalogfmt"
+	bolt "go.etcd.io/bbolt"
 	"math"
 	"slices"
 	"strings"
@@ -105,21 +106,25 @@ func (c *Catalog) search(q Query, fn func(*Record) error) error {
 	})
 }
 
-// rarest is the word with the fewest index keys beginning with it,
-// counted up to a bound (enough to choose, never a long count).
+// rarest is the word with the fewest index keys beginning with it: the
+// words' keys are stepped through together until one runs out, so the
+// choice costs the number of words times the fewest keys, and no record
+// is read.
 func (t *txn) rarest(words []string) string {
-	best, bestN := words[0], -1
-	for _, w := range words {
-		n := 0
-		cur := t.tx.Bucket(bucketWord).Cursor()
-		for k, _ := cur.Seek([]byte(w)); k != nil && bytes.HasPrefix(k, []byte(w)) && n < 2000; k, _ = cur.Next() {
-			n++
-		}
-		if bestN < 0 || n < bestN {
-			best, bestN = w, n
+	curs := make([]*bolt.Cursor, len(words))
+	keys := make([][]byte, len(words))
+	for i, w := range words {
+		curs[i] = t.tx.Bucket(bucketWord).Cursor()
+		keys[i], _ = curs[i].Seek([]byte(w))
+	}
+	for {
+		for i, w := range words {
+			if keys[i] == nil || !bytes.HasPrefix(keys[i], []byte(w)) {
+				return w
+			}
+			keys[i], _ = curs[i].Next()
 		}
 	}
-	return best
 }
 
 func (q Query) matches(r *Record) bool {
