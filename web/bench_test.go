@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,7 +39,7 @@ func BenchmarkPages(b *testing.B) {
 	marker := filepath.Join(dir, "bench-messages")
 	have, _ := os.ReadFile(marker)
 	start := time.Now()
-	dossiers := syntheticCatalog(b, dir, n, string(have) != strconv.Itoa(n))
+	dossiers := syntheticCatalog(b, dir, n, strings.TrimSpace(string(have)) != strconv.Itoa(n))
 	os.WriteFile(marker, []byte(strconv.Itoa(n)), 0o644)
 	b.Logf("synthetic catalog: %d messages in %v", n, time.Since(start).Round(time.Second))
 	shared, err := archive.OpenShared(dir, nil)
