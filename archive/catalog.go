@@ -2,39 +2,84 @@ package archive
 
 import (
 	"bytes"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/conserva/conserva/internal/catalogfmt"
 	bolt "go.etcd.io/bbolt"
 )
 
 // The catalog is a cache of what the store holds (it can be rebuilt from
-// it): records by id and a few indexes, each a bucket of "value\x00id" keys.
+// it). Format 2 (internal/catalogfmt, docs/FORMAT.md): each record has a
+// number, in the order catalogued; "records" maps the number to the id (32
+// bytes) and the compressed record, "ids" the id to the number, and each
+// index bucket holds keys "value NUL date number", so that a lookup reads
+// its hits in date order and starts at a date. Format 1 ("messages", JSON
+// under the hex id, indexes "value NUL hex id") is migrated on opening.
 var (
-	bucketMessages = []byte("messages")
-	bucketMsgID    = []byte("ix_message_id") // Message-ID, X-Riferimento-Message-ID, msgid
-	bucketIdent    = []byte("ix_identificativo")
-	bucketAddr     = []byte("ix_address")
-	bucketDate     = []byte("ix_date")
-	bucketDossier  = []byte("ix_dossier")
+	bucketRecords  = []byte("records")
+	bucketIDs      = []byte("ids")
+	bucketMsgID    = []byte("ix_mid") // Message-ID, X-Riferimento-Message-ID, msgid; a dossier's records too
+	bucketIdent    = []byte("ix_ident")
+	bucketAddr     = []byte("ix_addr") // sender and every recipient
+	bucketDate     = []byte("ix_when") // value "": every dated record
+	bucketWord     = []byte("ix_word") // subject words (catalogfmt.Words)
+	bucketKind     = []byte("ix_kind") // pec.Kind
+	bucketFlagged  = []byte("ix_flag") // value "": flagged records only
+	bucketMailbox  = []byte("ix_mbox") // mailboxOf
+	bucketTally    = []byte("tallies") // counts for stats, kept at every write
 	bucketMeta     = []byte("meta")
 	bucketPackages = []byte("packages")
 	bucketSources  = []byte("sources")
 	bucketUsers    = []byte("users") // web users (users.go)
-	allBuckets     = [][]byte{bucketMessages, bucketMsgID, bucketIdent, bucketAddr, bucketDate, bucketDossier, bucketMeta, bucketPackages, bucketAudits, bucketSources, bucketTrust, bucketReports, bucketScarto, bucketUsers}
+	indexBuckets   = [][]byte{bucketMsgID, bucketIdent, bucketAddr, bucketDate, bucketWord, bucketKind, bucketFlagged, bucketMailbox}
+	allBuckets     = append([][]byte{bucketRecords, bucketIDs, bucketTally, bucketMeta, bucketPackages, bucketAudits, bucketSources, bucketTrust, bucketReports, bucketScarto, bucketUsers}, indexBuckets...)
+
+	// Format 1.
+	bucketMessages1 = []byte("messages")
+	indexBuckets1   = [][]byte{[]byte("ix_message_id"), []byte("ix_identificativo"), []byte("ix_address"), []byte("ix_date"), []byte("ix_dossier")}
 )
+
+const formatKey, countKey = "catalog_format", "messages"
 
 // ErrBusy: another process holds the catalog.
 var ErrBusy = errors.New("the archive is in use by another conserva process")
 
-// Catalog is the bbolt database of an archive.
-type Catalog struct{ db safeDB }
+// errLegacy: a catalog of format 1 opened read-only (it is migrated when
+// opened for writing).
+var errLegacy = errors.New("the catalog is in an older format: open the archive once with conserva (any command) to migrate it")
 
-// OpenCatalog opens (creating) the catalog. It waits at most timeout for
-// another process to release it.
+// Catalog is the bbolt database of an archive.
+type Catalog struct {
+	db safeDB
+	// legacy: a format 1 catalog opened read-only: Get, Has, Scan and
+	// Count work, index lookups do not.
+	legacy bool
+	// reads counts the records decoded, so that tests can tell how many
+	// records a query materialised.
+	reads atomic.Int64
+}
+
+func wrapCatalog(db *bolt.DB) *Catalog {
+	c := &Catalog{db: safeDB{db}}
+	_ = c.db.View(func(tx *bolt.Tx) error {
+		c.legacy = tx.Bucket(bucketMessages1) != nil && tx.Bucket(bucketRecords) == nil
+		return nil
+	})
+	return c
+}
+
+// OpenCatalog opens (creating) the catalog, migrating one of an older
+// format. It waits at most timeout for another process to release it.
 func OpenCatalog(path string, timeout time.Duration) (*Catalog, error) {
 	db, err := openBolt(path, &bolt.Options{Timeout: timeout})
 	if errors.Is(err, bolt.ErrTimeout) {
@@ -43,7 +88,8 @@ func OpenCatalog(path string, timeout time.Duration) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening catalog %s: %w", path, err)
 	}
-	err = safeDB{db}.Update(func(tx *bolt.Tx) error {
+	c := &Catalog{db: safeDB{db}}
+	err = c.db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -51,24 +97,87 @@ func OpenCatalog(path string, timeout time.Duration) (*Catalog, error) {
 		}
 		return nil
 	})
+	migrated := false
+	if err == nil {
+		migrated, err = c.migrate1()
+	}
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
+	if migrated {
+		return c.compact(path, timeout)
+	}
+	return c, nil
+}
+
+// compact rewrites a just migrated catalog into a new file (bbolt never
+// gives freed pages back to the file system) and puts it in place of the
+// old one, each step durable before the next. On any failure the migrated
+// catalog stays as it is: only its size is lost.
+func (c *Catalog) compact(path string, timeout time.Duration) (*Catalog, error) {
+	tmp := path + ".compacting"
+	os.Remove(tmp)
+	dst, err := openBolt(tmp, &bolt.Options{Timeout: timeout})
+	if err == nil {
+		err = bolt.Compact(dst, c.db.DB, 64<<20)
+		if cerr := dst.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err == nil {
+		err = syncFile(tmp)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return c, nil
+	}
+	syncDir(filepath.Dir(path))
+	c.Close()
+	db, err := openBolt(path, &bolt.Options{Timeout: timeout})
+	if err != nil {
+		return nil, fmt.Errorf("opening the compacted catalog %s: %w", path, err)
+	}
 	return &Catalog{db: safeDB{db}}, nil
 }
+
+// RecordsRead is how many records this handle has decoded: what a query
+// materialised (tests and benchmarks compare it with the hits).
+func (c *Catalog) RecordsRead() int64 { return c.reads.Load() }
 
 // Close closes the catalog.
 func (c *Catalog) Close() error { return c.db.Close() }
 
+// view runs fn in a read transaction of a format 2 catalog.
+func (c *Catalog) view(fn func(t *txn) error) error {
+	if c.legacy {
+		return errLegacy
+	}
+	return c.db.View(func(tx *bolt.Tx) error { return fn(c.newTxn(tx)) })
+}
+
+// update runs fn in a write transaction; the counts fn changed are written
+// at its end.
+func (c *Catalog) update(fn func(t *txn) error) error {
+	return c.db.Update(func(tx *bolt.Tx) error {
+		t := c.newTxn(tx)
+		if err := fn(t); err != nil {
+			return err
+		}
+		return t.flush()
+	})
+}
+
 // Has says whether a message is catalogued.
 func (c *Catalog) Has(id string) (bool, error) {
-	var ok bool
-	err := c.db.View(func(tx *bolt.Tx) error {
-		ok = tx.Bucket(bucketMessages).Get([]byte(id)) != nil
-		return nil
-	})
-	return ok, err
+	r, err := c.Get(id)
+	if isDamaged(err) {
+		return true, nil // there, unreadable: Get says so
+	}
+	return r != nil, err
 }
 
 // Get returns a record, nil when absent.
@@ -76,18 +185,16 @@ func (c *Catalog) Get(id string) (*Record, error) {
 	var r *Record
 	err := c.db.View(func(tx *bolt.Tx) error {
 		var err error
-		r, err = getRecord(tx, id)
+		if c.legacy {
+			if v := tx.Bucket(bucketMessages1).Get([]byte(id)); v != nil {
+				r, err = decodeRecord([]byte(id), v)
+			}
+			return err
+		}
+		_, r, err = c.newTxn(tx).get(id)
 		return err
 	})
 	return r, err
-}
-
-func getRecord(tx *bolt.Tx, id string) (*Record, error) {
-	data := tx.Bucket(bucketMessages).Get([]byte(id))
-	if data == nil {
-		return nil, nil
-	}
-	return decodeRecord([]byte(id), data)
 }
 
 // Added says, for each record given to Insert, whether it was new.
@@ -97,25 +204,22 @@ type Added []bool
 // record already present is not replaced: only its new sources are added.
 func (c *Catalog) Insert(recs []*Record) (Added, error) {
 	added := make(Added, len(recs))
-	err := c.db.Update(func(tx *bolt.Tx) error {
+	err := c.update(func(t *txn) error {
 		for i, r := range recs {
-			old, err := getRecord(tx, r.ID)
+			_, old, err := t.get(r.ID)
 			if err != nil {
 				return err
 			}
 			if old != nil {
 				if merged, changed := mergeSources(old.Sources, r.Sources); changed {
 					old.Sources = merged
-					if err := putRecord(tx, old); err != nil {
+					if err := t.put(old); err != nil {
 						return err
 					}
 				}
 				continue
 			}
-			if err := putRecord(tx, r); err != nil {
-				return err
-			}
-			if err := index(tx, r); err != nil {
+			if err := t.put(r); err != nil {
 				return err
 			}
 			added[i] = true
@@ -128,13 +232,18 @@ func (c *Catalog) Insert(recs []*Record) (Added, error) {
 	return added, nil
 }
 
-// Update rewrites records already present (package membership, holds).
-// Indexed fields must not change.
+// Update rewrites records (package membership, holds, verdicts); the
+// indexes and counts follow.
 func (c *Catalog) Update(fn func(get func(id string) (*Record, error), put func(*Record) error) error) error {
-	return c.db.Update(func(tx *bolt.Tx) error {
-		return fn(func(id string) (*Record, error) { return getRecord(tx, id) },
-			func(r *Record) error { return putRecord(tx, r) })
+	return c.update(func(t *txn) error {
+		return fn(func(id string) (*Record, error) { _, r, err := t.get(id); return r, err }, t.put)
 	})
+}
+
+// Remove forgets a record, as a damaged catalog would: conserva itself
+// never calls it (tests and repair tools do); audit names the message.
+func (c *Catalog) Remove(id string) error {
+	return c.update(func(t *txn) error { return t.remove(id) })
 }
 
 func mergeSources(have, more []string) ([]string, bool) {
@@ -152,56 +261,341 @@ func mergeSources(have, more []string) ([]string, bool) {
 	return have, changed
 }
 
-func putRecord(tx *bolt.Tx, r *Record) error {
-	data, err := json.Marshal(r)
+// txn is one transaction on the records: what a write changes in the
+// indexes and counts follows from the record before and after.
+type txn struct {
+	tx     *bolt.Tx
+	recs   *bolt.Bucket
+	ids    *bolt.Bucket
+	before map[string]recordState // records read in a write, as read
+	tally  map[string]*Tally      // count changes, written by flush
+	count  int
+	reads  *atomic.Int64
+}
+
+// recordState is what a record contributes to the indexes and counts.
+type recordState struct {
+	keys    []indexEntry
+	tallies []string
+	t       Tally
+}
+
+type indexEntry struct {
+	bucket []byte
+	key    string
+}
+
+func (c *Catalog) newTxn(tx *bolt.Tx) *txn {
+	t := &txn{tx: tx, recs: tx.Bucket(bucketRecords), ids: tx.Bucket(bucketIDs), reads: &c.reads}
+	if tx.Writable() {
+		// Keys come mostly in order (numbers, dates): pages left behind
+		// stay nearly full instead of half.
+		t.recs.FillPercent = 0.95
+		t.ids.FillPercent = 0.8
+		for _, b := range indexBuckets {
+			tx.Bucket(b).FillPercent = 0.9
+		}
+		t.before, t.tally = map[string]recordState{}, map[string]*Tally{}
+	}
+	return t
+}
+
+func rawID(id string) ([]byte, bool) {
+	b, err := hex.DecodeString(id)
+	return b, err == nil && len(b) == 32
+}
+
+// get returns a record and its number; nil when absent.
+func (t *txn) get(id string) (uint64, *Record, error) {
+	raw, ok := rawID(id)
+	if !ok {
+		return 0, nil, nil
+	}
+	k := t.ids.Get(raw)
+	if k == nil {
+		return 0, nil, nil
+	}
+	seq, _ := catalogfmt.Seq(k)
+	r, err := t.record(seq)
+	if err != nil || r == nil {
+		return seq, r, err
+	}
+	if t.before != nil {
+		t.before[id] = stateOf(r, seq)
+	}
+	return seq, r, nil
+}
+
+// record reads record number seq.
+func (t *txn) record(seq uint64) (*Record, error) {
+	v := t.recs.Get(catalogfmt.SeqKey(seq))
+	if v == nil {
+		return nil, nil
+	}
+	t.reads.Add(1)
+	return decodeValue(v)
+}
+
+// decodeValue reads a value of the records bucket: the id, then the record.
+func decodeValue(v []byte) (*Record, error) {
+	if len(v) < 32 {
+		return nil, fmt.Errorf("catalog record %x: %w (too short)", v, ErrCatalogDamaged)
+	}
+	return decodeRecord([]byte(hex.EncodeToString(v[:32])), v[32:])
+}
+
+// put writes a record, new or changed.
+func (t *txn) put(r *Record) error {
+	raw, ok := rawID(r.ID)
+	if !ok {
+		return fmt.Errorf("catalog: %.80q is not a SHA-256", r.ID)
+	}
+	var seq uint64
+	var old *recordState
+	if k := t.ids.Get(raw); k != nil {
+		seq, _ = catalogfmt.Seq(k)
+		if st, ok := t.before[r.ID]; ok {
+			old = &st
+		} else if o, err := t.record(seq); err == nil && o != nil {
+			st := stateOf(o, seq)
+			old = &st
+		}
+	} else {
+		var err error
+		if seq, err = t.recs.NextSequence(); err != nil {
+			return err
+		}
+		if err := t.ids.Put(raw, catalogfmt.SeqKey(seq)); err != nil {
+			return err
+		}
+		t.count++
+	}
+	data, err := encodeRecord(r)
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(bucketMessages).Put([]byte(r.ID), data)
-}
-
-// ixKey is bounded in length whatever the value (see ixValue).
-func ixKey(value, id string) []byte { return []byte(ixValue(value) + "\x00" + id) }
-
-func index(tx *bolt.Tx, r *Record) error {
-	put := func(bucket []byte, value string) error {
-		if value == "" {
-			return nil
-		}
-		return tx.Bucket(bucket).Put(ixKey(value, r.ID), nil)
-	}
-	for _, id := range []string{r.MessageID, r.RefMessageID, r.Msgid} {
-		if err := put(bucketMsgID, NormalizeMessageID(id)); err != nil {
-			return err
-		}
-	}
-	if err := put(bucketIdent, NormalizeMessageID(r.Identificativo)); err != nil {
+	if err := t.recs.Put(catalogfmt.SeqKey(seq), append(raw, data...)); err != nil {
 		return err
 	}
-	addrs := append(append([]string{r.From, r.Consegna}, r.To...), r.Ricezione...)
-	for _, a := range addrs {
-		if err := put(bucketAddr, strings.ToLower(strings.TrimSpace(a))); err != nil {
-			return err
-		}
-	}
-	if r.Date != nil {
-		if err := put(bucketDate, r.Date.UTC().Format(time.RFC3339)); err != nil {
-			return err
-		}
-	}
-	return put(bucketDossier, r.Dossier)
+	now := stateOf(r, seq)
+	t.before[r.ID] = now
+	return t.apply(old, &now)
 }
 
-// lookup returns the ids under one index value.
-func (c *Catalog) lookup(bucket []byte, value string) ([]string, error) {
-	var ids []string
-	err := c.db.View(func(tx *bolt.Tx) error {
-		prefix := []byte(ixValue(value) + "\x00")
-		cur := tx.Bucket(bucket).Cursor()
-		for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
-			ids = append(ids, string(k[len(prefix):]))
+// remove deletes a record with its index keys and counts.
+func (t *txn) remove(id string) error {
+	seq, r, err := t.get(id)
+	if err != nil || r == nil {
+		return err
+	}
+	st := stateOf(r, seq)
+	if err := t.apply(&st, nil); err != nil {
+		return err
+	}
+	raw, _ := rawID(id)
+	delete(t.before, id)
+	t.count--
+	if err := t.ids.Delete(raw); err != nil {
+		return err
+	}
+	return t.recs.Delete(catalogfmt.SeqKey(seq))
+}
+
+// apply moves the indexes and counts from what old contributed to what now
+// does (either may be nil).
+func (t *txn) apply(old, now *recordState) error {
+	have := map[string]bool{}
+	if old != nil {
+		for _, e := range old.keys {
+			have[string(e.bucket)+"\x00"+e.key] = true
 		}
-		return nil
+		for _, k := range old.tallies {
+			t.add(k, old.t, -1)
+		}
+	}
+	if now != nil {
+		for _, e := range now.keys {
+			if have[string(e.bucket)+"\x00"+e.key] {
+				delete(have, string(e.bucket)+"\x00"+e.key)
+				continue
+			}
+			if err := t.tx.Bucket(e.bucket).Put([]byte(e.key), nil); err != nil {
+				return err
+			}
+		}
+		for _, k := range now.tallies {
+			t.add(k, now.t, 1)
+		}
+	}
+	for k := range have {
+		b, key, _ := strings.Cut(k, "\x00")
+		if err := t.tx.Bucket([]byte(b)).Delete([]byte(key)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stateOf lists a record's index keys and the counts it adds to.
+func stateOf(r *Record, seq uint64) recordState {
+	stamp := catalogfmt.Stamp(r.Date)
+	var st recordState
+	seen := map[string]bool{}
+	add := func(bucket []byte, value string) {
+		if value == "" && !bytes.Equal(bucket, bucketDate) && !bytes.Equal(bucket, bucketFlagged) {
+			return
+		}
+		k := string(catalogfmt.IndexKey(ixValue(value), stamp, seq))
+		if !seen[string(bucket)+k] {
+			seen[string(bucket)+k] = true
+			st.keys = append(st.keys, indexEntry{bucket, k})
+		}
+	}
+	for _, id := range []string{r.MessageID, r.RefMessageID, r.Msgid} {
+		add(bucketMsgID, NormalizeMessageID(id))
+	}
+	add(bucketIdent, NormalizeMessageID(r.Identificativo))
+	for _, a := range append(append([]string{r.From, r.Consegna}, r.To...), r.Ricezione...) {
+		add(bucketAddr, normAddr(a))
+	}
+	if r.Date != nil {
+		add(bucketDate, "")
+	}
+	for _, w := range catalogfmt.Words(r.Subject) {
+		add(bucketWord, w)
+	}
+	add(bucketKind, string(r.Kind))
+	if r.Flagged {
+		add(bucketFlagged, "")
+	}
+	if len(r.Sources) > 0 && r.Sources[0] != "" {
+		add(bucketMailbox, mailboxOf(r))
+	}
+	st.t = tallyOf(r)
+	st.tallies = []string{"m" + mailboxOf(r) + "\x00" + recordTime(r).UTC().Format("2006-01"), "s" + senderOf(r)}
+	return st
+}
+
+func normAddr(a string) string { return strings.ToLower(strings.TrimSpace(a)) }
+
+// add adds sign × t to the count under key.
+func (t *txn) add(key string, v Tally, sign int) {
+	have := t.tally[key]
+	if have == nil {
+		have = &Tally{}
+		t.tally[key] = have
+	}
+	have.Add(v, sign)
+}
+
+// flush writes the counts changed in the transaction.
+func (t *txn) flush() error {
+	b := t.tx.Bucket(bucketTally)
+	for k, d := range t.tally {
+		var cur Tally
+		if v := b.Get([]byte(k)); v != nil {
+			if err := json.Unmarshal(v, &cur); err != nil {
+				return fmt.Errorf("catalog count %.80q: %w (%v)", k, ErrCatalogDamaged, err)
+			}
+		}
+		cur.Add(*d, 1)
+		var err error
+		if cur.Messages == 0 {
+			err = b.Delete([]byte(k))
+		} else {
+			var data []byte
+			data, _ = json.Marshal(cur)
+			err = b.Put([]byte(k), data)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if t.count != 0 {
+		meta := t.tx.Bucket(bucketMeta)
+		n := int64(t.count)
+		if v := meta.Get([]byte(countKey)); len(v) == 8 {
+			n += int64(binary.BigEndian.Uint64(v))
+		}
+		if err := meta.Put([]byte(countKey), binary.BigEndian.AppendUint64(nil, uint64(max(n, 0)))); err != nil {
+			return err
+		}
+	}
+	t.tally, t.count = map[string]*Tally{}, 0
+	return nil
+}
+
+// encodeRecord is a record as the records bucket keeps it after its id:
+// its JSON without the id and the object key (both follow from the id),
+// compressed.
+func encodeRecord(r *Record) ([]byte, error) {
+	c := *r
+	c.ID, c.Key = "", ""
+	data, err := json.Marshal(&c)
+	if err != nil {
+		return nil, err
+	}
+	return catalogfmt.Pack(data), nil
+}
+
+// each calls fn for the records under value in an index, dated within
+// [from, to] (stamps), in date order. With prefix, every value beginning
+// with value is read, each under its own; fn gets the value a record was
+// found under.
+func (t *txn) each(bucket []byte, value string, prefix bool, from, to uint32, fn func(r *Record, under []byte) error) error {
+	value = ixValue(value)
+	start := catalogfmt.Prefix(value, from)
+	if prefix {
+		start = []byte(catalogfmt.Value(value))
+	}
+	cur := t.tx.Bucket(bucket).Cursor()
+	for k, _ := cur.Seek(start); k != nil; k, _ = cur.Next() {
+		v, stamp, seq, ok := catalogfmt.ParseIndexKey(k)
+		if !ok {
+			continue
+		}
+		if !prefix && string(v) != catalogfmt.Value(value) || prefix && !bytes.HasPrefix(v, []byte(catalogfmt.Value(value))) {
+			break
+		}
+		if stamp < from {
+			if !prefix {
+				continue
+			}
+			cur.Seek(catalogfmt.Prefix(string(v), from))
+			k, _ = cur.Prev()
+			continue
+		}
+		if stamp > to {
+			if !prefix {
+				break
+			}
+			// On to the next value: past every key of this one.
+			cur.Seek(append(append([]byte(nil), v...), 1))
+			cur.Prev()
+			continue
+		}
+		r, err := t.record(seq)
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			continue // an index key left by a damaged record
+		}
+		if err := fn(r, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ids lists the ids under one index value (few: a Message-ID's objects).
+func (c *Catalog) idsUnder(bucket []byte, value string) ([]string, error) {
+	var ids []string
+	err := c.view(func(t *txn) error {
+		return t.each(bucket, value, false, 0, math.MaxUint32, func(r *Record, _ []byte) error {
+			ids = append(ids, r.ID)
+			return nil
+		})
 	})
 	return ids, err
 }
@@ -209,33 +603,47 @@ func (c *Catalog) lookup(bucket []byte, value string) ([]string, error) {
 // ByMessageID returns the ids of objects carrying that Message-ID (as their
 // own, as X-Riferimento-Message-ID or as daticert msgid).
 func (c *Catalog) ByMessageID(id string) ([]string, error) {
-	return c.lookup(bucketMsgID, NormalizeMessageID(id))
+	return c.idsUnder(bucketMsgID, NormalizeMessageID(id))
 }
 
 // ByIdentificativo returns the ids of objects about a provider identificativo.
 func (c *Catalog) ByIdentificativo(id string) ([]string, error) {
-	return c.lookup(bucketIdent, NormalizeMessageID(id))
+	return c.idsUnder(bucketIdent, NormalizeMessageID(id))
 }
 
-// ByAddress returns the ids of objects sent from, to or about an address.
+// ByAddress returns the ids of objects sent from, to or about an address,
+// in date order. Search streams them instead.
 func (c *Catalog) ByAddress(addr string) ([]string, error) {
-	return c.lookup(bucketAddr, strings.ToLower(strings.TrimSpace(addr)))
+	return c.idsUnder(bucketAddr, normAddr(addr))
 }
 
-// DossierRecords returns every record of a dossier.
+// DossierRecords returns every record of a dossier: those of its Message-ID
+// whose dossier it is.
 func (c *Catalog) DossierRecords(key string) ([]*Record, error) {
-	ids, err := c.lookup(bucketDossier, key)
-	if err != nil {
-		return nil, err
+	if id, ok := strings.CutPrefix(key, "sha256:"); ok {
+		r, err := c.Get(id)
+		if r == nil || err != nil {
+			return nil, err
+		}
+		return []*Record{r}, nil
 	}
-	return c.records(ids)
+	var out []*Record
+	err := c.view(func(t *txn) error {
+		return t.each(bucketMsgID, key, false, 0, math.MaxUint32, func(r *Record, _ []byte) error {
+			if r.Dossier == key {
+				out = append(out, r)
+			}
+			return nil
+		})
+	})
+	return out, err
 }
 
 func (c *Catalog) records(ids []string) ([]*Record, error) {
 	out := make([]*Record, 0, len(ids))
-	err := c.db.View(func(tx *bolt.Tx) error {
+	err := c.view(func(t *txn) error {
 		for _, id := range ids {
-			r, err := getRecord(tx, id)
+			_, r, err := t.get(id)
 			if err != nil {
 				return err
 			}
@@ -248,11 +656,20 @@ func (c *Catalog) records(ids []string) ([]*Record, error) {
 	return out, err
 }
 
-// Scan calls fn for every record, in id order.
+// Scan calls fn for every record, in the order they were catalogued.
 func (c *Catalog) Scan(fn func(*Record) error) error {
 	return c.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMessages).ForEach(func(k, v []byte) error {
-			r, err := decodeRecord(k, v)
+		if c.legacy {
+			return tx.Bucket(bucketMessages1).ForEach(func(k, v []byte) error {
+				r, err := decodeRecord(k, v)
+				if err != nil {
+					return err
+				}
+				return fn(r)
+			})
+		}
+		return tx.Bucket(bucketRecords).ForEach(func(_, v []byte) error {
+			r, err := decodeValue(v)
 			if err != nil {
 				return err
 			}
@@ -263,31 +680,119 @@ func (c *Catalog) Scan(fn func(*Record) error) error {
 
 // ScanDates calls fn for the ids dated within [since, until), in date order.
 func (c *Catalog) ScanDates(since, until time.Time, fn func(id string) error) error {
-	return c.db.View(func(tx *bolt.Tx) error {
-		cur := tx.Bucket(bucketDate).Cursor()
-		from := []byte(since.UTC().Format(time.RFC3339))
-		end := until.UTC().Format(time.RFC3339)
-		for k, _ := cur.Seek(from); k != nil; k, _ = cur.Next() {
-			i := bytes.IndexByte(k, 0)
-			if i < 0 || string(k[:i]) >= end {
-				break
+	return c.view(func(t *txn) error {
+		return t.each(bucketDate, "", false, catalogfmt.StampOf(since), catalogfmt.StampOf(until), func(r *Record, _ []byte) error {
+			if r.Date == nil || r.Date.Before(since) || !r.Date.Before(until) {
+				return nil
 			}
-			if err := fn(string(k[i+1:])); err != nil {
-				return err
+			return fn(r.ID)
+		})
+	})
+}
+
+// idsAfter lists the ids of at most limit records numbered after after,
+// in catalogue order, and the number of the last (read from the records'
+// first 32 bytes: nothing is decoded).
+func (c *Catalog) idsAfter(after uint64, limit int) ([]string, uint64, error) {
+	var ids []string
+	last := after
+	err := c.view(func(t *txn) error {
+		cur := t.recs.Cursor()
+		for k, v := cur.Seek(catalogfmt.SeqKey(after + 1)); k != nil && len(ids) < limit; k, v = cur.Next() {
+			if len(v) >= 32 {
+				ids = append(ids, hex.EncodeToString(v[:32]))
 			}
+			last, _ = catalogfmt.Seq(k)
 		}
 		return nil
 	})
+	return ids, last, err
 }
 
 // Count is the number of catalogued messages.
 func (c *Catalog) Count() (int, error) {
 	n := 0
 	err := c.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucketMessages).Stats().KeyN
+		if c.legacy {
+			n = tx.Bucket(bucketMessages1).Stats().KeyN
+			return nil
+		}
+		if v := tx.Bucket(bucketMeta).Get([]byte(countKey)); len(v) == 8 {
+			n = int(binary.BigEndian.Uint64(v))
+		}
 		return nil
 	})
 	return n, err
+}
+
+// migrate1 moves the records of a format 1 catalog into format 2, a
+// batch per transaction (a crash resumes where it stopped: what is left
+// in "messages" is what was not moved), then drops the old buckets. A
+// record that cannot be read moves as it is, under its id, so that the
+// damage stays visible.
+func (c *Catalog) migrate1() (bool, error) {
+	for rounds := 0; ; rounds++ {
+		done := false
+		err := c.update(func(t *txn) error {
+			old := t.tx.Bucket(bucketMessages1)
+			if old == nil {
+				done = true
+				return t.tx.Bucket(bucketMeta).Put([]byte(formatKey), []byte(catalogfmt.Version))
+			}
+			for _, b := range indexBuckets1 {
+				if t.tx.Bucket(b) != nil {
+					if err := t.tx.DeleteBucket(b); err != nil {
+						return err
+					}
+				}
+			}
+			var moved [][]byte
+			cur := old.Cursor()
+			for k, v := cur.First(); k != nil && len(moved) < 1000; k, v = cur.Next() {
+				moved = append(moved, append([]byte(nil), k...))
+				r, err := decodeRecord(k, v)
+				if err == nil {
+					if _, have, err := t.get(r.ID); err != nil || have != nil {
+						continue
+					}
+					if err := t.put(r); err != nil {
+						return err
+					}
+					continue
+				}
+				raw, ok := rawID(string(k))
+				if !ok || t.ids.Get(raw) != nil {
+					continue // not a record's key: nothing can be said of it
+				}
+				seq, err := t.recs.NextSequence()
+				if err != nil {
+					return err
+				}
+				if err := t.ids.Put(raw, catalogfmt.SeqKey(seq)); err != nil {
+					return err
+				}
+				if err := t.recs.Put(catalogfmt.SeqKey(seq), append(raw, v...)); err != nil {
+					return err
+				}
+				t.count++
+			}
+			if len(moved) == 0 {
+				return t.tx.DeleteBucket(bucketMessages1)
+			}
+			for _, k := range moved {
+				if err := old.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return false, fmt.Errorf("migrating the catalog to format %s: %w", catalogfmt.Version, err)
+		}
+		if done {
+			return rounds > 0, nil
+		}
+	}
 }
 
 // getJSON and putJSON keep small JSON values in a bucket.
@@ -329,9 +834,9 @@ func (c *Catalog) Packages(fn func(PackageRecord) error) error {
 // markSealed records a package and its members in one transaction, and
 // ends the sealing journal: until then no message counts as sealed.
 func (c *Catalog) markSealed(p PackageRecord, ids []string) error {
-	return c.db.Update(func(tx *bolt.Tx) error {
+	return c.update(func(t *txn) error {
 		for _, id := range ids {
-			r, err := getRecord(tx, id)
+			_, r, err := t.get(id)
 			if err != nil {
 				return err
 			}
@@ -342,7 +847,7 @@ func (c *Catalog) markSealed(p PackageRecord, ids []string) error {
 				return fmt.Errorf("sealing %s: message %s is already in package %s", p.ID, id, r.Package)
 			}
 			r.Package = p.ID
-			if err := putRecord(tx, r); err != nil {
+			if err := t.put(r); err != nil {
 				return err
 			}
 		}
@@ -350,10 +855,10 @@ func (c *Catalog) markSealed(p PackageRecord, ids []string) error {
 		if err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketPackages).Put([]byte(p.ID), data); err != nil {
+		if err := t.tx.Bucket(bucketPackages).Put([]byte(p.ID), data); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketMeta).Delete([]byte(journalKey))
+		return t.tx.Bucket(bucketMeta).Delete([]byte(journalKey))
 	})
 }
 

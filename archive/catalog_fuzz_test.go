@@ -8,13 +8,17 @@ import (
 )
 
 // FuzzDecodeRecord feeds the catalog record decoder arbitrary bytes, as a
-// damaged page would: it never panics, refuses with ErrCatalogDamaged
+// damaged page would, in both formats (compressed, and the JSON of
+// format 1): it never panics, refuses with ErrCatalogDamaged
 // what is not a valid record, and what it accepts survives a round trip.
 // Seeds: testdata/fuzz/FuzzDecodeRecord.
 func FuzzDecodeRecord(f *testing.F) {
 	id := "5640a87b612c81a0e0d22380dc5f0cd8101f126e8c19505eb75cd85a5787b9b0"
-	good, _ := json.Marshal(&Record{ID: id, Key: "messages/56/" + id + ".eml", Size: 12, Kind: "not-pec", Sources: []string{"a.eml"}})
+	rec := &Record{ID: id, Key: "messages/56/" + id + ".eml", Size: 12, Kind: "not-pec", Sources: []string{"a.eml"}, Subject: "Decreto n. 4"}
+	good, _ := json.Marshal(rec) // format 1
 	f.Add([]byte(id), good)
+	packed, _ := encodeRecord(rec) // format 2
+	f.Add([]byte(id), packed)
 	f.Fuzz(func(t *testing.T, key, data []byte) {
 		r, err := decodeRecord(key, data)
 		if err != nil {
@@ -26,7 +30,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		if r.ID != string(key) || r.Key != "messages/"+r.ID[:2]+"/"+r.ID+".eml" {
 			t.Fatalf("accepted an inconsistent record %q under %q", r.Key, key)
 		}
-		again, err := json.Marshal(r)
+		again, err := encodeRecord(r)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime/debug"
 
+	"github.com/conserva/conserva/internal/catalogfmt"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -57,13 +58,24 @@ func openBolt(path string, opts *bolt.Options) (db *bolt.DB, err error) {
 	return db, err
 }
 
-// decodeRecord reads a catalog record and checks what every record must
-// satisfy, so that a damaged value is reported as damage instead of
-// being shown, sealed or exported as if it were true.
+// decodeRecord reads a catalog record filed under key (its hex id): a
+// compressed one (format 2: id and object key left out, they follow from
+// the key) or JSON (format 1). It checks what every record must satisfy,
+// so that a damaged value is reported as damage instead of being shown,
+// sealed or exported as if it were true.
 func decodeRecord(key, data []byte) (*Record, error) {
 	var r Record
-	if err := json.Unmarshal(data, &r); err != nil {
+	packed := len(data) > 0 && data[0] != '{'
+	js, err := catalogfmt.Unpack(data)
+	if err == nil {
+		err = json.Unmarshal(js, &r)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("catalog record %.64q: %w (%v)", key, ErrCatalogDamaged, err)
+	}
+	if packed && r.ID == "" && r.Key == "" && len(key) == 64 {
+		r.ID = string(key)
+		r.Key = "messages/" + r.ID[:2] + "/" + r.ID + ".eml"
 	}
 	if err := r.check(string(key)); err != nil {
 		return nil, fmt.Errorf("catalog record %.64q: %w (%v)", key, ErrCatalogDamaged, err)

@@ -206,7 +206,7 @@ func openReadOnly(p string) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Catalog{db: safeDB{db}}, nil
+	return wrapCatalog(db), nil
 }
 
 func copyBucket(from, to *Catalog, bucket []byte) error {
@@ -353,15 +353,19 @@ func (a *Archive) restoreOrigins(old *Catalog) error {
 	if old == nil {
 		return nil
 	}
-	var ids []string
-	if err := a.Catalog.Scan(func(r *Record) error { ids = append(ids, r.ID); return nil }); err != nil {
-		return err
-	}
 	now := time.Now().UTC()
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), 5000)]
-		ids = ids[len(chunk):]
-		err := a.Catalog.Update(func(get func(string) (*Record, error), put func(*Record) error) error {
+	// A chunk of ids at a time, in catalogue order: memory does not grow
+	// with the catalog.
+	for after := uint64(0); ; {
+		chunk, last, err := a.Catalog.idsAfter(after, 5000)
+		if err != nil {
+			return err
+		}
+		if len(chunk) == 0 {
+			return nil
+		}
+		after = last
+		err = a.Catalog.Update(func(get func(string) (*Record, error), put func(*Record) error) error {
 			for _, id := range chunk {
 				o, err := old.Get(id)
 				if err != nil || o == nil {
@@ -395,7 +399,6 @@ func (a *Archive) restoreOrigins(old *Catalog) error {
 			return err
 		}
 	}
-	return nil
 }
 
 // markMissing keeps every message the old catalog knew and the store no

@@ -1,6 +1,11 @@
 package archive
 
 import (
+	"bytes"
+	"github.com/conserva/conserva/internal/catalogfmt"
+	bolt "go.etcd.io/bbolt"
+	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,78 +16,115 @@ import (
 type Query struct {
 	MessageID string // any Message-ID the object carries
 	From      string
+	Address   string // the sender or any recipient
 	To        string
-	Subject   string // case-insensitive substring
-	Kind      pec.Kind
-	Since     time.Time
-	Until     time.Time // exclusive
-	Flagged   bool
+	// Subject: every word of it begins a word of the subject, in any
+	// case ("decr" finds "Decreto"); text without words is a substring.
+	Subject string
+	Mailbox string // the mailbox or folder read from (stats' mailbox)
+	Kind    pec.Kind
+	Since   time.Time
+	Until   time.Time // exclusive
+	Flagged bool
 	// Class matches a titolario code and the codes under it ("4.2"
 	// matches "4.2.1"); Fascicolo matches exactly.
 	Class     string
 	Fascicolo string
 }
 
-// Search calls fn for every record matching q. The most selective index
-// available narrows the scan; every condition is then checked on the record.
+// Search calls fn for every record matching q, one at a time, as it reads
+// them: memory does not grow with the hits nor with the catalog. The most
+// selective index available gives the candidates, in date order from
+// q.Since (a full scan, in catalogue order, when no condition is indexed);
+// every condition is then checked on the record.
 func (a *Archive) Search(q Query, fn func(*Record) error) error {
-	var ids []string
-	var err error
-	indexed := true
-	switch {
-	case q.MessageID != "":
-		ids, err = a.Catalog.ByMessageID(q.MessageID)
-		if err == nil && len(ids) == 0 {
-			ids, err = a.Catalog.ByIdentificativo(q.MessageID)
-		}
-	case q.From != "":
-		ids, err = a.Catalog.ByAddress(q.From)
-	case q.To != "":
-		ids, err = a.Catalog.ByAddress(q.To)
-	case !q.Since.IsZero() || !q.Until.IsZero():
-		until := q.Until
-		if until.IsZero() {
-			until = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
-		}
-		err = a.Catalog.ScanDates(q.Since, until, func(id string) error { ids = append(ids, id); return nil })
-	default:
-		indexed = false
-	}
-	if err != nil {
-		return err
-	}
-	if !indexed {
-		return a.Catalog.Scan(func(r *Record) error {
-			if q.matches(r) {
-				return fn(r)
-			}
-			return nil
-		})
-	}
-	recs, err := a.Catalog.records(dedupe(ids))
-	if err != nil {
-		return err
-	}
-	for _, r := range recs {
-		if q.matches(r) {
-			if err := fn(r); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return a.Catalog.search(q, fn)
 }
 
-func dedupe(ids []string) []string {
-	seen := map[string]bool{}
-	out := ids[:0]
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
+func (c *Catalog) search(q Query, fn func(*Record) error) error {
+	from, to := catalogfmt.StampOf(q.Since), uint32(math.MaxUint32)
+	if !q.Until.IsZero() {
+		to = catalogfmt.StampOf(q.Until)
+		if q.Until.Nanosecond() == 0 && to > 0 {
+			to-- // Until is excluded; index dates are whole seconds
 		}
 	}
-	return out
+	match := func(r *Record, _ []byte) error {
+		if q.matches(r) {
+			return fn(r)
+		}
+		return nil
+	}
+	words := catalogfmt.Words(q.Subject)
+	return c.view(func(t *txn) error {
+		switch {
+		case q.MessageID != "":
+			found := false
+			err := t.each(bucketMsgID, NormalizeMessageID(q.MessageID), false, 0, math.MaxUint32, func(r *Record, v []byte) error {
+				found = true
+				return match(r, v)
+			})
+			if err != nil || found {
+				return err
+			}
+			return t.each(bucketIdent, NormalizeMessageID(q.MessageID), false, 0, math.MaxUint32, match)
+		case q.Address != "":
+			return t.each(bucketAddr, normAddr(q.Address), false, from, to, match)
+		case q.From != "":
+			return t.each(bucketAddr, normAddr(q.From), false, from, to, match)
+		case q.To != "":
+			return t.each(bucketAddr, normAddr(q.To), false, from, to, match)
+		case len(words) > 0:
+			// The rarest word's keys; a record is taken under the first of
+			// its words that the query word begins, so it comes once.
+			w := t.rarest(words)
+			return t.each(bucketWord, w, true, from, to, func(r *Record, under []byte) error {
+				for _, rw := range catalogfmt.Words(r.Subject) {
+					if strings.HasPrefix(rw, w) && rw < string(under) {
+						return nil
+					}
+				}
+				return match(r, under)
+			})
+		case q.Flagged:
+			return t.each(bucketFlagged, "", false, from, to, match)
+		case q.Mailbox != "":
+			return t.each(bucketMailbox, q.Mailbox, false, from, to, match)
+		case q.Kind != "":
+			return t.each(bucketKind, string(q.Kind), false, from, to, match)
+		case !q.Since.IsZero() || !q.Until.IsZero():
+			return t.each(bucketDate, "", false, from, to, match)
+		}
+		return t.recs.ForEach(func(_, v []byte) error {
+			t.reads.Add(1)
+			r, err := decodeValue(v)
+			if err != nil {
+				return err
+			}
+			return match(r, nil)
+		})
+	})
+}
+
+// rarest is the word with the fewest index keys beginning with it: the
+// words' keys are stepped through together until one runs out, so the
+// choice costs the number of words times the fewest keys, and no record
+// is read.
+func (t *txn) rarest(words []string) string {
+	curs := make([]*bolt.Cursor, len(words))
+	keys := make([][]byte, len(words))
+	for i, w := range words {
+		curs[i] = t.tx.Bucket(bucketWord).Cursor()
+		keys[i], _ = curs[i].Seek([]byte(w))
+	}
+	for {
+		for i, w := range words {
+			if keys[i] == nil || !bytes.HasPrefix(keys[i], []byte(w)) {
+				return w
+			}
+			keys[i], _ = curs[i].Next()
+		}
+	}
 }
 
 func (q Query) matches(r *Record) bool {
@@ -96,10 +138,17 @@ func (q Query) matches(r *Record) bool {
 	if q.From != "" && !strings.EqualFold(r.From, strings.TrimSpace(q.From)) {
 		return false
 	}
+	if q.Address != "" && !strings.EqualFold(strings.TrimSpace(r.From), strings.TrimSpace(q.Address)) &&
+		!containsFold(append(append([]string{r.Consegna}, r.To...), r.Ricezione...), q.Address) {
+		return false
+	}
 	if q.To != "" && !containsFold(append(append([]string{r.Consegna}, r.To...), r.Ricezione...), q.To) {
 		return false
 	}
-	if q.Subject != "" && !strings.Contains(strings.ToLower(r.Subject), strings.ToLower(q.Subject)) {
+	if q.Subject != "" && !q.subjectMatches(r.Subject) {
+		return false
+	}
+	if q.Mailbox != "" && mailboxOf(r) != q.Mailbox {
 		return false
 	}
 	if q.Kind != "" && r.Kind != q.Kind {
@@ -132,3 +181,21 @@ func containsFold(list []string, s string) bool {
 	}
 	return false
 }
+
+func (q Query) subjectMatches(subject string) bool {
+	want := catalogfmt.Words(q.Subject)
+	if len(want) == 0 {
+		return strings.Contains(strings.ToLower(subject), strings.ToLower(q.Subject))
+	}
+	have := catalogfmt.Words(subject)
+	for _, w := range want {
+		if !slices.ContainsFunc(have, func(h string) bool { return strings.HasPrefix(h, w) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// QueryMatches says whether r satisfies every condition of q (what Search
+// checks on each record its index gives).
+func QueryMatches(q Query, r *Record) bool { return q.matches(r) }

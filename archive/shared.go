@@ -60,7 +60,7 @@ func OpenCatalogReadOnly(path string, timeout time.Duration) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening catalog %s: %w", path, err)
 	}
-	return &Catalog{db: safeDB{db}}, nil
+	return wrapCatalog(db), nil
 }
 
 // View runs fn on the archive with its catalog open read-only. A write

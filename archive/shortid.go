@@ -1,13 +1,11 @@
 package archive
 
 import (
-	"bytes"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"sort"
 	"strings"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // MinShortID is the fewest hex digits accepted as an id prefix.
@@ -44,11 +42,22 @@ func (e *AmbiguousError) Error() string {
 // limit of them.
 func (c *Catalog) ByIDPrefix(prefix string, limit int) ([]string, error) {
 	var ids []string
-	err := c.db.View(func(tx *bolt.Tx) error {
-		cur := tx.Bucket(bucketMessages).Cursor()
-		p := []byte(prefix)
-		for k, _ := cur.Seek(p); k != nil && bytes.HasPrefix(k, p) && len(ids) < limit; k, _ = cur.Next() {
-			ids = append(ids, string(k))
+	err := c.view(func(t *txn) error {
+		// The ids bucket keys are the 32 bytes: seek to the whole bytes of
+		// the prefix (and its odd digit's high half), compare in hex.
+		start, _ := hex.DecodeString(prefix[:len(prefix)&^1])
+		if len(prefix)%2 == 1 {
+			if b, err := hex.DecodeString(prefix[len(prefix)-1:] + "0"); err == nil {
+				start = append(start, b...)
+			}
+		}
+		cur := t.ids.Cursor()
+		for k, _ := cur.Seek(start); k != nil && len(ids) < limit; k, _ = cur.Next() {
+			id := hex.EncodeToString(k)
+			if !strings.HasPrefix(id, prefix) {
+				break
+			}
+			ids = append(ids, id)
 		}
 		return nil
 	})

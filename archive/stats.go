@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -25,52 +26,49 @@ type StatsRow struct {
 // StatsBy are the groupings Stats knows.
 var StatsBy = []string{"", "mailbox", "sender", "month"}
 
-// Stats counts the catalogued messages, grouped by mailbox (the source
+// Stats counts the catalogued messages (from the counts the catalog keeps, not a scan), grouped by mailbox (the source
 // they were read from), sender, or month (of their date), or not at all.
 func (a *Archive) Stats(by string) ([]StatsRow, error) {
-	var keyOf func(r *Record) string
+	// The catalog counts by mailbox and month, and by sender, at every
+	// write (Tallies): a row sums the counts of one of the two.
+	var keyOf func(mailbox, month, sender string) string
 	switch by {
 	case "":
-		keyOf = func(*Record) string { return "all" }
+		keyOf = func(mailbox, _, _ string) string { return when(mailbox != "", "all") }
 	case "mailbox":
-		keyOf = mailboxOf
+		keyOf = func(mailbox, _, _ string) string { return mailbox }
 	case "sender":
-		keyOf = func(r *Record) string {
-			if s := strings.ToLower(strings.TrimSpace(r.From)); s != "" {
-				return s
-			}
-			return "(unknown)"
-		}
+		keyOf = func(_, _, sender string) string { return sender }
 	case "month":
-		keyOf = func(r *Record) string { return recordTime(r).UTC().Format("2006-01") }
+		keyOf = func(_, month, _ string) string { return month }
 	default:
 		return nil, fmt.Errorf("stats: --by %q: mailbox, sender or month", by)
 	}
 	rows := map[string]*StatsRow{}
-	err := a.Catalog.Scan(func(r *Record) error {
-		k := keyOf(r)
+	err := a.Catalog.Tallies(func(mailbox, month, sender string, t Tally) error {
+		k := keyOf(mailbox, month, sender)
+		if k == "" {
+			return nil
+		}
 		row := rows[k]
 		if row == nil {
 			row = &StatsRow{Key: k}
 			rows[k] = row
 		}
-		row.Messages++
-		row.Bytes += r.Size
-		switch {
-		case r.Kind.IsReceipt():
-			row.Receipts++
-			switch r.Kind {
-			case pec.KindNonAccettazione, pec.KindErroreConsegna, pec.KindPreavvisoErroreConsegna:
-				row.DeliveryFailures++
+		row.Messages += t.Messages
+		row.Bytes += t.Bytes
+		for kind, n := range t.Kinds {
+			if kind.IsReceipt() {
+				row.Receipts += n
 			}
-		case firstNonEmpty(r.Flow, flowOf(r, nil)) == "E":
-			row.Received++
-		default:
-			row.Sent++
+			switch kind {
+			case pec.KindNonAccettazione, pec.KindErroreConsegna, pec.KindPreavvisoErroreConsegna:
+				row.DeliveryFailures += n
+			}
 		}
-		if r.Flagged {
-			row.Flagged++
-		}
+		row.Received += t.In
+		row.Sent += t.Messages - t.In - t.receipts()
+		row.Flagged += t.Flagged
 		return nil
 	})
 	out := make([]StatsRow, 0, len(rows))
@@ -96,4 +94,88 @@ func mailboxOf(r *Record) string {
 		return s[:i]
 	}
 	return filepath.Dir(s)
+}
+
+func when(ok bool, s string) string {
+	if ok {
+		return s
+	}
+	return ""
+}
+
+// Tally counts messages for the statistics. The catalog keeps one per
+// mailbox and month and one per sender, changed at every write of a record
+// (catalog.go), so that statistics never read the records.
+type Tally struct {
+	Messages int              `json:"n"`
+	Bytes    int64            `json:"b"`
+	Kinds    map[pec.Kind]int `json:"k,omitempty"`
+	In       int              `json:"in,omitempty"` // not receipts, coming in (flow E)
+	Flagged  int              `json:"f,omitempty"`
+}
+
+// Add adds sign × o.
+func (t *Tally) Add(o Tally, sign int) {
+	t.Messages += sign * o.Messages
+	t.Bytes += int64(sign) * o.Bytes
+	t.In += sign * o.In
+	t.Flagged += sign * o.Flagged
+	for k, n := range o.Kinds {
+		if t.Kinds == nil {
+			t.Kinds = map[pec.Kind]int{}
+		}
+		if t.Kinds[k] += sign * n; t.Kinds[k] == 0 {
+			delete(t.Kinds, k)
+		}
+	}
+}
+
+func (t Tally) receipts() int {
+	n := 0
+	for k, v := range t.Kinds {
+		if k.IsReceipt() {
+			n += v
+		}
+	}
+	return n
+}
+
+// tallyOf is what one record counts for.
+func tallyOf(r *Record) Tally {
+	t := Tally{Messages: 1, Bytes: r.Size, Kinds: map[pec.Kind]int{r.Kind: 1}}
+	if !r.Kind.IsReceipt() && firstNonEmpty(r.Flow, flowOf(r, nil)) == "E" {
+		t.In = 1
+	}
+	if r.Flagged {
+		t.Flagged = 1
+	}
+	return t
+}
+
+func senderOf(r *Record) string {
+	if s := strings.ToLower(strings.TrimSpace(r.From)); s != "" {
+		return s
+	}
+	return "(unknown)"
+}
+
+// Tallies calls fn for every count the catalog keeps: those of a mailbox
+// and month (sender ""), then those of a sender (mailbox and month "").
+func (c *Catalog) Tallies(fn func(mailbox, month, sender string, t Tally) error) error {
+	return c.view(func(t *txn) error {
+		return t.tx.Bucket(bucketTally).ForEach(func(k, v []byte) error {
+			var tl Tally
+			if err := json.Unmarshal(v, &tl); err != nil || len(k) == 0 {
+				return fmt.Errorf("catalog count %.80q: %w (%v)", k, ErrCatalogDamaged, err)
+			}
+			switch k[0] {
+			case 'm':
+				mailbox, month, _ := strings.Cut(string(k[1:]), "\x00")
+				return fn(mailbox, month, "", tl)
+			case 's':
+				return fn("", "", string(k[1:]), tl)
+			}
+			return nil
+		})
+	})
 }

@@ -14,6 +14,8 @@
 #   s3      a local MinIO: minio-go PUTs of the same objects against conserva ingest
 #           (needs MinIO in $CONSERVA_CACHE/bin, as scripts/test.sh builds it;
 #           BENCH_S3_WORKERS, default 32, for both)
+#   catalog the catalog at scale, alone: scripts/bench-catalog.sh [N] [M] (its own
+#           arguments: a synthetic catalog of 1,000,000 messages; BENCH_BIG=1 10,000,000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sections=()
@@ -24,11 +26,14 @@ while (($#)); do
     --section) sections+=("$2"); shift 2 ;;
     --section=*) sections+=("${1#--section=}"); shift ;;
     --runs) runs=$2; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) pos+=("$1"); shift ;;
   esac
 done
 set -- "${pos[@]+"${pos[@]}"}"
+if [ "${sections[*]:-}" = catalog ]; then
+  exec scripts/bench-catalog.sh "$@"
+fi
 if ((${#sections[@]} == 0)); then
   sections=(ingest huge)
   [ "${BENCH_SEAL:-1}" = 1 ] && sections+=(seal)
@@ -36,7 +41,7 @@ if ((${#sections[@]} == 0)); then
 fi
 want() { local s; for s in "${sections[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 for s in "${sections[@]}"; do
-  case $s in ingest|huge|seal|audit|imap|s3) ;; *) echo "unknown section $s (ingest huge seal audit imap s3)" >&2; exit 2 ;; esac
+  case $s in ingest|huge|seal|audit|imap|s3) ;; catalog) echo "--section catalog runs alone" >&2; exit 2 ;; *) echo "unknown section $s (ingest huge seal audit imap s3 catalog)" >&2; exit 2 ;; esac
 done
 n=${1:-2000}
 attach=${2:-51200}

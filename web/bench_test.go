@@ -1,8 +1,6 @@
 package web
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,11 +12,12 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/conserva/conserva/archive"
-	"github.com/conserva/conserva/pec"
+	"github.com/conserva/conserva/internal/catbench"
 )
 
 // BenchmarkPages measures the latency of the search and dossier pages,
@@ -40,7 +39,7 @@ func BenchmarkPages(b *testing.B) {
 	marker := filepath.Join(dir, "bench-messages")
 	have, _ := os.ReadFile(marker)
 	start := time.Now()
-	dossiers := syntheticCatalog(b, dir, n, string(have) != strconv.Itoa(n))
+	dossiers := syntheticCatalog(b, dir, n, strings.TrimSpace(string(have)) != strconv.Itoa(n))
 	os.WriteFile(marker, []byte(strconv.Itoa(n)), 0o644)
 	b.Logf("synthetic catalog: %d messages in %v", n, time.Since(start).Round(time.Second))
 	shared, err := archive.OpenShared(dir, nil)
@@ -56,10 +55,13 @@ func BenchmarkPages(b *testing.B) {
 	c := benchLogin(b, ts.URL, dir)
 	pages := map[string]func(i int) string{
 		"search by Message-ID": func(i int) string { return "/search?q=" + url.QueryEscape(dossiers[i%len(dossiers)]) },
-		"search by address":    func(i int) string { return "/search?q=" + url.QueryEscape(fmt.Sprintf("r%d@pec.example", i%5000)) },
-		"search by id prefix":  func(i int) string { return "/search?q=" + idOf(i % n)[:8] },
-		"dossier":              func(i int) string { return "/dossier/" + url.PathEscape(dossiers[i%len(dossiers)]) },
-		"dossier by short id":  func(i int) string { return "/dossier/" + idOf((i % len(dossiers)) * 4)[:12] },
+		"search by address":    func(i int) string { return "/search?q=" + url.QueryEscape(catbench.Recipient(i)) },
+		"search by subject": func(i int) string {
+			return "/search?q=" + url.QueryEscape(fmt.Sprintf("pratica%d decreto", i%len(dossiers)))
+		},
+		"search by id prefix": func(i int) string { return "/search?q=" + idOf(i % n)[:8] },
+		"dossier":             func(i int) string { return "/dossier/" + url.PathEscape(dossiers[i%len(dossiers)]) },
+		"dossier by short id": func(i int) string { return "/dossier/" + idOf((i % len(dossiers)) * 4)[:12] },
 	}
 	names := make([]string, 0, len(pages))
 	for k := range pages {
@@ -89,65 +91,19 @@ func BenchmarkPages(b *testing.B) {
 	}
 }
 
-func idOf(i int) string {
-	s := sha256.Sum256([]byte(strconv.Itoa(i)))
-	return hex.EncodeToString(s[:])
-}
+func idOf(i int) string { return catbench.ID(i) }
 
-// syntheticCatalog inserts n records, in dossiers of four, and returns
-// the dossiers' Message-IDs.
+// syntheticCatalog makes (when insert) a catalog of n records in dossiers
+// of four (internal/catbench) and returns the dossiers' Message-IDs.
 func syntheticCatalog(b *testing.B, dir string, n int, insert bool) []string {
-	if !insert {
-		var dossiers []string
-		for d := 0; d*4 < n; d++ {
-			dossiers = append(dossiers, fmt.Sprintf("%08d.%s@client.pec.example", d, idOf(d)[:6]))
-		}
-		return dossiers
-	}
-	os.Remove(filepath.Join(dir, "catalog.db"))
-	a, err := archive.Open(dir, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close()
-	var dossiers []string
-	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	batch := make([]*archive.Record, 0, 2000)
-	flush := func() {
-		// Sorted keys: bbolt fills pages in order, far faster.
-		sort.Slice(batch, func(i, j int) bool { return batch[i].ID < batch[j].ID })
-		if _, err := a.Catalog.Insert(batch); err != nil {
+	if insert {
+		if err := catbench.Generate(dir, n, nil); err != nil {
 			b.Fatal(err)
 		}
-		batch = batch[:0]
 	}
-	for i := 0; i < n; i++ {
-		d := i / 4
-		mid := fmt.Sprintf("%08d.%s@client.pec.example", d, idOf(d)[:6])
-		if i%4 == 0 {
-			dossiers = append(dossiers, mid)
-		}
-		id := idOf(i)
-		date := base.Add(time.Duration(d) * time.Minute)
-		from, to := fmt.Sprintf("s%d@pec.example", d%1000), fmt.Sprintf("r%d@pec.example", d%5000)
-		r := &archive.Record{ID: id, Key: "messages/" + id[:2] + "/" + id + ".eml", Size: 40000, Signature: pec.Valid,
-			From: from, To: []string{to, fmt.Sprintf("r%d@pec.example", (d+1)%5000)}, Subject: fmt.Sprintf("Pratica %d: notifica atto", d),
-			Date: &date, Dossier: mid, Sources: []string{"imaps://protocollo@pec.example/INBOX"}, IngestedAt: date}
-		switch i % 4 {
-		case 0:
-			r.Kind, r.MessageID, r.Msgid = pec.KindPostaCertificata, "<opec."+mid+">", "<"+mid+">"
-		case 1:
-			r.Kind, r.MessageID, r.RefMessageID = pec.KindAccettazione, "<acc."+mid+">", "<"+mid+">"
-		default:
-			r.Kind, r.MessageID, r.RefMessageID, r.Consegna = pec.KindAvvenutaConsegna, fmt.Sprintf("<cons%d.%s>", i%4, mid), "<"+mid+">", r.To[i%4-2]
-		}
-		batch = append(batch, r)
-		if len(batch) == cap(batch) {
-			flush()
-		}
-	}
-	if len(batch) > 0 {
-		flush()
+	var dossiers []string
+	for d := 0; d*4 < n; d++ {
+		dossiers = append(dossiers, catbench.MessageID(d))
 	}
 	return dossiers
 }

@@ -353,8 +353,11 @@ func readableQuery(r *http.Request) string {
 	return strings.Join(parts, " ")
 }
 
-// maxResults bounds one search (the page says so when reached).
+// maxResults bounds one search (the page says so when reached): the
+// catalog streams, the page keeps at most this many to sort and page.
 const maxResults = 10000
+
+var errEnough = errors.New("enough results")
 
 // find interprets free text: a Message-ID (or identificativo), an id or
 // its prefix, an address, else words of the subject (all of them).
@@ -362,14 +365,20 @@ func find(a *archive.Archive, text string, filter archive.Query) ([]*archive.Rec
 	var out []*archive.Record
 	seen := map[string]bool{}
 	collect := func(r *archive.Record) error {
-		if !seen[r.ID] && len(out) < maxResults {
+		if len(out) >= maxResults {
+			return errEnough // the stream stops here
+		}
+		if !seen[r.ID] {
 			seen[r.ID] = true
 			out = append(out, r)
 		}
 		return nil
 	}
 	if text == "" {
-		return out, a.Search(filter, collect)
+		if err := a.Search(filter, collect); err != nil && err != errEnough {
+			return nil, err
+		}
+		return out, nil
 	}
 	lower := strings.ToLower(text)
 	if hexRef.MatchString(lower) {
@@ -393,59 +402,30 @@ func find(a *archive.Archive, text string, filter archive.Query) ([]*archive.Rec
 	if looksMID.MatchString(text) {
 		q := filter
 		q.MessageID = text
-		if err := a.Search(q, collect); err != nil {
+		if err := a.Search(q, collect); err != nil && err != errEnough {
 			return nil, err
 		}
 		if len(out) > 0 {
 			return out, nil
 		}
-		// An address: one pass over the address index (it holds senders
-		// and recipients alike), each record read once.
-		addr := strings.ToLower(strings.Trim(text, "<>"))
-		ids, err := a.Catalog.ByAddress(addr)
-		if err != nil {
+		// An address: the address index (senders and recipients alike),
+		// read in date order, each record once.
+		q = filter
+		q.Address = strings.Trim(text, "<>")
+		if err := a.Search(q, collect); err != nil && err != errEnough {
 			return nil, err
-		}
-		if len(ids) > maxResults {
-			ids = ids[:maxResults]
-		}
-		recs, err := a.Catalog.Records(ids)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range recs {
-			if matches(filter, r) && hasAddress(r, addr) {
-				collect(r)
-			}
 		}
 		if len(out) > 0 {
 			return out, nil
 		}
 	}
-	words := strings.Fields(lower)
-	return out, a.Search(filter, func(r *archive.Record) error {
-		subj := strings.ToLower(r.Subject)
-		for _, w := range words {
-			if !strings.Contains(subj, w) {
-				return nil
-			}
-		}
-		return collect(r)
-	})
-}
-
-func hasAddress(r *archive.Record, addr string) bool {
-	if strings.EqualFold(strings.TrimSpace(r.From), addr) {
-		return true
+	// Words of the subject, through the subject index.
+	q := filter
+	q.Subject = text
+	if err := a.Search(q, collect); err != nil && err != errEnough {
+		return nil, err
 	}
-	for _, list := range [][]string{r.To, r.Ricezione, {r.Consegna}} {
-		for _, a := range list {
-			if strings.EqualFold(strings.TrimSpace(a), addr) {
-				return true
-			}
-		}
-	}
-	return false
+	return out, nil
 }
 
 // matches applies the filters a search by id prefix does not go through.

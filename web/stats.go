@@ -27,22 +27,16 @@ type statsData struct {
 	Chart  template.HTML
 }
 
-// mailboxOf: the source a message came from (its first), the label of a
-// [[source]] or a path.
-func mailboxOf(r *archive.Record) string {
-	if len(r.Sources) == 0 {
-		return "(none)"
-	}
-	return r.Sources[0]
-}
-
 func (s *Server) stats(w http.ResponseWriter, r *http.Request, sess *session) {
 	byKey := map[[2]string]*StatRow{}
 	byMonth := map[string]*StatRow{}
+	// The counts the catalog keeps at every write: no record is read.
 	err := s.arch.View(r.Context(), func(a *archive.Archive) error {
-		return a.Catalog.Scan(func(rec *archive.Record) error {
-			month := dateOf(rec).UTC().Format("2006-01")
-			k := [2]string{mailboxOf(rec), month}
+		return a.Catalog.Tallies(func(mailbox, month, _ string, t archive.Tally) error {
+			if month == "" {
+				return nil // a sender's counts
+			}
+			k := [2]string{mailbox, month}
 			row := byKey[k]
 			if row == nil {
 				row = &StatRow{Mailbox: k[0], Month: month}
@@ -54,24 +48,24 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, sess *session) {
 				byMonth[month] = mrow
 			}
 			for _, x := range []*StatRow{row, mrow} {
-				x.Total++
-				switch {
-				case rec.Kind == pec.KindErroreConsegna || rec.Kind == pec.KindNonAccettazione || rec.Kind == pec.KindPreavvisoErroreConsegna:
-					x.Failures++
-					x.Receipts++
-				case rec.Kind.IsReceipt():
-					x.Receipts++
-				case rec.Kind == pec.KindPostaCertificata:
-					// An envelope in a mailbox was received there; what the
-					// mailbox sent comes back as its acceptance receipt.
-					x.Received++
+				x.Total += t.Messages
+				for kind, n := range t.Kinds {
+					switch {
+					case kind == pec.KindErroreConsegna || kind == pec.KindNonAccettazione || kind == pec.KindPreavvisoErroreConsegna:
+						x.Failures += n
+						x.Receipts += n
+					case kind.IsReceipt():
+						x.Receipts += n
+					case kind == pec.KindPostaCertificata:
+						// An envelope in a mailbox was received there; what the
+						// mailbox sent comes back as its acceptance receipt.
+						x.Received += n
+					}
+					if kind == pec.KindAccettazione {
+						x.Sent += n
+					}
 				}
-				if rec.Kind == pec.KindAccettazione {
-					x.Sent++
-				}
-				if rec.Flagged {
-					x.Flagged++
-				}
+				x.Flagged += t.Flagged
 			}
 			return nil
 		})

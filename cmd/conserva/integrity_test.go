@@ -19,29 +19,38 @@ import (
 
 // editCatalog changes catalog.db behind conserva's back, as an operator
 // with a bbolt tool (or a bug) would.
-func editCatalog(t *testing.T, home string, fn func(tx *bolt.Tx) error) {
+func editCatalog(t *testing.T, home string, fn func(c *archive.Catalog) error) {
 	t.Helper()
-	db, err := bolt.Open(filepath.Join(home, "catalog.db"), 0o600, &bolt.Options{Timeout: 5e9})
+	c, err := archive.OpenCatalog(filepath.Join(home, "catalog.db"), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if err := db.Update(fn); err != nil {
+	defer c.Close()
+	if err := fn(c); err != nil {
 		t.Fatal(err)
 	}
 }
 
+// editRecord changes the fields of a record, as its JSON names them.
 func editRecord(t *testing.T, home, id string, fn func(map[string]any)) {
 	t.Helper()
-	editCatalog(t, home, func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("messages"))
-		var r map[string]any
-		if err := json.Unmarshal(b.Get([]byte(id)), &r); err != nil {
-			return err
-		}
-		fn(r)
-		data, _ := json.Marshal(r)
-		return b.Put([]byte(id), data)
+	editCatalog(t, home, func(c *archive.Catalog) error {
+		return c.Update(func(get func(string) (*archive.Record, error), put func(*archive.Record) error) error {
+			rec, err := get(id)
+			if err != nil || rec == nil {
+				return fmt.Errorf("record %s: %v", id, err)
+			}
+			var r map[string]any
+			data, _ := json.Marshal(rec)
+			json.Unmarshal(data, &r)
+			fn(r)
+			data, _ = json.Marshal(r)
+			var edited archive.Record
+			if err := json.Unmarshal(data, &edited); err != nil {
+				return err
+			}
+			return put(&edited)
+		})
 	})
 }
 
@@ -131,7 +140,7 @@ func TestAuditReconciles(t *testing.T) {
 	os.WriteFile(filepath.Join(home, "catalog.db"), save, 0o600)
 
 	// 2. A deleted record, a forged verdict and subject, a cleared package.
-	editCatalog(t, home, func(tx *bolt.Tx) error { return tx.Bucket([]byte("messages")).Delete([]byte(ids[0])) })
+	editCatalog(t, home, func(c *archive.Catalog) error { return c.Remove(ids[0]) })
 	editRecord(t, home, ids[1], func(r map[string]any) {
 		r["signature"], r["reason"], r["subject"] = "valid", "looks fine", "FORGED"
 	})

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,8 @@ func strip(out string) string {
 		}
 		lines = append(lines, l)
 	}
+	// A full listing comes in catalogue order, which a rebuild changes.
+	sort.Strings(lines)
 	return strings.Join(lines, "\n")
 }
 

@@ -18,12 +18,15 @@ func searchCommand() *cli.Command {
 		Name:  "search",
 		Usage: "find catalogued messages",
 		Description: "Every filter narrows the result; no filter lists everything.\n" +
+			"Results stream from the catalog's indexes, in date order (catalogue order with no indexed filter).\n" +
 			"--json prints one object per line per message.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "message-id", Usage: "any Message-ID the message carries (its own, the original, the identificativo)"},
 			&cli.StringFlag{Name: "from", Usage: "sender address"},
 			&cli.StringFlag{Name: "to", Usage: "recipient address"},
-			&cli.StringFlag{Name: "subject", Usage: "text in the subject"},
+			&cli.StringFlag{Name: "address", Usage: "sender or any recipient"},
+			&cli.StringFlag{Name: "subject", Usage: "words each beginning a word of the subject, any case (decr finds Decreto)"},
+			&cli.StringFlag{Name: "mailbox", Usage: "the mailbox or folder read from, as stats --by mailbox names it"},
 			&cli.StringFlag{Name: "kind", Usage: "PEC kind (posta-certificata, accettazione, …, not-pec)"},
 			&cli.StringFlag{Name: "since", Usage: "date (YYYY-MM-DD or RFC 3339), inclusive"},
 			&cli.StringFlag{Name: "until", Usage: "date (YYYY-MM-DD or RFC 3339), exclusive"},
@@ -48,6 +51,7 @@ func runSearch(ctx context.Context, cmd *cli.Command) error {
 		return usageErrorf("search: unexpected argument %q (filters are flags: see conserva search --help)", cmd.Args().First())
 	}
 	q := archive.Query{MessageID: cmd.String("message-id"), From: cmd.String("from"), To: cmd.String("to"),
+		Address: cmd.String("address"), Mailbox: cmd.String("mailbox"),
 		Subject: cmd.String("subject"), Flagged: cmd.Bool("flagged"), Class: cmd.String("class"), Fascicolo: cmd.String("fascicolo")}
 	if k := cmd.String("kind"); k != "" {
 		kind, ok := pec.ParseKind(k)
@@ -104,8 +108,15 @@ func runSearch(ctx context.Context, cmd *cli.Command) error {
 		if q.Flagged {
 			fmt.Fprintf(tw, "\t%s", r.FlagReason)
 		}
-		_, err := fmt.Fprintln(tw)
-		return err
+		if _, err := fmt.Fprintln(tw); err != nil {
+			return err
+		}
+		// The table is aligned a thousand rows at a time: memory does not
+		// grow with the hits.
+		if n%1000 == 0 {
+			return tw.Flush()
+		}
+		return nil
 	})
 	if err != nil {
 		return err
