@@ -420,6 +420,13 @@ func show(v any) string {
 func (c *Catalog) checkPages() []Problem {
 	var probs []Problem
 	err := c.db.View(func(tx *bolt.Tx) error {
+		// Every page is read here first: a damaged one faults in this
+		// goroutine, where safeDB turns the fault into ErrCatalogDamaged.
+		// bbolt's Check reads pages in a goroutine of its own, where a
+		// fault would kill the process.
+		if err := walkBuckets(tx); err != nil {
+			return err
+		}
 		for err := range tx.Check() {
 			if len(probs) < 20 {
 				probs = append(probs, Problem{Key: "catalog.db", Problem: fmt.Sprintf("%v: %v", ErrCatalogDamaged, err)})
@@ -431,6 +438,25 @@ func (c *Catalog) checkPages() []Problem {
 		probs = append(probs, Problem{Key: "catalog.db", Problem: err.Error()})
 	}
 	return probs
+}
+
+// walkBuckets reads every key of every bucket, nested ones included.
+func walkBuckets(tx *bolt.Tx) error {
+	var walk func(b *bolt.Bucket, depth int) error
+	walk = func(b *bolt.Bucket, depth int) error {
+		if depth > 8 {
+			return fmt.Errorf("%w (buckets nested %d deep)", ErrCatalogDamaged, depth)
+		}
+		return b.ForEach(func(k, v []byte) error {
+			if v == nil {
+				if child := b.Bucket(k); child != nil {
+					return walk(child, depth+1)
+				}
+			}
+			return nil
+		})
+	}
+	return tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return walk(b, 1) })
 }
 
 // mergeProblems appends to have the problems of more it does not hold yet
