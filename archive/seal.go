@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"runtime"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/conserva/conserva/accesslog"
@@ -49,6 +50,18 @@ type PackageRecord struct {
 	Retention string `json:"retention,omitempty"`
 	// The access log segment it seals, if any (accesslog.go).
 	AccessLog string `json:"access_log,omitempty"`
+}
+
+// developmentKeys: the journal's warnings say the development signer or TSA
+// was used (a best-effort revocation warning does not make a package
+// "development").
+func developmentKeys(warnings []string) bool {
+	for _, w := range warnings {
+		if strings.Contains(w, "DEVELOPMENT") {
+			return true
+		}
+	}
+	return false
 }
 
 // SealOptions override the configuration for one run.
@@ -444,7 +457,7 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resum
 			return PackageRecord{}, err
 		}
 	}
-	p := PackageRecord{ID: j.ID, Messages: len(recs), Bytes: total, Created: j.Created, Timestamp: ts.Time.UTC(), Development: len(j.Warnings) > 0,
+	p := PackageRecord{ID: j.ID, Messages: len(recs), Bytes: total, Created: j.Created, Timestamp: ts.Time.UTC(), Development: developmentKeys(j.Warnings),
 		Signer: sig.Signer.Subject.CommonName, TSA: ts.TSA.Subject.CommonName,
 		SignerRoot: Fingerprint(sig.Chain[len(sig.Chain)-1]), TSARoot: Fingerprint(ts.Chain[len(ts.Chain)-1]),
 		SignerRootsFile: k.signerRootsKey, TSARootsFile: k.tsaRootsKey, Retention: firstNonEmpty(j.Retention, a.Config.Retention)}
