@@ -142,6 +142,7 @@ func (a *Archive) Audit(ctx context.Context, sample int, trust *pec.TrustStore, 
 	ersRep, ersProbs, ersNotes := a.auditERS(ctx, recs, rep.Problems)
 	rep.ERS, rep.Notes = ersRep, append(rep.Notes, ersNotes...)
 	rep.Problems = append(rep.Problems, ersProbs...)
+	rep.Problems = append(rep.Problems, a.auditERSValidation(ctx)...) // validation.go
 	sort.Slice(rep.Problems, func(i, j int) bool { return rep.Problems[i].Key < rep.Problems[j].Key })
 	rep.Finished = time.Now().UTC()
 	if err := a.Catalog.putJSON(bucketAudits, rep.Started.Format(time.RFC3339Nano), rep); err != nil {
@@ -261,16 +262,21 @@ func (a *Archive) auditPackage(ctx context.Context, id string, have map[string][
 		bad(prefix+"index.xml", "%v", err)
 		return ids, probs, check
 	}
+	vfiles := map[string][]byte{}
 	for _, f := range files {
 		if strings.HasPrefix(f.Path, "messages/") {
 			ids[f.SHA256] = true
 			continue
 		}
 		name := strings.TrimPrefix(f.Path, prefix)
-		if metaOf != nil && !metaOf[strings.TrimSuffix(strings.TrimPrefix(name, "meta/"), ".xml")] {
+		v, isValidation := strings.CutPrefix(name, validationDir)
+		if metaOf != nil && !isValidation && !metaOf[strings.TrimSuffix(strings.TrimPrefix(name, "meta/"), ".xml")] {
 			continue
 		}
 		data := read(name)
+		if isValidation && data != nil {
+			vfiles[v] = data // judged below, as read, even if damaged
+		}
 		if data == nil {
 			continue
 		}
@@ -279,6 +285,7 @@ func (a *Archive) auditPackage(ctx context.Context, id string, have map[string][
 			bad(f.Path, "damaged: does not match the hash in the signed index")
 		}
 	}
+	probs = append(probs, auditValidation(prefix, vfiles, check)...)
 	return ids, probs, check
 }
 

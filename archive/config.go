@@ -62,9 +62,12 @@ type SealConfig struct {
 	// SignerRoots and TSARoots pin who may seal packages: PEM files of the
 	// signer's CA and the TSA's CA. Every package signature and timestamp is
 	// checked against them, never against the certificates it carries.
-	SignerRoots      string `toml:"signer_roots"`
-	TSARoots         string `toml:"tsa_roots"`
-	TSAInsecureTLS   bool   `toml:"tsa_insecure_tls"`
+	SignerRoots    string `toml:"signer_roots"`
+	TSARoots       string `toml:"tsa_roots"`
+	TSAInsecureTLS bool   `toml:"tsa_insecure_tls"`
+	// Revocation says what a CRL or OCSP answer that cannot be fetched at
+	// seal or renewal time does: "require" (refuse) or "best-effort".
+	Revocation       string `toml:"revocation"`
 	MaxMessages      int    `toml:"max_package_messages"`
 	MaxBytes         string `toml:"max_package_bytes"`
 	Submitter        string `toml:"submitter"`
@@ -110,6 +113,11 @@ retention = "10y"
 # signer_roots = "/etc/conserva/signer-ca.pem"
 # tsa_roots = "/etc/conserva/tsa-ca.pem"
 # tsa_insecure_tls = false
+# The signer's and TSA's CRLs (or OCSP answers) are fetched at every seal and
+# renewal and kept in the package; a revoked certificate always refuses. One
+# that cannot be fetched refuses too ("require"), or is left out with a
+# warning that audit repeats ("best-effort").
+# revocation = "require"
 # Past these sizes a night's ingest is split into several packages.
 max_package_messages = 100000
 max_package_bytes = "10GB"

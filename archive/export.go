@@ -98,7 +98,10 @@ type ExportPackage struct {
 	TSARoot     string    `json:"tsa_root,omitempty"`
 	Problems    []string  `json:"problems,omitempty"`
 	Development bool      `json:"development_keys"`
-	listed      map[string]bool
+	// Validation lists the package's validation data shipped (validation/…).
+	Validation []string `json:"validation,omitempty"`
+	listed     map[string]bool
+	crlChecks  []crlCheck // for VERIFY.txt (validation.go)
 }
 
 // ExportOptions are the trust an export judges with.
@@ -370,6 +373,10 @@ func (a *Archive) exportPackage(ctx context.Context, id string, recs []*Record, 
 			return ep, err
 		}
 	}
+	var err error
+	if ep.Validation, err = a.exportValidation(ctx, prefix, files, add); err != nil {
+		return ep, err
+	}
 	exported := map[string]bool{}
 	for _, r := range recs {
 		name := "meta/" + r.ID + ".xml"
@@ -402,6 +409,7 @@ func (a *Archive) exportPackage(ctx context.Context, id string, recs []*Record, 
 		ep.Signer = sig.Signer.Subject.CommonName
 		ep.SignerRoot = roots.add("signer", sig.Chain[len(sig.Chain)-1])
 	}
+	ep.crlChecks = crlChecks(prefix, files, check)
 	if ts := check.ts; ts != nil {
 		ep.Timestamp = ts.Time.UTC()
 		ep.TSA = ts.TSA.Subject.CommonName

@@ -22,8 +22,14 @@ pair() { if lt "$1" "$2"; then hh "$1$2"; else hh "$2$1"; fi; }
 ers() { # record data tsa-root attime
   h=$(sha256sum < "$2"); h=$(up "${h%% *}")
   if ! lines=$(openssl asn1parse -inform DER -in "$1" 2>&1); then bad "$1: not a DER evidence record: $lines"; return; fi
-  lists=0; first=; rest=; tok=
+  lists=0; first=; rest=; tok=; skip=
   while IFS= read -r line; do
+    # cryptoInfos ([0] at depth 1: certificates and CRLs) is passed over.
+    case $line in
+      *"d=1 "*"cont [ 0 ]"*) skip=1; continue;;
+      *"d=1 "*) skip=;;
+    esac
+    [ -n "$skip" ] && continue
     case $line in
       *"d=4 "*"cons: SEQUENCE"*) tok=$line; break;;
       *"d=5 "*"cons: SEQUENCE"*) lists=$((lists+1));;

@@ -32,6 +32,8 @@ type RenewOptions struct {
 	Digest crypto.Hash
 	TSAURL string // as for Seal
 	Roots  RootsOptions
+	// Revocation as for Seal: fresh validation data are fetched for each run.
+	Revocation string
 	// Progress, when set, is called with the number of records done.
 	Progress func(done int)
 }
@@ -67,6 +69,9 @@ type renewJournal struct {
 	Packages []renewedPkg `json:"packages"`
 	Skipped  []string     `json:"skipped,omitempty"` // record keys left out, with "key: reason"
 	Token    []byte       `json:"token,omitempty"`
+	// CryptoInfos: the validation data fetched for this run (validation.go),
+	// kept so that a resumed run writes the same records.
+	CryptoInfos []byte `json:"crypto_infos,omitempty"`
 }
 
 type renewedPkg struct {
@@ -97,7 +102,7 @@ func digestName(h crypto.Hash) string {
 // Renew renews evidence records: see RenewOptions.
 func (a *Archive) Renew(ctx context.Context, opts RenewOptions) (RenewSummary, error) {
 	var sum RenewSummary
-	k, err := a.sealKeys(ctx, SealOptions{TSAURL: opts.TSAURL, Roots: opts.Roots})
+	k, err := a.sealKeys(ctx, SealOptions{TSAURL: opts.TSAURL, Roots: opts.Roots, Revocation: opts.Revocation})
 	if err != nil {
 		return sum, err
 	}
@@ -128,6 +133,23 @@ func (a *Archive) Renew(ctx context.Context, opts RenewOptions) (RenewSummary, e
 	items, err := a.renewalItems(ctx, vf, &j, opts.Progress)
 	if err != nil {
 		return sum, err
+	}
+	if j.Token == nil {
+		// Fresh validation data of the chains, a revoked one refused,
+		// before the TSA is asked (validation.go).
+		if err := a.chainValidation(ctx, k, "renew"); err != nil {
+			return sum, err
+		}
+		sum.Warnings = k.warnings
+		if j.CryptoInfos == nil {
+			if j.CryptoInfos, err = k.validation.CryptoInfos(); err != nil {
+				return sum, err
+			}
+			if len(j.CryptoInfos) > maxCryptoInfos {
+				j.CryptoInfos = nil
+			}
+		}
+		found = false // journaled again below, with the validation data
 	}
 	if !found {
 		// The batch is fixed (with what was left out) before the TSA is asked.
@@ -194,6 +216,11 @@ func (a *Archive) Renew(ctx context.Context, opts RenewOptions) (RenewSummary, e
 	renewed, err := r.Records()
 	if err != nil {
 		return sum, err
+	}
+	for i := range renewed {
+		if renewed[i], err = withCryptoInfos(renewed[i], j.CryptoInfos); err != nil {
+			return sum, err
+		}
 	}
 	vf = &ers.Verifier{Roots: k.roots.TSAPool(), At: time.Now()}
 	objs := make([]ersObject, len(items))

@@ -23,6 +23,7 @@ import (
 	"github.com/conserva/conserva/sip"
 	"github.com/conserva/conserva/storage"
 	"github.com/conserva/conserva/timestamp"
+	"github.com/conserva/conserva/validation"
 )
 
 // PackageRecord is what the catalog keeps of a sealed package.
@@ -52,6 +53,8 @@ type SealOptions struct {
 	TSAURL string // an RFC 3161 TSA over HTTP(S)
 	Signer string // PKCS#12 file; password from CONSERVA_SIGNER_PASSWORD
 	Roots  RootsOptions
+	// Revocation overrides [seal] revocation (RevocationRequire, RevocationBestEffort).
+	Revocation string
 	// Progress, when set, is called with the number of messages sealed.
 	Progress func(done int)
 }
@@ -105,6 +108,10 @@ func (a *Archive) Seal(ctx context.Context, opts SealOptions) ([]PackageRecord, 
 		if resumed {
 			a.Log.Warn("resuming an interrupted seal", "package", j.ID, "messages", len(j.IDs))
 		}
+		// Before anything of the package is stored (validation.go).
+		if err := a.chainValidation(ctx, k, "seal"); err != nil {
+			return out, k.warnings, err
+		}
 		if j, err = a.settle(ctx, j, k); err != nil {
 			return out, k.warnings, fmt.Errorf("package %s: %w", j.ID, err)
 		}
@@ -132,6 +139,12 @@ type sealKit struct {
 	signerRootsKey, tsaRootsKey string
 	// What the packages of this run hold, for their evidence records.
 	sealed map[string][]ersObject
+	// Validation data of the signer's and TSA's chains (validation.go),
+	// collected once per run; the policy when some cannot be fetched; the
+	// development keys, when loaded, which make their CA's CRL in process.
+	validation *validation.Bundle
+	revocation string
+	devKeys    *devpki.Keys
 }
 
 // sealKeys picks the signer and the TSA (given, configured, or the
@@ -139,7 +152,7 @@ type sealKit struct {
 // anything is written when the signer does not chain to those roots.
 func (a *Archive) sealKeys(ctx context.Context, opts SealOptions) (*sealKit, error) {
 	cfg := a.Config.Seal
-	k := &sealKit{}
+	k := &sealKit{revocation: opts.Revocation}
 	var keys *devpki.Keys
 	devKeys := func() (*devpki.Keys, error) {
 		if keys != nil {
@@ -201,6 +214,7 @@ func (a *Archive) sealKeys(ctx context.Context, opts SealOptions) (*sealKit, err
 	if k.signerRootsKey, k.tsaRootsKey, err = a.keepRoots(ctx, r); err != nil {
 		return nil, err
 	}
+	k.devKeys = keys
 	return k, nil
 }
 
@@ -355,6 +369,11 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resum
 		return PackageRecord{}, err
 	}
 	ix.Metadata = append(ix.Metadata, agg...)
+	vfiles, err := a.storeValidation(ctx, prefix, k.validation)
+	if err != nil {
+		return PackageRecord{}, err
+	}
+	ix.Metadata = append(ix.Metadata, vfiles...)
 	index, err := a.reuseOr(ctx, prefix+"index.xml", ix.XML)
 	if err != nil {
 		return PackageRecord{}, err

@@ -253,8 +253,15 @@ func (a *Archive) sealEvidence(ctx context.Context, k *sealKit) error {
 		return fmt.Errorf("the journaled archive timestamp does not fit the packages %v any more: %w", j.Packages, err)
 	}
 	v := verifier()
+	infos, err := a.packagesCryptoInfos(ctx, objs)
+	if err != nil {
+		return err
+	}
 	err = a.writeRecords(ctx, objs, 1, func(i int) ([]byte, error) {
 		rec, err := tree.Record(i)
+		if err == nil {
+			rec, err = withCryptoInfos(rec, infos[objs[i].Package])
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -101,8 +101,10 @@ func TestSealWritesEvidenceRecords(t *testing.T) {
 	}
 	// Two requests per package, two for the ingest run's rapporto di
 	// versamento (signed by this seal), one archive timestamp.
-	if len(pkgs) != 3 || n.Load() != 3*2+2+1 {
-		t.Fatalf("%d packages, %d TSA requests (want 3 and 9)", len(pkgs), n.Load())
+	// One probe for the TSA's certificate (validation data), two per
+	// package, two for the rapporto di versamento, one archive timestamp.
+	if len(pkgs) != 3 || n.Load() != 1+3*2+2+1 {
+		t.Fatalf("%d packages, %d TSA requests (want 3 and 10)", len(pkgs), n.Load())
 	}
 	recs := recordsOf(t, a)
 	if len(recs) != 5 {
@@ -157,9 +159,10 @@ func TestSealWritesEvidenceRecords(t *testing.T) {
 func TestSealEvidenceResumes(t *testing.T) {
 	_, a := ingestSome(t, 3)
 	var down atomic.Bool
-	// Requests 1-2: the package; 3-4: the rapporto di versamento; 5: the
-	// archive timestamp.
-	url, n := countingDevTSA(t, a, func(n int64) bool { return down.Load() || n == 5 })
+	// Request 1: the probe for the TSA's certificate (validation data);
+	// 2-3: the package; 4-5: the rapporto di versamento; 6: the archive
+	// timestamp.
+	url, n := countingDevTSA(t, a, func(n int64) bool { return down.Load() || n == 6 })
 	devCA := filepath.Join(a.Dir, "keys", "dev-ca.pem")
 	opts := archive.SealOptions{TSAURL: url, Roots: archive.RootsOptions{TSA: devCA}}
 	pkgs, _, err := a.Seal(context.Background(), opts)
@@ -170,7 +173,7 @@ func TestSealEvidenceResumes(t *testing.T) {
 		t.Fatalf("records without a timestamp: %v", recs)
 	}
 	again, _, err := a.Seal(context.Background(), opts)
-	if err != nil || len(again) != 0 || n.Load() != 6 {
+	if err != nil || len(again) != 0 || n.Load() != 7 {
 		t.Fatalf("resumed: %v %+v, %d requests", err, again, n.Load())
 	}
 	if len(recordsOf(t, a)) != 3 {

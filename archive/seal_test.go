@@ -235,7 +235,8 @@ func TestSealRefusesASignerOutsideTheRoots(t *testing.T) {
 }
 
 // flakyDevTSA serves the archive's development TSA over HTTP, answering 503
-// while down is set.
+// while down is set — except the first request, the probe a seal makes to
+// learn the TSA's certificate before it writes anything (validation.go).
 func flakyDevTSA(t *testing.T, a *archive.Archive, down *atomic.Bool) string {
 	t.Helper()
 	k, err := devpki.LoadOrCreate(filepath.Join(a.Dir, "keys"))
@@ -243,8 +244,9 @@ func flakyDevTSA(t *testing.T, a *archive.Archive, down *atomic.Bool) string {
 		t.Fatal(err)
 	}
 	h := (&timestamp.Dev{Cert: k.TSA.Cert, Key: k.TSA.Key, Chain: k.TSA.Chain}).Handler()
+	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if down.Load() {
+		if n.Add(1) > 1 && down.Load() {
 			http.Error(w, "down", 503)
 			return
 		}

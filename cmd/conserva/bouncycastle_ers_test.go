@@ -6,8 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/conserva/conserva/ers"
 	"github.com/conserva/conserva/internal/devpki"
 	"github.com/conserva/conserva/internal/testutil"
+	"github.com/conserva/conserva/validation"
 )
 
 // TestBouncyCastleVerifiesSealedRecords: Bouncy Castle's ERS API
@@ -32,6 +34,19 @@ func TestBouncyCastleVerifiesSealedRecords(t *testing.T) {
 	os.WriteFile(tsa, keys.TSA.Cert.Raw, 0o644)
 	base := strings.TrimSuffix(rec, ".ers")
 	v2, v3 := base+".2.ers", base+".3.ers"
+	// Each record carries the chains' validation data in its cryptoInfos
+	// (the development CA's CRL among them): Bouncy Castle reads past them.
+	for _, f := range []string{rec, v2, v3} {
+		der, _ := os.ReadFile(f)
+		er, err := ers.Parse(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := validation.FromCryptoInfos(er.CryptoInfos)
+		if err != nil || len(b.CRLs) == 0 || len(b.Certs) < 3 {
+			t.Fatalf("%s: cryptoInfos %v", f, err)
+		}
+	}
 	data, _ := os.ReadFile(msg)
 	data[len(data)/2] ^= 1
 	altered := filepath.Join(tmp, "altered.eml")

@@ -26,6 +26,7 @@ func renewCommand() *cli.Command {
 			&cli.BoolFlag{Name: "force", Usage: "renew every package's records now, due or not"},
 			&cli.StringFlag{Name: "digest", Usage: "hash-tree renewal with this hash: sha512 or sha3-512"},
 			&cli.StringFlag{Name: "tsa-url", Usage: "RFC 3161 TSA (default: [seal] tsa_url, else the development TSA)"},
+			&cli.StringFlag{Name: "revocation", Usage: "a CRL or OCSP answer that cannot be fetched: require (refuse, default: [seal] revocation) or best-effort"},
 			jsonFlag(),
 		},
 		Action: runRenew,
@@ -36,7 +37,7 @@ func runRenew(ctx context.Context, cmd *cli.Command) error {
 	if cmd.Args().Len() > 0 {
 		return usageErrorf("renew: unexpected argument %q", cmd.Args().First())
 	}
-	opts := archive.RenewOptions{Force: cmd.Bool("force"), TSAURL: cmd.String("tsa-url"), Roots: rootsOptions(cmd)}
+	opts := archive.RenewOptions{Force: cmd.Bool("force"), TSAURL: cmd.String("tsa-url"), Roots: rootsOptions(cmd), Revocation: cmd.String("revocation")}
 	if d := cmd.String("digest"); d != "" {
 		h, err := archive.ParseDigest(d)
 		if err != nil {

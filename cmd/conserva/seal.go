@@ -26,6 +26,7 @@ func sealCommand() *cli.Command {
 		Flags: []cli.Flag{
 			signerRootsFlag(), tsaRootsFlag(),
 			&cli.StringFlag{Name: "tsa-url", Usage: "RFC 3161 TSA (default: [seal] tsa_url, else the development TSA)"},
+			&cli.StringFlag{Name: "revocation", Usage: "a CRL or OCSP answer that cannot be fetched: require (refuse, default: [seal] revocation) or best-effort"},
 			&cli.StringFlag{Name: "signer", Usage: "PKCS#12 signer, password in CONSERVA_SIGNER_PASSWORD (default: [seal] signer, else a development key)"},
 			jsonFlag(),
 		},
@@ -43,7 +44,7 @@ func runSeal(ctx context.Context, cmd *cli.Command) error {
 	}
 	defer a.Close()
 	a.Version = version()
-	pkgs, warnings, err := a.Seal(ctx, archive.SealOptions{TSAURL: cmd.String("tsa-url"), Signer: cmd.String("signer"), Roots: rootsOptions(cmd)})
+	pkgs, warnings, err := a.Seal(ctx, archive.SealOptions{TSAURL: cmd.String("tsa-url"), Signer: cmd.String("signer"), Roots: rootsOptions(cmd), Revocation: cmd.String("revocation")})
 	out := cmd.Root().Writer
 	if cmd.Bool("json") {
 		enc := json.NewEncoder(out)
@@ -100,7 +101,20 @@ func tsaCommand() *cli.Command {
 					return usageErrorf("tsa serve: %v", err)
 				}
 				fmt.Fprintf(cmd.Root().Writer, "development TSA (%s) on http://%s/\n", devpki.Warning, ln.Addr())
-				srv := &http.Server{Handler: dev.Handler(), ReadHeaderTimeout: 10 * time.Second}
+				// The CA's CRL beside the TSA (the CRL distribution point of
+				// the certificates it issued): validation/.
+				mux := http.NewServeMux()
+				mux.Handle("/", dev.Handler())
+				mux.HandleFunc("GET /crl", func(w http.ResponseWriter, _ *http.Request) {
+					der, err := keys.CRL(time.Now())
+					if err != nil {
+						http.Error(w, err.Error(), http.StatusNotFound)
+						return
+					}
+					w.Header().Set("Content-Type", "application/pkix-crl")
+					_, _ = w.Write(der)
+				})
+				srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 				go func() { <-ctx.Done(); srv.Close() }()
 				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 					return err

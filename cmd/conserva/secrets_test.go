@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/conserva/conserva/internal/testpki"
+	"github.com/conserva/conserva/timestamp"
 )
 
 // noSecret fails when secret appears in any output or in any file under dir
@@ -46,13 +47,22 @@ func TestSecretsInURLsNeverShown(t *testing.T) {
 		const secret = "Sup3rSecretTSA"
 		home := t.TempDir()
 		ingestFixtures(t, home, 2)
+		// The TSA answers until a package index is stored (the seal's
+		// probe for its certificate, validation.go), then fails.
+		ca := testpki.Root(t, "TSA CA", testpki.Options{})
+		id := ca.Issue(t, "TSA", testpki.Options{TimeStamping: true})
+		dev := (&timestamp.Dev{Cert: id.Cert, Key: id.Key, Chain: id.Chain}).Handler()
 		tsa := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if idx, _ := filepath.Glob(filepath.Join(home, "store", "packages", "*", "index.xml")); len(idx) == 0 {
+				dev.ServeHTTP(w, r)
+				return
+			}
 			http.Error(w, "down", http.StatusInternalServerError)
 		}))
 		defer tsa.Close()
 		host := strings.TrimPrefix(tsa.URL, "http://")
 		roots := filepath.Join(t.TempDir(), "tsa-ca.pem")
-		os.WriteFile(roots, testpki.PEM(testpki.Root(t, "TSA CA", testpki.Options{}).Cert), 0o644)
+		os.WriteFile(roots, testpki.PEM(ca.Cert), 0o644)
 		var outs []result
 		for _, u := range []string{"https://u:" + secret + "@" + host + "/tsa", "http://u:" + secret + "@" + host + "/tsa"} {
 			for _, json := range []bool{false, true} {

@@ -35,10 +35,20 @@ type Identity struct {
 
 // Keys are an archive's development keys.
 type Keys struct {
-	CA     *x509.Certificate
+	CA *x509.Certificate
+	// CAKey signs the CA's CRL; nil for keys made before the CA published
+	// one (their certificates name no CRL distribution point either).
+	CAKey  crypto.Signer
 	Signer Identity
 	TSA    Identity
+	dir    string
 }
+
+// CRLURL is the CRL distribution point the development CA writes in the
+// certificates it issues: `conserva tsa serve` answers it at its default
+// address, and an archive using its own development keys makes the same
+// CRL in process (Keys.CRL), so no server is needed.
+const CRLURL = "http://127.0.0.1:3161/crl"
 
 var oidExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}
 var oidTimeStamping = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
@@ -71,6 +81,9 @@ func LoadOrCreate(dir string) (*Keys, error) {
 		return nil, err
 	}
 	k, err := parse(data)
+	if k != nil {
+		k.dir = dir
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w (left by an interrupted write? restore it from a backup: "+
 			"deleting it makes a new development CA, and the packages sealed with the old one check only against the old dev-ca.pem)", path, err)
@@ -111,6 +124,7 @@ func create() ([]byte, error) {
 		}
 		tmpl.SerialNumber, tmpl.NotBefore, tmpl.NotAfter = serial(), now, now.AddDate(30, 0, 0)
 		tmpl.Subject = pkix.Name{CommonName: cn, Organization: []string{"conserva development"}}
+		tmpl.CRLDistributionPoints = []string{CRLURL}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
 		if err != nil {
 			return nil, nil, err
@@ -133,9 +147,14 @@ func create() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	caKeyDER, err := x509.MarshalPKCS8PrivateKey(caKey)
+	if err != nil {
+		return nil, err
+	}
 	var out []byte
 	for _, b := range []*pem.Block{
 		{Type: "CERTIFICATE", Headers: map[string]string{"Role": "ca"}, Bytes: caDER},
+		{Type: "PRIVATE KEY", Headers: map[string]string{"Role": "ca"}, Bytes: caKeyDER},
 		{Type: "CERTIFICATE", Headers: map[string]string{"Role": "signer"}, Bytes: signerDER},
 		{Type: "PRIVATE KEY", Headers: map[string]string{"Role": "signer"}, Bytes: signerKey},
 		{Type: "CERTIFICATE", Headers: map[string]string{"Role": "tsa"}, Bytes: tsaDER},
@@ -184,6 +203,7 @@ func parse(data []byte) (*Keys, error) {
 	ca := certs["ca"]
 	return &Keys{
 		CA:     ca,
+		CAKey:  keys["ca"],
 		Signer: Identity{Cert: certs["signer"], Key: keys["signer"], Chain: []*x509.Certificate{certs["signer"], ca}},
 		TSA:    Identity{Cert: certs["tsa"], Key: keys["tsa"], Chain: []*x509.Certificate{certs["tsa"], ca}},
 	}, nil
@@ -192,4 +212,32 @@ func parse(data []byte) (*Keys, error) {
 func serial() *big.Int {
 	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
 	return n.Add(n, big.NewInt(1))
+}
+
+// CRL is the development CA's current CRL (DER, no certificate revoked),
+// kept as dev-crl.der beside the keys: `tsa serve` and the in-process
+// default give the same bytes. It is made again when less than a day of
+// its week of validity is left. Keys made before the CA published a CRL
+// have none (os.ErrNotExist).
+func (k *Keys) CRL(now time.Time) ([]byte, error) {
+	if k.CAKey == nil {
+		return nil, fmt.Errorf("the development CA of %s publishes no CRL (made by an older conserva): %w", k.dir, os.ErrNotExist)
+	}
+	path := filepath.Join(k.dir, "dev-crl.der")
+	if der, err := os.ReadFile(path); err == nil {
+		crl, err := x509.ParseRevocationList(der)
+		if err == nil && crl.CheckSignatureFrom(k.CA) == nil && crl.NextUpdate.Sub(now) > 24*time.Hour && !crl.ThisUpdate.After(now) {
+			return der, nil
+		}
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number:     big.NewInt(now.Unix()),
+		ThisUpdate: now.Add(-time.Minute).UTC(),
+		NextUpdate: now.AddDate(0, 0, 7).UTC(),
+	}, k.CA, k.CAKey)
+	if err != nil {
+		return nil, err
+	}
+	// Two processes remaking it at once each keep a valid CRL.
+	return der, atomicfile.Write(path, der, 0o644)
 }

@@ -35,6 +35,9 @@ type Options struct {
 	// NonCritical (RFC 3161 §2.3 wants it critical).
 	TimeStamping, NonCritical bool
 	CA                        bool
+	// CRL and OCSP are the CRL distribution points and OCSP responders the
+	// certificate names.
+	CRL, OCSP []string
 }
 
 func key(t testing.TB, useRSA bool) crypto.Signer {
@@ -66,6 +69,7 @@ func template(cn string, o Options) *x509.Certificate {
 	if tmpl.NotAfter.IsZero() {
 		tmpl.NotAfter = time.Now().AddDate(10, 0, 0)
 	}
+	tmpl.CRLDistributionPoints, tmpl.OCSPServer = o.CRL, o.OCSP
 	if o.CA {
 		tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
 		tmpl.BasicConstraintsValid, tmpl.IsCA = true, true
