@@ -47,6 +47,8 @@ type AuditReport struct {
 	Problems   []Problem `json:"problems"`
 	// Evidence records (audit_ers.go).
 	ERS *ERSAudit `json:"ers,omitempty"`
+	// The web interface's access log against its sealed segments (accesslog.go).
+	AccessLog *AccessLogCheck `json:"access_log,omitempty"`
 }
 
 var bucketAudits = []byte("audits")
@@ -143,6 +145,9 @@ func (a *Archive) Audit(ctx context.Context, sample int, trust *pec.TrustStore, 
 	rep.ERS, rep.Notes = ersRep, append(rep.Notes, ersNotes...)
 	rep.Problems = append(rep.Problems, ersProbs...)
 	rep.Problems = append(rep.Problems, a.auditERSValidation(ctx)...) // validation.go
+	var logProbs []Problem
+	rep.AccessLog, logProbs = a.auditAccessLog(ctx)
+	rep.Problems = append(rep.Problems, logProbs...)
 	sort.Slice(rep.Problems, func(i, j int) bool { return rep.Problems[i].Key < rep.Problems[j].Key })
 	rep.Finished = time.Now().UTC()
 	if err := a.Catalog.putJSON(bucketAudits, rep.Started.Format(time.RFC3339Nano), rep); err != nil {

@@ -84,8 +84,8 @@ func (a *Archive) Rebuild(ctx context.Context, trust *pec.TrustStore, progress f
 		err = cat.putJSON(bucketMeta, journalKey, j)
 	}
 	if err == nil && old != nil {
-		// What only the catalog knew: audit history, IMAP marks, web users.
-		for _, bk := range [][]byte{bucketAudits, bucketSources, bucketReports, bucketScarto, bucketUsers} {
+		// What only the catalog knew: audit history, IMAP marks, web users, run history.
+		for _, bk := range [][]byte{bucketAudits, bucketSources, bucketReports, bucketScarto, bucketUsers, bucketRuns} {
 			if cerr := copyBucket(old, cat, bk); cerr != nil {
 				sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s not carried over: %v", bk, cerr))
 			}
@@ -226,8 +226,12 @@ func copyBucket(from, to *Catalog, bucket []byte) error {
 		return err
 	}
 	return to.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucket) // the runs bucket is made on first use
+		if err != nil {
+			return err
+		}
 		for _, e := range all {
-			if err := tx.Bucket(bucket).Put(e.k, e.v); err != nil {
+			if err := b.Put(e.k, e.v); err != nil {
 				return err
 			}
 		}

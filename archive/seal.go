@@ -18,6 +18,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/conserva/conserva/accesslog"
 	"github.com/conserva/conserva/internal/devpki"
 	"github.com/conserva/conserva/internal/redact"
 	"github.com/conserva/conserva/sip"
@@ -46,6 +47,8 @@ type PackageRecord struct {
 	// Retention in force when it was sealed: scarto never ends a
 	// retention earlier than this, whatever the configuration says later.
 	Retention string `json:"retention,omitempty"`
+	// The access log segment it seals, if any (accesslog.go).
+	AccessLog string `json:"access_log,omitempty"`
 }
 
 // SealOptions override the configuration for one run.
@@ -75,6 +78,8 @@ type journal struct {
 	Retention string   `json:"retention,omitempty"`
 	Warnings  []string `json:"warnings,omitempty"`
 	Abandoned []string `json:"abandoned,omitempty"` // earlier ids of this package, left incomplete in the store
+	// The access log records it seals (accesslog.go), cut when it was begun.
+	AccessLog *accesslog.Segment `json:"access_log,omitempty"`
 }
 
 const journalKey = "sealing"
@@ -90,7 +95,7 @@ func (a *Archive) Seal(ctx context.Context, opts SealOptions) ([]PackageRecord, 
 	var out []PackageRecord
 	done := 0
 	for {
-		j, resumed, err := a.nextJournal()
+		j, resumed, err := a.nextJournal(ctx, k)
 		if err == nil && j == nil {
 			// Then the rapporti di versamento of the ingest runs since (versamento.go).
 			err = a.signPendingReports(ctx, k)
@@ -145,6 +150,9 @@ type sealKit struct {
 	validation *validation.Bundle
 	revocation string
 	devKeys    *devpki.Keys
+	// The access log is cut once per run: a server appending all along
+	// must not keep the run making packages.
+	logCut bool
 }
 
 // sealKeys picks the signer and the TSA (given, configured, or the
@@ -298,11 +306,16 @@ func firstNonEmpty(s ...string) string {
 
 // nextJournal returns the interrupted package to resume, else the next
 // package of pending messages (nil when none is pending).
-func (a *Archive) nextJournal() (*journal, bool, error) {
+func (a *Archive) nextJournal(ctx context.Context, k *sealKit) (*journal, bool, error) {
 	var j journal
 	found, err := a.Catalog.getJSON(bucketMeta, journalKey, &j)
 	if err != nil || found {
+		k.logCut = k.logCut || j.AccessLog != nil
 		return &j, found, err
+	}
+	if !k.logCut {
+		k.logCut = true
+		a.cutAccessLog(ctx, &j)
 	}
 	maxMsgs := a.Config.Seal.MaxMessages
 	if maxMsgs <= 0 {
@@ -319,7 +332,7 @@ func (a *Archive) nextJournal() (*journal, bool, error) {
 		}
 		return nil
 	})
-	if err != nil || len(pending) == 0 {
+	if err != nil || (len(pending) == 0 && j.AccessLog == nil) {
 		return nil, false, err
 	}
 	sort.Slice(pending, func(i, k int) bool { return pending[i].IngestedAt.Before(pending[k].IngestedAt) })
@@ -374,6 +387,9 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resum
 		return PackageRecord{}, err
 	}
 	ix.Metadata = append(ix.Metadata, vfiles...)
+	if ix.AccessLog, err = a.sealAccessLog(ctx, prefix, j); err != nil {
+		return PackageRecord{}, err
+	}
 	index, err := a.reuseOr(ctx, prefix+"index.xml", ix.XML)
 	if err != nil {
 		return PackageRecord{}, err
@@ -432,8 +448,14 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resum
 		Signer: sig.Signer.Subject.CommonName, TSA: ts.TSA.Subject.CommonName,
 		SignerRoot: Fingerprint(sig.Chain[len(sig.Chain)-1]), TSARoot: Fingerprint(ts.Chain[len(ts.Chain)-1]),
 		SignerRootsFile: k.signerRootsKey, TSARootsFile: k.tsaRootsKey, Retention: firstNonEmpty(j.Retention, a.Config.Retention)}
-	if err := a.keepObjects(ctx, k, j.ID, recs, ix.Metadata); err != nil {
+	if err := a.keepObjects(ctx, k, j.ID, recs, append(ix.Metadata, ix.AccessLog...)); err != nil {
 		return PackageRecord{}, err
+	}
+	if j.AccessLog != nil {
+		p.AccessLog = j.AccessLog.Name()
+		if err := a.markAccessLogSealed(j); err != nil {
+			return PackageRecord{}, err
+		}
 	}
 	return p, a.Catalog.markSealed(p, j.IDs)
 }

@@ -35,6 +35,7 @@ type Index struct {
 	AppVersion       string
 	Messages         []File
 	Metadata         []File
+	AccessLog        []File // segments of the web interface's access log
 	Submitter        Agent
 	Holder           Agent
 	AuthorizedSigner Agent
@@ -82,9 +83,16 @@ func (ix *Index) XML() ([]byte, error) {
 	id(vol, "local", ix.ID)
 	vol.CreateElement("sincro:Label").SetText("PEC " + ix.Created.UTC().Format("2006-01-02"))
 
-	group(root, "messages", "PEC messages and receipts, byte for byte as received", ix.Messages, "binary")
+	// A FileGroup holds at least one File: a package that seals only the
+	// access log has no messages group.
+	if len(ix.Messages) > 0 || len(ix.AccessLog) == 0 {
+		group(root, "messages", "PEC messages and receipts, byte for byte as received", ix.Messages, "binary")
+	}
 	if len(ix.Metadata) > 0 {
 		group(root, "metadata", "Metadata of each document (AgID Linee Guida, Allegato 5)", ix.Metadata, "8bit")
+	}
+	if len(ix.AccessLog) > 0 {
+		group(root, "accesslog", "Access log of the web interface: hash-chained JSON lines, byte for byte", ix.AccessLog, "8bit")
 	}
 
 	proc := root.CreateElement("sincro:Process")

@@ -34,6 +34,12 @@ var texts = map[string]map[string]string{
 		"signed": "Signed", "timestamp": "Timestamp", "signer": "Signer", "tsa": "TSA", "development": "development (no legal value)",
 		"created": "Created", "prev": "Previous", "next": "Next", "page": "Page", "lang": "Italiano", "lang_code": "it",
 		"printed": "Printed", "not_audited": "not audited yet", "audit_ok": "signature, timestamp and contents verified",
+		"runs": "Runs", "no_runs": "No run recorded yet.", "command": "Command", "outcome": "Outcome", "duration": "Duration",
+		"counts": "Counts", "errors": "Errors", "next_seal": "Next seal", "unsealed_messages": "messages not sealed yet",
+		"unsealed_log": "access log records not sealed yet", "expected": "expected at", "overdue": "overdue: check the nightly job",
+		"not_scheduled": "not scheduled: run `conserva run` nightly", "run_ok": "ok", "run_findings": "findings", "run_failed": "failed",
+		"sealed_through": "Sealed in packages up to record", "sealed_none": "No record sealed in a package yet",
+		"sealed_verify": "compares the sealed records with this log",
 	},
 	"it": {
 		"title": "conserva", "login": "Accedi", "username": "Nome utente", "password": "Password", "logout": "Esci",
@@ -61,6 +67,12 @@ var texts = map[string]map[string]string{
 		"signed": "Firmato", "timestamp": "Marca temporale", "signer": "Firmatario", "tsa": "TSA", "development": "sviluppo (senza valore legale)",
 		"created": "Creato", "prev": "Precedenti", "next": "Successivi", "page": "Pagina", "lang": "English", "lang_code": "en",
 		"printed": "Stampato", "not_audited": "non ancora verificato", "audit_ok": "firma, marca e contenuto verificati",
+		"runs": "Esecuzioni", "no_runs": "Nessuna esecuzione ancora registrata.", "command": "Comando", "outcome": "Esito", "duration": "Durata",
+		"counts": "Conteggi", "errors": "Errori", "next_seal": "Prossima sigillatura", "unsealed_messages": "messaggi non ancora sigillati",
+		"unsealed_log": "voci del registro accessi non ancora sigillate", "expected": "prevista alle", "overdue": "in ritardo: controllare il lavoro notturno",
+		"not_scheduled": "non pianificata: eseguire `conserva run` ogni notte", "run_ok": "riuscita", "run_findings": "con rilievi", "run_failed": "fallita",
+		"sealed_through": "Sigillato nei pacchetti fino alla voce", "sealed_none": "Nessuna voce ancora sigillata in un pacchetto",
+		"sealed_verify": "confronta le voci sigillate con questo registro",
 	},
 }
 

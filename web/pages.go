@@ -56,6 +56,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /accesslog", s.guard(auditors, s.accessLog))
 	m.HandleFunc("GET /stats", s.guard(stats, s.stats))
 	m.HandleFunc("GET /users", s.guard(admins, s.users))
+	m.HandleFunc("GET /runs", s.guard(runReaders, s.runs))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, s.current(r), http.StatusNotFound, "not_found", "")
 	})
@@ -818,11 +819,16 @@ func (s *Server) packages(w http.ResponseWriter, r *http.Request, sess *session)
 type auditData struct {
 	Runs []archive.AuditReport
 	Last *archive.AuditReport
+	Next nextSeal
 }
 
 func (s *Server) audit(w http.ResponseWriter, r *http.Request, sess *session) {
 	var d auditData
 	err := s.arch.View(r.Context(), func(a *archive.Archive) error {
+		var err error
+		if d.Next, err = s.nextSealOf(r.Context(), a); err != nil {
+			return err
+		}
 		return a.Catalog.Audits(func(rep archive.AuditReport) error { d.Runs = append(d.Runs, rep); return nil })
 	})
 	if err != nil {
@@ -844,6 +850,7 @@ type accessData struct {
 	Report  accesslog.Report
 	Records []accesslog.Record
 	Total   int
+	Sealed  accesslog.Mark // how far the packages seal it, as the catalog says
 }
 
 func (s *Server) accessLog(w http.ResponseWriter, r *http.Request, sess *session) {
@@ -854,6 +861,13 @@ func (s *Server) accessLog(w http.ResponseWriter, r *http.Request, sess *session
 	var d accessData
 	var err error
 	if d.Report, err = accesslog.Verify(s.logPath); err != nil {
+		s.archiveError(w, r, sess, err)
+		return
+	}
+	if err := s.arch.View(r.Context(), func(a *archive.Archive) error {
+		d.Sealed, err = a.AccessLogSealed()
+		return err
+	}); err != nil {
 		s.archiveError(w, r, sess, err)
 		return
 	}

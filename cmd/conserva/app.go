@@ -94,6 +94,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			userCommand(),
 			serveCommand(),
 			accesslogCommand(),
+			runsCommand(),
 			versionCommand(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {

@@ -20,7 +20,7 @@ func auditCommand() *cli.Command {
 			trustFlag(),
 			jsonFlag(),
 		},
-		Action: func(ctx context.Context, cmd *cli.Command) error {
+		Action: func(ctx context.Context, cmd *cli.Command) (err error) {
 			if cmd.Int("sample") < 0 {
 				return usageErrorf("audit: --sample must be positive")
 			}
@@ -29,6 +29,8 @@ func auditCommand() *cli.Command {
 				return err
 			}
 			defer a.Close()
+			run := startRun("audit")
+			defer func() { recordRun(a, run, err) }()
 			n, _ := a.Catalog.Count()
 			prog, finish := progressFunc(cmd, n, "auditing")
 			trust, _, err := a.ProviderTrust(ctx, cmd.String("trust"))
@@ -37,6 +39,14 @@ func auditCommand() *cli.Command {
 			}
 			rep, err := a.Audit(ctx, int(cmd.Int("sample")), trust, prog)
 			finish()
+			run.Count("objects", int64(rep.Objects))
+			run.Count("ok", int64(rep.OK))
+			run.Count("packages", int64(rep.Packages))
+			run.Count("unsealed", int64(rep.Unsealed))
+			run.Count("problems", int64(len(rep.Problems)))
+			for _, p := range rep.Problems {
+				run.Error(p.Key + ": " + p.Problem)
+			}
 			if err != nil {
 				return &exitError{code: exitFindings, msg: err.Error()}
 			}
@@ -50,6 +60,9 @@ func auditCommand() *cli.Command {
 					rep.Scope, rep.Objects, rep.OK, rep.Reverified, rep.Packages, rep.Unsealed, rep.Stored, rep.Catalogued, len(rep.Problems))
 				if rep.ERS != nil {
 					fmt.Fprintf(out, "evidence records: %d checked, %d valid; %d packages due for renewal, %d without records\n", rep.ERS.Checked, rep.ERS.Valid, len(rep.ERS.Due), len(rep.ERS.Without))
+				}
+				if l := rep.AccessLog; l != nil {
+					fmt.Fprintf(out, "access log: %s, %s sealed in %s, %s not sealed yet\n", plural(l.Chain.Records, "record"), plural(int(l.Sealed.Line), "record"), plural(l.Segments, "segment"), plural(int(l.Unsealed), "record"))
 				}
 				for _, n := range rep.Notes {
 					fmt.Fprintf(out, "note: %s\n", n)

@@ -35,7 +35,7 @@ func ingestCommand() *cli.Command {
 	}
 }
 
-func runIngest(ctx context.Context, cmd *cli.Command) error {
+func runIngest(ctx context.Context, cmd *cli.Command) (err error) {
 	specs := cmd.Args().Slice()
 	if len(specs) == 0 {
 		return usageErrorf("ingest: no SOURCE given (see conserva ingest --help)")
@@ -50,6 +50,8 @@ func runIngest(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer a.Close()
+	run := startRun("ingest")
+	defer func() { recordRun(a, run, err) }()
 	var sources []ingest.Source
 	// A path that is missing or unreadable is a source that could not be
 	// read (exit 1, named), not a usage error: the other sources are still
@@ -83,7 +85,9 @@ func runIngest(ctx context.Context, cmd *cli.Command) error {
 	sum.Failures = append(missing, sum.Failures...)
 	for i := range sum.Failures { // a source named with its password is printed without it
 		sum.Failures[i].Source, sum.Failures[i].Error = redact.Text(sum.Failures[i].Source), redact.Text(sum.Failures[i].Error)
+		run.Error(sum.Failures[i].Source + ": " + sum.Failures[i].Error)
 	}
+	ingestCounts(run, sum)
 	out := cmd.Root().Writer
 	if cmd.Bool("json") {
 		enc := json.NewEncoder(out)

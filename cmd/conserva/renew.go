@@ -33,7 +33,7 @@ func renewCommand() *cli.Command {
 	}
 }
 
-func runRenew(ctx context.Context, cmd *cli.Command) error {
+func runRenew(ctx context.Context, cmd *cli.Command) (err error) {
 	if cmd.Args().Len() > 0 {
 		return usageErrorf("renew: unexpected argument %q", cmd.Args().First())
 	}
@@ -53,10 +53,13 @@ func runRenew(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer a.Close()
+	run := startRun("renew")
+	defer func() { recordRun(a, run, err) }()
 	var finish func()
 	opts.Progress, finish = progressFunc(cmd, -1, "renewing")
 	sum, err := a.Renew(ctx, opts)
 	finish()
+	renewCounts(run, sum)
 	out := cmd.Root().Writer
 	if cmd.Bool("json") {
 		if jerr := json.NewEncoder(out).Encode(sum); jerr != nil {

@@ -20,7 +20,7 @@ func runCommand() *cli.Command {
 		Description: "Prints a summary fit for a cron mail. Exit status: 0 when every source was read and the seal\n" +
 			"succeeded, 1 on any failure (each named), 2 on usage errors.",
 		Flags: []cli.Flag{jsonFlag()},
-		Action: func(ctx context.Context, cmd *cli.Command) error {
+		Action: func(ctx context.Context, cmd *cli.Command) (err error) {
 			// A script reading --json gets JSON whatever happens: a run that
 			// cannot even start says why in {"error": …}.
 			fail := func(err error) error {
@@ -39,6 +39,8 @@ func runCommand() *cli.Command {
 				return fail(err)
 			}
 			defer a.Close()
+			run := startRun("run")
+			defer func() { recordRun(a, run, err) }()
 			a.Version = version()
 			if len(a.Config.Sources) == 0 {
 				return fail(usageErrorf("run: no [[source]] in %s/conserva.toml", a.Dir))
@@ -77,6 +79,25 @@ func runCommand() *cli.Command {
 			pkgs, warnings, sealErr := a.Seal(ctx, archive.SealOptions{})
 			// Evidence records due for renewal (renew.go); nothing when none is.
 			renewal, renewErr := a.Renew(ctx, archive.RenewOptions{})
+			var sum archive.IngestSummary
+			for _, r := range results {
+				if r.Result != nil {
+					sum.Seen, sum.Archived, sum.Duplicates, sum.Flagged, sum.Errors = sum.Seen+r.Result.Seen, sum.Archived+r.Result.Archived,
+						sum.Duplicates+r.Result.Duplicates, sum.Flagged+r.Result.Flagged, sum.Errors+r.Result.Errors
+				}
+				if r.Error != "" {
+					run.Error(r.Source + ": " + r.Error)
+				}
+			}
+			ingestCounts(run, sum)
+			run.Count("sources failed", int64(failed))
+			sealCounts(run, pkgs)
+			renewCounts(run, renewal)
+			for _, e := range []error{sealErr, renewErr} {
+				if e != nil {
+					run.Error(e.Error())
+				}
+			}
 			out := cmd.Root().Writer
 			if cmd.Bool("json") {
 				res := map[string]any{"sources": results, "packages": pkgs, "seconds": time.Since(start).Seconds()}
@@ -117,7 +138,7 @@ func runCommand() *cli.Command {
 					fmt.Fprintf(out, "  %s skipped in folders (not messages; see conserva ingest --dry-run on the folder)\n", plural(len(list), "file"))
 				}
 				for _, p := range pkgs {
-					fmt.Fprintf(out, "  sealed package %s: %s, timestamp %s\n", p.ID, plural(p.Messages, "message"), p.Timestamp.Format(time.RFC3339))
+					fmt.Fprintf(out, "  sealed package %s: %s%s, timestamp %s\n", p.ID, plural(p.Messages, "message"), accessLogRange(p, ", access log records "), p.Timestamp.Format(time.RFC3339))
 				}
 				if len(pkgs) == 0 && sealErr == nil {
 					fmt.Fprintln(out, "  nothing new to seal")

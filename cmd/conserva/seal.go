@@ -34,7 +34,7 @@ func sealCommand() *cli.Command {
 	}
 }
 
-func runSeal(ctx context.Context, cmd *cli.Command) error {
+func runSeal(ctx context.Context, cmd *cli.Command) (err error) {
 	if cmd.Args().Len() > 0 {
 		return usageErrorf("seal: unexpected argument %q", cmd.Args().First())
 	}
@@ -43,8 +43,11 @@ func runSeal(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer a.Close()
+	run := startRun("seal")
+	defer func() { recordRun(a, run, err) }()
 	a.Version = version()
 	pkgs, warnings, err := a.Seal(ctx, archive.SealOptions{TSAURL: cmd.String("tsa-url"), Signer: cmd.String("signer"), Roots: rootsOptions(cmd), Revocation: cmd.String("revocation")})
+	sealCounts(run, pkgs)
 	out := cmd.Root().Writer
 	if cmd.Bool("json") {
 		enc := json.NewEncoder(out)
@@ -56,6 +59,9 @@ func runSeal(ctx context.Context, cmd *cli.Command) error {
 				"signer": p.Signer, "tsa": p.TSA, "signer_root_sha256": p.SignerRoot, "tsa_root_sha256": p.TSARoot}
 			if p.Development {
 				row["warning"] = devpki.Warning
+			}
+			if p.AccessLog != "" {
+				row["access_log"] = p.AccessLog
 			}
 			if jerr := enc.Encode(row); jerr != nil {
 				return jerr
@@ -69,6 +75,9 @@ func runSeal(ctx context.Context, cmd *cli.Command) error {
 			fmt.Fprintf(out, "sealed package %s: %s, %d bytes, timestamp %s\n", p.ID, plural(p.Messages, "message"), p.Bytes, p.Timestamp.Format(time.RFC3339))
 			fmt.Fprintf(out, "  signed by %q (root SHA-256 %s), timestamped by %q (root SHA-256 %s)\n", p.Signer, p.SignerRoot, p.TSA, p.TSARoot)
 			fmt.Fprintf(out, "  %s\n", filepath.Join(a.Dir, "store", "packages", p.ID))
+			if p.AccessLog != "" {
+				fmt.Fprintf(out, "  %s sealed\n", accessLogRange(p, "access log records "))
+			}
 		}
 		if len(pkgs) > 0 {
 			for _, w := range warnings {

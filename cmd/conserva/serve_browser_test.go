@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -22,6 +23,10 @@ import (
 func TestServeBrowser(t *testing.T) {
 	chromium := testutil.Tool(t, "chromium")
 	w := newWebArchive(t)
+	// A run that fails, for the run history.
+	if r := conserva(t, append(w.cfg, "ingest", "/nonexistent/pec.eml")...); r.code != 1 {
+		t.Fatalf("ingest of a missing file: %d %s", r.code, r.stderr)
+	}
 	base := startServe(t, w.cfg)
 	shots := os.Getenv("CONSERVA_WEB_SCREENSHOTS")
 	if shots == "" {
@@ -199,11 +204,38 @@ func TestServeBrowser(t *testing.T) {
 	}
 	do(aud, "audit", chromedp.Navigate(base+"/packages"), chromedp.WaitVisible(chromedp.ID("packages")))
 	shot(aud, "packages")
+	// The audit page: what the next seal takes, and no schedule known (no
+	// nightly run recorded).
+	do(aud, "audit page", chromedp.Click(chromedp.CSS(`nav a[href="/audit"]`)), chromedp.WaitVisible(chromedp.ID("next-seal")))
+	shot(aud, "audit")
+	if got := text(aud, "#next-seal"); !regexp.MustCompile(`[1-9][0-9]* messages not sealed yet · [1-9][0-9]* access log records not sealed yet · not scheduled: run .conserva run. nightly`).MatchString(got) {
+		t.Errorf("next seal: %q", got)
+	}
 
 	// Records: statistics with the chart. Admin: users. Italian by switch.
 	recs := as("records1")
 	do(recs, "stats", chromedp.WaitVisible(chromedp.CSS("svg.chart")))
 	shot(recs, "stats")
+	// The run history, newest first: the failed ingest with its error,
+	// then the seal and ingest runs that made the archive.
+	do(recs, "runs", chromedp.Click(chromedp.CSS(`nav a[href="/runs"]`)), chromedp.WaitVisible(chromedp.ID("runs")))
+	shot(recs, "runs")
+	first := text(recs, "#runs tbody tr:first-child")
+	for _, want := range []string{"ingest", "findings", "/nonexistent/pec.eml", "errors: 1", "seen: 0"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("the last run lacks %q: %q", want, first)
+		}
+	}
+	all := text(recs, "#runs")
+	for _, want := range []string{"seal", "messages sealed: ", "archived: ", "ok"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the run history lacks %q: %q", want, all)
+		}
+	}
+	do(recs, "runs in Italian", chromedp.Click(chromedp.CSS("a.lang")), chromedp.WaitVisible(chromedp.ID("runs")))
+	if got := text(recs, "h1"); got != "Esecuzioni" || !strings.Contains(text(recs, "#runs"), "con rilievi") {
+		t.Errorf("the run history in Italian: %q", got)
+	}
 	adm := as("admin1")
 	do(adm, "users", chromedp.WaitVisible(chromedp.ID("users")), chromedp.Click(chromedp.CSS("a.lang")), chromedp.WaitVisible(chromedp.ID("users")))
 	if got := text(adm, "h1"); got != "Utenti" {

@@ -332,6 +332,17 @@ func TestServeHTTP(t *testing.T) {
 	if code, _, _ := legal.get("/search?q=x"); code != http.StatusUnauthorized {
 		t.Errorf("after logout: %d", code)
 	}
+	// A seal beside the server seals the access log so far; the page says
+	// how far.
+	if _, body, _ := aud.get("/accesslog"); !strings.Contains(body, "No record sealed in a package yet") {
+		t.Errorf("the access log page before a seal:\n%s", body)
+	}
+	if r := conserva(t, append(w.cfg, "seal")...); r.code != 0 || !strings.Contains(r.stdout, "access log records 1 to ") {
+		t.Fatalf("seal beside serve: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if _, body, _ := aud.get("/accesslog"); !regexp.MustCompile(`Sealed in packages up to record [1-9]`).MatchString(body) {
+		t.Errorf("the access log page after a seal:\n%s", body)
+	}
 	// The access log's chain verifies, and one changed byte breaks it.
 	if r := conserva(t, append(w.cfg, "accesslog", "verify")...); r.code != 0 || !strings.Contains(r.stdout, "whole") {
 		t.Fatalf("accesslog verify: %d %s %s", r.code, r.stdout, r.stderr)
@@ -346,6 +357,24 @@ func TestServeHTTP(t *testing.T) {
 	os.WriteFile(logPath, data, 0o600)
 	if r := conserva(t, append(w.cfg, "accesslog", "verify")...); r.code != 1 || !strings.Contains(r.stdout, "BROKEN") {
 		t.Fatalf("accesslog verify after a changed byte: %d %s", r.code, r.stdout)
+	}
+	// Audit names it, and the audit page shows what the last audit named.
+	if r := conserva(t, append(w.cfg, "audit")...); r.code != 1 || !strings.Contains(r.stdout, "PROBLEM accesslog.jsonl:") {
+		t.Fatalf("audit after a changed byte of the access log: %d %s", r.code, r.stdout)
+	}
+	if _, body, _ := aud.get("/audit"); !strings.Contains(body, "accesslog.jsonl:") || !strings.Contains(body, "does not match its hash") {
+		t.Errorf("the audit page does not name the last audit's problems:\n%s", body)
+	}
+	// The run history: records, auditor and admin; not legal.
+	for c, want := range map[*webClient]int{rec: 200, aud: 200, adm: 200, legal: http.StatusUnauthorized} {
+		if code, body, _ := c.get("/runs"); code != want || (code == 200 && !strings.Contains(body, ">audit<")) {
+			t.Errorf("/runs: %d, want %d", code, want)
+		}
+	}
+	legal2 := newClient(t, base)
+	legal2.login("legal1", w.password)
+	if code, _, _ := legal2.get("/runs"); code != http.StatusForbidden {
+		t.Errorf("legal /runs: %d, want 403", code)
 	}
 }
 
