@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -113,8 +114,22 @@ func crlFrom(crl *x509.RevocationList, issuer *x509.Certificate) error {
 	if err := crl.CheckSignatureFrom(issuer); err != nil {
 		return fmt.Errorf("the CRL is not signed by its issuer %q: %w", issuer.Subject.CommonName, err)
 	}
+	// A delta CRL lists only the latest revocations, and a critical
+	// extension not understood here may narrow the CRL likewise: neither
+	// says "not revoked" (RFC 5280 §5.2, §5.2.4). The issuing distribution
+	// point is the one critical extension of a full CRL kept.
+	for _, e := range crl.Extensions {
+		if e.Id.Equal(oidDeltaCRLIndicator) || e.Critical && !e.Id.Equal(oidIssuingDistributionPoint) {
+			return fmt.Errorf("the CRL of %q carries the extension %v (a delta CRL, or one not understood): not complete revocation information", issuer.Subject.CommonName, e.Id)
+		}
+	}
 	return nil
 }
+
+var (
+	oidDeltaCRLIndicator        = asn1.ObjectIdentifier{2, 5, 29, 27}
+	oidIssuingDistributionPoint = asn1.ObjectIdentifier{2, 5, 29, 28}
+)
 
 func fetchOCSP(ctx context.Context, f Fetcher, url string, c, issuer *x509.Certificate, now time.Time) ([]byte, error) {
 	req, err := ocsp.CreateRequest(c, issuer, nil)

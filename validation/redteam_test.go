@@ -2,9 +2,15 @@ package validation_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,5 +77,32 @@ func TestOCSPAnswerFromAnotherLeaf(t *testing.T) {
 	b, missing := validation.Collect(context.Background(), validation.NewHTTP(), leaf.Chain, time.Now())
 	if len(missing) != 1 || len(b.OCSP) != 0 {
 		t.Errorf("an answer signed by another leaf of the CA was taken: missing %v, %d answers kept", missing, len(b.OCSP))
+	}
+}
+
+// TestDeltaCRLServedAsFull: a hostile distribution point serves the CA's
+// delta CRL (signed by it, listing only the latest revocations) in place
+// of its full CRL. A delta CRL is not complete revocation information
+// (RFC 5280 §5.2.4): it neither passes the seal nor covers at audit.
+func TestDeltaCRLServedAsFull(t *testing.T) {
+	ca := testpki.Root(t, "Test CA", testpki.Options{})
+	delta, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(7),
+		ThisUpdate: time.Now().Add(-time.Hour), NextUpdate: time.Now().Add(24 * time.Hour),
+		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 27}, Critical: true, Value: []byte{2, 1, 6}}},
+	}, ca.Cert, ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body atomic.Pointer[[]byte]
+	body.Store(&delta)
+	url := crlServer(t, &body)
+	leaf := ca.Issue(t, "Test TSA", testpki.Options{CRL: []string{url}})
+	b, missing := validation.Collect(context.Background(), validation.NewHTTP(), leaf.Chain, time.Now())
+	if len(missing) != 1 {
+		t.Errorf("a delta CRL was taken as the full CRL: missing %v", missing)
+	}
+	b.CRLs = [][]byte{delta}
+	if f := validation.Check(b, leaf.Chain, time.Now()); len(f) != 1 {
+		t.Errorf("a delta CRL covers the certificate: %v", f)
 	}
 }
