@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/rand"
+	"crypto/x509"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -8,8 +11,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/conserva/conserva/internal/devpki"
 	"github.com/conserva/conserva/internal/testpki"
+	"github.com/conserva/conserva/sip"
 	"github.com/conserva/conserva/timestamp"
 )
 
@@ -51,5 +57,43 @@ func TestTSAWithTwoUnitsRevokedOne(t *testing.T) {
 		if !strings.Contains(r.stderr, `"TSU revocata"`) || !strings.Contains(r.stderr, "revoked at") {
 			t.Errorf("stamp %d on by a revoked unit: refused without naming it: %d %q", from, r.code, r.stderr)
 		}
+	}
+}
+
+// TestPackValidationFilesAgainstTheIndex: the conservator (who holds the
+// signer key and so can re-sign a pack's manifest) swaps a package's CRL
+// in an evidence pack for another CRL of the same CA, as it would to hide
+// a revocation. The CRL is not the one the package's signed index lists:
+// VERIFY.txt must say so, as it does for the metadata files.
+func TestPackValidationFilesAgainstTheIndex(t *testing.T) {
+	_, cfg, ref, root := sealedDossier(t)
+	home := cfg[1]
+	pack, r := exportPack(t, cfg, ref)
+	if r.code != 0 {
+		t.Fatalf("export: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	crls, _ := filepath.Glob(filepath.Join(pack, "packages", "*", "validation", "crls", "*.crl"))
+	if len(crls) != 1 {
+		t.Fatalf("CRLs in the pack: %v", crls)
+	}
+	keys, err := devpki.LoadOrCreate(filepath.Join(home, "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The CA's, revoking nothing, but not the one sealed.
+	other, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(99),
+		ThisUpdate: time.Now().Add(-time.Hour), NextUpdate: time.Now().AddDate(0, 0, 7)}, keys.CA, keys.CAKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(crls[0], other, 0o644)
+	insider := &forger{signer: &sip.Signer{Cert: keys.Signer.Cert, Key: keys.Signer.Key, Chain: keys.Signer.Chain},
+		tsa: &timestamp.Dev{Cert: keys.TSA.Cert, Key: keys.TSA.Key, Chain: keys.TSA.Chain}}
+	p7s, tsr := insider.seal(t, resum(t, pack))
+	os.WriteFile(filepath.Join(pack, "SHA256SUMS.p7s"), p7s, 0o644)
+	os.WriteFile(filepath.Join(pack, "SHA256SUMS.p7s.tsr"), tsr, 0o644)
+	out, code := verifyPack(t, pack, pins(root)...)
+	if code == 0 || !strings.Contains(out, "is not listed in the signed index") {
+		t.Fatalf("a CRL swapped in the pack passes VERIFY.txt: %d\n%s", code, out)
 	}
 }
