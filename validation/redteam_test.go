@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -104,5 +105,29 @@ func TestDeltaCRLServedAsFull(t *testing.T) {
 	b.CRLs = [][]byte{delta}
 	if f := validation.Check(b, leaf.Chain, time.Now()); len(f) != 1 {
 		t.Errorf("a delta CRL covers the certificate: %v", f)
+	}
+}
+
+// TestRedirectElsewhere: a distribution point redirecting the fetch to an
+// https:// (or any other) URL is not followed: only http:// is fetched,
+// and a few hops at most.
+func TestRedirectElsewhere(t *testing.T) {
+	hops := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/tls":
+			http.Redirect(w, r, "https://127.0.0.1:1/crl", http.StatusFound)
+		default:
+			hops++
+			http.Redirect(w, r, "/loop", http.StatusFound)
+		}
+	}))
+	defer srv.Close()
+	h := validation.NewHTTP()
+	if _, err := h.Get(context.Background(), srv.URL+"/tls"); err == nil || !strings.Contains(err.Error(), "only http://") {
+		t.Errorf("a redirect to https: %v", err)
+	}
+	if _, err := h.Get(context.Background(), srv.URL+"/loop"); err == nil || hops > 4 {
+		t.Errorf("redirects followed: %d, %v", hops, err)
 	}
 }
