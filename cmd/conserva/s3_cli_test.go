@@ -82,11 +82,13 @@ func TestS3ArchiveEndToEnd(t *testing.T) {
 			prefixes["meta"]++
 		case strings.Contains(k, "/aggregazioni/"):
 			prefixes["aggregazioni"]++
+		case strings.Contains(k, "/validation/"):
+			prefixes["validation"]++
 		default:
 			prefixes[strings.SplitN(p, "/", 2)[0]]++
 		}
 	}
-	if prefixes["messages"] != 4 || prefixes["meta"] != 4 || prefixes["aggregazioni"] != 1 || prefixes["ers"] < 4 || prefixes["trust"] != 2 || prefixes["packages"] != 5 || prefixes["reports"] < 3 {
+	if prefixes["messages"] != 4 || prefixes["meta"] != 4 || prefixes["aggregazioni"] != 1 || prefixes["ers"] < 4 || prefixes["trust"] != 2 || prefixes["packages"] != 5 || prefixes["validation"] == 0 || prefixes["reports"] < 3 {
 		t.Fatalf("%d objects in the bucket: %v\n%s", n, prefixes, strings.Join(keys, "\n"))
 	}
 	before := conserva(t, append(cfg, "search", "--json")...).stdout
