@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/conserva/conserva/accesslog"
@@ -59,11 +60,16 @@ func TestAccessLogSealResumed(t *testing.T) {
 		t.Fatal(err)
 	}
 	var leaves [][]byte
+	validationFiles := 0
 	for _, o := range objs {
 		leaves = append(leaves, o.SHA256)
+		if strings.HasPrefix(o.Name, validationDir) {
+			validationFiles++
+		}
 	}
-	// 5 package files, the message, its metadata, its aggregazione, the segment.
-	if len(objs) != 5+4 {
+	// 5 package files, the message, its metadata, its aggregazione, the
+	// segment, and the chains' validation data.
+	if validationFiles == 0 || len(objs) != 5+4+validationFiles {
 		t.Fatalf("%d objects", len(objs))
 	}
 	tree, err := ers.Build(crypto.SHA256, leaves)

@@ -79,7 +79,7 @@ func verifyScript(rep *ExportReport, manifestSigner, manifestTSA string, anchors
 	w("")
 	w("# 4. Each package: its index is signed by the conservator (CAdES-T) and the signature file is")
 	w("#    timestamped (RFC 3161), both under the roots above and judged at the timestamp's time;")
-	w("#    each metadata file is listed in the signed index with its hash.")
+	w("#    each metadata, validation and access log file is listed in the signed index with its hash.")
 	var known []string
 	for _, p := range rep.Packages {
 		d := "packages/" + p.ID
@@ -98,7 +98,9 @@ func verifyScript(rep *ExportReport, manifestSigner, manifestTSA string, anchors
 		w(`if run openssl cms -verify -binary -inform DER -in %s/index.xml.p7s -content %s/index.xml -CAfile %s -purpose any%s -out /dev/null; then ok "%s/index.xml is signed under %s"; else bad "%s: the index signature does not verify under %s: $out"; fi`, d, d, sr, at, d, sr, d, sr)
 		w(`if run openssl ts -verify -data %s/index.xml.p7s -in %s/index.xml.p7s.tsr -CAfile %s%s; then ok "%s/index.xml.p7s is timestamped under %s: $(openssl ts -reply -in %s/index.xml.p7s.tsr -text 2>/dev/null | grep 'Time stamp:')"; else bad "%s: the timestamp does not verify under %s: $out"; fi`, d, d, tr, at, d, tr, d, d, tr)
 		writeCRLChecks(&b, d, p, sr, tr)
-		w(`for m in %s/meta/*.xml; do [ -f "$m" ] || continue; h=$(sum "$m"); if grep -qF ">$h</sincro:Hash>" %s/index.xml; then ok "$m is listed in the signed index"; else bad "$m is not listed in the signed index of %s"; fi; done`, d, d, d)
+		// Validation data and access log segments too: a CRL swapped by
+		// whoever can re-sign the manifest is not the one sealed.
+		w(`for m in %s/meta/*.xml %s/validation/*/* %s/accesslog/*; do [ -f "$m" ] || continue; h=$(sum "$m"); if grep -qF ">$h</sincro:Hash>" %s/index.xml; then ok "$m is listed in the signed index"; else bad "$m is not listed in the signed index of %s"; fi; done`, d, d, d, d, d)
 	}
 	w("")
 	w("# 5. Every message is named after its SHA-256 and listed in a signed package index above")

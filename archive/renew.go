@@ -203,6 +203,9 @@ func (a *Archive) Renew(ctx context.Context, opts RenewOptions) (RenewSummary, e
 			check := &ers.Verifier{Roots: vf.Roots, At: time.Now()}
 			_, err = check.Verify(ctx, renewed[0], items[0].digests)
 		}
+		if err == nil {
+			err = a.refuseRevokedToken(ctx, k, tok)
+		}
 		if err != nil {
 			return sum, fmt.Errorf("refusing the renewal timestamp: %w", err)
 		}

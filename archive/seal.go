@@ -415,10 +415,11 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resum
 		if err != nil {
 			return nil, err
 		}
-		if _, err := sip.VerifyCAdES(ctx, p7s, index, signerPool, tsaPool); err != nil {
+		v, err := sip.VerifyCAdES(ctx, p7s, index, signerPool, tsaPool)
+		if err != nil {
 			return nil, fmt.Errorf("refusing the new signature: %w", err)
 		}
-		return p7s, nil
+		return p7s, a.refuseRevokedStamp(ctx, k, v.Timestamp)
 	})
 	if err != nil {
 		return PackageRecord{}, err
@@ -434,10 +435,11 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resum
 		if err != nil {
 			return nil, err
 		}
-		if _, err := timestamp.VerifyResponse(ctx, t.Response, p7s, tsaPool); err != nil {
+		v, err := timestamp.VerifyResponse(ctx, t.Response, p7s, tsaPool)
+		if err != nil {
 			return nil, fmt.Errorf("refusing the TSA's answer: %w", err)
 		}
-		return t.Response, nil
+		return t.Response, a.refuseRevokedStamp(ctx, k, v)
 	})
 	if err != nil {
 		return PackageRecord{}, err

@@ -242,6 +242,9 @@ func (a *Archive) sealEvidence(ctx context.Context, k *sealKit) error {
 		if err == nil {
 			_, err = verifier().Verify(ctx, rec, ers.Digests{crypto.SHA256: leaves[0]})
 		}
+		if err == nil {
+			err = a.refuseRevokedToken(ctx, k, tok)
+		}
 		if err != nil {
 			return fmt.Errorf("refusing the archive timestamp: %w", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -71,13 +72,7 @@ func (a *Archive) chainValidation(ctx context.Context, k *sealKit, what string) 
 		}
 		tsaChain = tok.Chain
 	}
-	f := validation.Fetcher(validation.NewHTTP())
-	if k.devKeys != nil {
-		// The development CA's CRL is made in process: no server runs.
-		f = &validation.Local{Next: f, URLs: map[string]func(context.Context) ([]byte, error){
-			devpki.CRLURL: func(context.Context) ([]byte, error) { return k.devKeys.CRL(time.Now()) },
-		}}
-	}
+	f := validationFetcher(k)
 	b := &validation.Bundle{}
 	for _, c := range []struct {
 		role  string
@@ -100,6 +95,45 @@ func (a *Archive) chainValidation(ctx context.Context, k *sealKit, what string) 
 	}
 	k.validation = b
 	return nil
+}
+
+func validationFetcher(k *sealKit) validation.Fetcher {
+	f := validation.Fetcher(validation.NewHTTP())
+	if k.devKeys != nil {
+		// The development CA's CRL is made in process: no server runs.
+		f = &validation.Local{Next: f, URLs: map[string]func(context.Context) ([]byte, error){
+			devpki.CRLURL: func(context.Context) ([]byte, error) { return k.devKeys.CRL(time.Now()) },
+		}}
+	}
+	return f
+}
+
+// refuseRevokedStamp refuses a new timestamp whose TSA chain is not the
+// one chainValidation judged from its probe (a TSA service with several
+// units, or a hostile one stamping the probe with a unit in good standing)
+// when that chain's revocation information says it is revoked now.
+func (a *Archive) refuseRevokedStamp(ctx context.Context, k *sealKit, ts *timestamp.Verified) error {
+	if ts == nil || k.validation == nil || slices.ContainsFunc(k.validation.Certs, func(c []byte) bool { return bytes.Equal(c, ts.Chain[0].Raw) }) {
+		return nil // the chain judged already (its policy applied there)
+	}
+	now := time.Now()
+	got, _ := validation.Collect(ctx, validationFetcher(k), ts.Chain, now)
+	for _, fd := range validation.Check(got, ts.Chain, now) {
+		if fd.Revoked {
+			return fmt.Errorf("refusing the TSA's answer: its %s", fd)
+		}
+	}
+	return nil
+}
+
+// refuseRevokedToken is refuseRevokedStamp for an archive timestamp
+// (DER token), already verified against the pinned TSA roots.
+func (a *Archive) refuseRevokedToken(ctx context.Context, k *sealKit, token []byte) error {
+	chain, at, err := timestamp.TokenChain(ctx, token, k.roots.TSAPool())
+	if err != nil {
+		return err
+	}
+	return a.refuseRevokedStamp(ctx, k, &timestamp.Verified{Chain: chain, Time: at})
 }
 
 // storeValidation writes the run's validation data into a package (unless

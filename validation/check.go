@@ -75,7 +75,7 @@ func Check(b *Bundle, chain []*x509.Certificate, at time.Time) []Finding {
 			}
 		}
 		for _, raw := range b.OCSP {
-			r, err := ocsp.ParseResponseForCert(raw, c, issuer)
+			r, err := ocspFor(raw, c, issuer)
 			if err != nil {
 				continue // an answer about another certificate
 			}
@@ -83,7 +83,8 @@ func Check(b *Bundle, chain []*x509.Certificate, at time.Time) []Finding {
 			case r.Status == ocsp.Revoked && !r.RevokedAt.After(at):
 				bad(c, true, "revoked at %s, before %s (OCSP answer %s)", r.RevokedAt.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339), sum(raw))
 				judged = true
-			case r.Status == ocsp.Good, r.Status == ocsp.Revoked:
+			case r.Status == ocsp.Revoked, r.Status == ocsp.Good && (r.NextUpdate.IsZero() || !r.NextUpdate.Before(at)):
+				// A good answer covers at only while it is current, as a CRL.
 				covered = true
 			}
 		}

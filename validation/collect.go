@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,7 +67,7 @@ func Collect(ctx context.Context, f Fetcher, chain []*x509.Certificate, now time
 			}
 		case len(httpURLs(c.OCSPServer)) > 0:
 			urls := httpURLs(c.OCSPServer)
-			resp, err := fetchOCSP(ctx, f, urls[0], c, issuer)
+			resp, err := fetchOCSP(ctx, f, urls[0], c, issuer, now)
 			if err != nil {
 				missing = append(missing, Unavailable{Cert: c, Where: urls[0], Err: err})
 				continue
@@ -112,10 +114,24 @@ func crlFrom(crl *x509.RevocationList, issuer *x509.Certificate) error {
 	if err := crl.CheckSignatureFrom(issuer); err != nil {
 		return fmt.Errorf("the CRL is not signed by its issuer %q: %w", issuer.Subject.CommonName, err)
 	}
+	// A delta CRL lists only the latest revocations, and a critical
+	// extension not understood here may narrow the CRL likewise: neither
+	// says "not revoked" (RFC 5280 §5.2, §5.2.4). The issuing distribution
+	// point is the one critical extension of a full CRL kept.
+	for _, e := range crl.Extensions {
+		if e.Id.Equal(oidDeltaCRLIndicator) || e.Critical && !e.Id.Equal(oidIssuingDistributionPoint) {
+			return fmt.Errorf("the CRL of %q carries the extension %v (a delta CRL, or one not understood): not complete revocation information", issuer.Subject.CommonName, e.Id)
+		}
+	}
 	return nil
 }
 
-func fetchOCSP(ctx context.Context, f Fetcher, url string, c, issuer *x509.Certificate) ([]byte, error) {
+var (
+	oidDeltaCRLIndicator        = asn1.ObjectIdentifier{2, 5, 29, 27}
+	oidIssuingDistributionPoint = asn1.ObjectIdentifier{2, 5, 29, 28}
+)
+
+func fetchOCSP(ctx context.Context, f Fetcher, url string, c, issuer *x509.Certificate, now time.Time) ([]byte, error) {
 	req, err := ocsp.CreateRequest(c, issuer, nil)
 	if err != nil {
 		return nil, err
@@ -124,10 +140,31 @@ func fetchOCSP(ctx context.Context, f Fetcher, url string, c, issuer *x509.Certi
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ocsp.ParseResponseForCert(resp, c, issuer); err != nil {
+	r, err := ocspFor(resp, c, issuer)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", url, err)
 	}
+	if !r.NextUpdate.IsZero() && r.NextUpdate.Before(now) {
+		// A replayed old answer: it may predate a revocation.
+		return nil, fmt.Errorf("%s: the OCSP answer expired at %s (nextUpdate)", url, r.NextUpdate.UTC().Format(time.RFC3339))
+	}
 	return resp, nil
+}
+
+// ocspFor reads raw as issuer's answer about c. ParseResponseForCert
+// takes any certificate issuer signed as the responder; RFC 6960
+// §4.2.2.2 wants the issuer itself or one it delegated OCSP signing to,
+// else anyone holding a leaf of the same CA could answer "good".
+func ocspFor(raw []byte, c, issuer *x509.Certificate) (*ocsp.Response, error) {
+	r, err := ocsp.ParseResponseForCert(raw, c, issuer)
+	if err != nil {
+		return nil, err
+	}
+	if r.Certificate != nil && !bytes.Equal(r.Certificate.Raw, issuer.Raw) &&
+		!slices.Contains(r.Certificate.ExtKeyUsage, x509.ExtKeyUsageOCSPSigning) {
+		return nil, fmt.Errorf("the OCSP answer is signed by %q, to which %q did not delegate OCSP signing", r.Certificate.Subject.CommonName, issuer.Subject.CommonName)
+	}
+	return r, nil
 }
 
 func sum(b []byte) string {

@@ -45,7 +45,20 @@ type HTTP struct {
 
 // NewHTTP is an HTTP fetcher with DefaultTimeout and DefaultMaxSize.
 func NewHTTP() *HTTP {
-	return &HTTP{Client: &http.Client{Timeout: DefaultTimeout}, MaxSize: DefaultMaxSize}
+	return &HTTP{Client: &http.Client{Timeout: DefaultTimeout, CheckRedirect: httpOnly}, MaxSize: DefaultMaxSize}
+}
+
+// httpOnly follows a redirect only to another http:// URL, at most 3:
+// a distribution point must not send the fetch elsewhere (https, with
+// its own trust, or further than a CDN's hop or two).
+func httpOnly(req *http.Request, via []*http.Request) error {
+	if req.URL.Scheme != "http" {
+		return fmt.Errorf("redirected to %s: only http:// URLs are fetched", req.URL.Redacted())
+	}
+	if len(via) > 3 {
+		return fmt.Errorf("more than 3 redirects, the last to %s", req.URL.Redacted())
+	}
+	return nil
 }
 
 func (h *HTTP) Get(ctx context.Context, url string) ([]byte, error) {
@@ -69,7 +82,7 @@ func (h *HTTP) do(ctx context.Context, method, url, contentType string, body []b
 	}
 	c := h.Client
 	if c == nil {
-		c = &http.Client{Timeout: DefaultTimeout}
+		c = &http.Client{Timeout: DefaultTimeout, CheckRedirect: httpOnly}
 	}
 	resp, err := c.Do(req)
 	if err != nil {
