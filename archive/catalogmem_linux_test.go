@@ -61,7 +61,7 @@ func TestReleaseMappedDropsResidentPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := mappedKB(t, path)
-	if before < 1000 || after > before/10 {
+	if before < 256 || after > before/10 { // the records compress: some hundreds of KB
 		t.Fatalf("resident catalog pages: %d KB before, %d KB after ReleaseMapped", before, after)
 	}
 	read()
