@@ -51,23 +51,8 @@ func opensslOK(t *testing.T, dir string, args ...string) {
 // TestSealWithUserSignerAndTSA: a PKCS#12 signer the user brings and the
 // TSA served by `conserva tsa serve` from another home.
 func TestSealWithUserSignerAndTSA(t *testing.T) {
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	tsaHome := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv := exec.CommandContext(ctx, bin, "--archive", tsaHome, "tsa", "serve", "--addr", "127.0.0.1:0")
-	stdout, _ := srv.StdoutPipe()
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); srv.Wait() }()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.Contains(line, "http://") {
-		t.Fatalf("tsa serve said %q (%v)", line, err)
-	}
-	url := strings.TrimSpace(line[strings.Index(line, "http://"):])
+	url := startTSA(t, tsaHome) + "/"
 
 	userKeys, err := devpki.LoadOrCreate(filepath.Join(t.TempDir(), "user"))
 	if err != nil {
@@ -230,4 +215,26 @@ func checkSealed(t *testing.T, home string, complete bool) {
 		t.Fatalf("%d messages still pending", pending)
 	}
 	t.Logf("sealed %d pending %d packages %d", sealed, pending, len(indexes))
+}
+
+// startTSA runs `conserva tsa serve` on home until the test ends and
+// returns its base URL (no trailing slash).
+func startTSA(t *testing.T, home string) string {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := exec.CommandContext(ctx, bin, "--archive", home, "tsa", "serve", "--addr", "127.0.0.1:0")
+	stdout, _ := srv.StdoutPipe()
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); srv.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.Contains(line, "http://") {
+		t.Fatalf("tsa serve said %q (%v)", line, err)
+	}
+	return strings.TrimRight(strings.TrimSpace(line[strings.Index(line, "http://"):]), "/")
 }

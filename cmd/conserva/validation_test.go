@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -357,23 +355,8 @@ func containsBytes(list [][]byte, b []byte) bool {
 // /crl: DER, signed by the CA (openssl agrees), with a nextUpdate, the
 // same bytes an archive using these keys makes in process.
 func TestTSAServeCRL(t *testing.T) {
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	home := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv := exec.CommandContext(ctx, bin, "--archive", home, "tsa", "serve", "--addr", "127.0.0.1:0")
-	stdout, _ := srv.StdoutPipe()
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); srv.Wait() }()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.Contains(line, "http://") {
-		t.Fatalf("tsa serve said %q (%v)", line, err)
-	}
-	url := strings.TrimRight(strings.TrimSpace(line[strings.Index(line, "http://"):]), "/")
+	url := startTSA(t, home)
 	resp, err := http.Get(url + "/crl")
 	if err != nil {
 		t.Fatal(err)
