@@ -3,7 +3,6 @@ package archive
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/sha256"
 	"encoding/hex"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/conserva/conserva/accesslog"
-	"github.com/conserva/conserva/ers"
 	"github.com/conserva/conserva/storage"
 )
 
@@ -72,21 +70,7 @@ func TestAccessLogSealResumed(t *testing.T) {
 	if validationFiles == 0 || len(objs) != 5+4+validationFiles {
 		t.Fatalf("%d objects", len(objs))
 	}
-	tree, err := ers.Build(crypto.SHA256, leaves)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := a.readERS(ctx, ersKey(pkgs[0].ID, id, 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	er, err := ers.Parse(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tree.Attach(er.Chains[0][0].TimeStamp); err != nil {
-		t.Fatalf("the tree read back from the index is not the sealed one: %v", err)
-	}
+	sealedTree(t, a, pkgs[0].ID, id, leaves)
 	// The next seal: only the two records appended meanwhile.
 	pkgs, _, err = a.Seal(ctx, SealOptions{})
 	if err != nil || len(pkgs) != 1 || pkgs[0].Messages != 0 || pkgs[0].AccessLog[:4] != "4-5-" {

@@ -55,11 +55,19 @@ func TestResumedTreeIsTheSealedOne(t *testing.T) {
 	for _, o := range objs {
 		leaves = append(leaves, o.SHA256)
 	}
+	sealedTree(t, a, pkgs[0].ID, recs[0].ID, leaves)
+}
+
+// sealedTree: the hash tree built from leaves (the package's objects read
+// back) is the one whose root the archive timestamp of the evidence record
+// of id in pkg covers.
+func sealedTree(t *testing.T, a *Archive, pkg, id string, leaves [][]byte) {
+	t.Helper()
 	tree, err := ers.Build(crypto.SHA256, leaves)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := a.readERS(ctx, ersKey(pkgs[0].ID, recs[0].ID, 1))
+	rec, err := a.readERS(context.Background(), ersKey(pkg, id, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
