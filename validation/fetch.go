@@ -12,11 +12,15 @@ package validation
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"time"
+
+	"github.com/conserva/conserva/internal/redact"
 )
 
 // Limits of a fetch: a CRL of a large CA can be tens of megabytes, but no
@@ -70,12 +74,22 @@ func (h *HTTP) Post(ctx context.Context, url, contentType string, body []byte) (
 }
 
 func (h *HTTP) do(ctx context.Context, method, url, contentType string, body []byte) ([]byte, error) {
+	data, err := h.fetch(ctx, method, url, contentType, body)
+	if err != nil {
+		// A URL comes from a certificate or the configuration and may carry
+		// a password or a key: never shown (rule 6), however the error says it.
+		return nil, fmt.Errorf("%s: %s", redact.URL(url), redact.Text(err.Error()))
+	}
+	return data, nil
+}
+
+func (h *HTTP) fetch(ctx context.Context, method, url, contentType string, body []byte) ([]byte, error) {
 	if !strings.HasPrefix(strings.ToLower(url), "http://") {
-		return nil, fmt.Errorf("%s: only http:// URLs are fetched", url)
+		return nil, errors.New("only http:// URLs are fetched")
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, errors.New("not a URL")
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -85,12 +99,16 @@ func (h *HTTP) do(ctx context.Context, method, url, contentType string, body []b
 		c = &http.Client{Timeout: DefaultTimeout, CheckRedirect: httpOnly}
 	}
 	resp, err := c.Do(req)
+	var ue *neturl.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // its text quotes the URL: said once, redacted, by do
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: HTTP %s", url, resp.Status)
+		return nil, fmt.Errorf("HTTP %s", resp.Status)
 	}
 	limit := h.MaxSize
 	if limit <= 0 {
@@ -98,10 +116,10 @@ func (h *HTTP) do(ctx context.Context, method, url, contentType string, body []b
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", url, err)
+		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: answer larger than %d bytes", url, limit)
+		return nil, fmt.Errorf("answer larger than %d bytes", limit)
 	}
 	return data, nil
 }

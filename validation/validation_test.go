@@ -186,6 +186,19 @@ func TestFetchLimits(t *testing.T) {
 	if _, err := h.Get(ctx, closed.URL+"/crl"); err == nil {
 		t.Fatal("a closed server answered")
 	}
+	// A distribution point with a password or a key in its URL: no error
+	// says them, whatever failed (refused connection, HTTP error, limit).
+	for _, u := range []string{
+		strings.Replace(closed.URL, "http://", "http://crl:s3cretPW@", 1) + "/crl?key=s3cretKEY",
+		strings.Replace(srv.URL, "http://", "http://crl:s3cretPW@", 1) + "/x?key=s3cretKEY",
+		strings.Replace(srv.URL, "http://", "http://crl:s3cretPW@", 1) + "/big?token=s3cretKEY",
+		"https://crl:s3cretPW@example.invalid/crl?key=s3cretKEY",
+	} {
+		_, err := h.Get(ctx, u)
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("fetching a URL with secrets: %v", err)
+		}
+	}
 }
 
 // TestCollectOCSP: a certificate naming only an OCSP responder gets its
