@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -14,11 +16,14 @@ import (
 	"github.com/conserva/conserva/storage"
 )
 
-// BenchmarkSeal seals N catalogued messages (-benchtime Nx sets nothing
-// here: the size is SEAL_N-like fixed at 100,000) into one package with one
-// signature and one timestamp. Run: go test ./archive -run '^$' -bench Seal -benchtime 1x
+// BenchmarkSeal seals 100,000 catalogued messages (SEAL_N overrides, for
+// profiles) into one package with one signature and one timestamp, and
+// their evidence records. Run: go test ./archive -run '^$' -bench Seal -benchtime 1x
 func BenchmarkSeal(b *testing.B) {
-	const n = 100000
+	n := 100000
+	if v, err := strconv.Atoi(os.Getenv("SEAL_N")); err == nil && v > 0 {
+		n = v
+	}
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		a, err := archive.Open(filepath.Join(b.TempDir(), "a"), nil)
