@@ -65,9 +65,10 @@ func TestAccessLogSealResumed(t *testing.T) {
 			validationFiles++
 		}
 	}
-	// 5 package files, the message, its metadata, its aggregazione, the
-	// segment, and the chains' validation data.
-	if validationFiles == 0 || len(objs) != 5+4+validationFiles {
+	// 5 package files, the message, its metadata, its aggregazione,
+	// metadata.tar that holds them, the log segment, and the chains'
+	// validation data.
+	if validationFiles == 0 || len(objs) != 5+5+validationFiles {
 		t.Fatalf("%d objects", len(objs))
 	}
 	sealedTree(t, a, pkgs[0].ID, id, leaves)

@@ -233,10 +233,14 @@ func (a *Archive) writeAggregations(ctx context.Context, prefix string, recs []*
 		if err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(data)
-		name := strings.TrimPrefix(key, prefix)
-		files = append(files, sip.File{ID: "agg-" + strings.TrimSuffix(path.Base(name), ".xml"), Path: key,
-			SHA256: hex.EncodeToString(sum[:]), Format: "application/xml", Extension: "xml", Size: int64(len(data))})
+		files = append(files, aggregationFile(key, data))
 	}
 	return files, nil
+}
+
+// aggregationFile is how the index lists an aggregazione record.
+func aggregationFile(key string, data []byte) sip.File {
+	sum := sha256.Sum256(data)
+	return sip.File{ID: "agg-" + strings.TrimSuffix(path.Base(key), ".xml"), Path: key,
+		SHA256: hex.EncodeToString(sum[:]), Format: "application/xml", Extension: "xml", Size: int64(len(data))}
 }

@@ -120,7 +120,7 @@ func TestAllegato5MetadataEveryKind(t *testing.T) {
 		t.Fatalf("seal: %v %+v", err, pkgs)
 	}
 	checkPackage(t, a, pkgs[0].ID, filepath.Join(a.Dir, "keys", "dev-ca.pem"))
-	pdir := packageDir(a, pkgs[0].ID)
+	pdir := testutil.Unpack(t, packageDir(a, pkgs[0].ID))
 	kinds := map[pec.Kind]bool{}
 	outgoing := 0
 	err = a.Catalog.Scan(func(r *archive.Record) error {

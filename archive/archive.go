@@ -28,6 +28,7 @@ type Archive struct {
 	// RootsOverride are the --signer-roots / --tsa-roots of this run.
 	RootsOverride RootsOptions
 	roots         *Roots
+	segs          *segCache // member indexes of package segments (segments.go)
 }
 
 // Open opens the archive in dir, creating it on first use.
@@ -70,7 +71,7 @@ func open(dir string, log *slog.Logger, anyCatalog bool) (*Archive, error) {
 	if err != nil {
 		log.Warn("the catalog cannot be opened: rebuilding without it", "error", err)
 	}
-	return &Archive{Dir: dir, Config: cfg, Store: store, Catalog: cat, Log: log, Version: "dev"}, nil
+	return &Archive{Dir: dir, Config: cfg, Store: store, Catalog: cat, Log: log, Version: "dev", segs: &segCache{}}, nil
 }
 
 // Close releases the catalog.

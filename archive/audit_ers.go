@@ -98,7 +98,15 @@ func (a *Archive) auditERS(ctx context.Context, recs []*Record, found []Problem)
 			out.Without = append(out.Without, p.ID)
 			return nil
 		}
-		for _, f := range packageFiles {
+		files := packageFiles
+		// Format 2: the segment of the package's metadata has its record too.
+		if ok, err := a.segmentExists(ctx, "packages/"+p.ID+"/"+metadataSegment); err != nil || ok {
+			if err != nil {
+				return err
+			}
+			files = append(files[:len(files):len(files)], metadataSegment)
+		}
+		for _, f := range files {
 			items = append(items, ersItem{pkg: p.ID, name: f, key: "packages/" + p.ID + "/" + f, v: v})
 		}
 		return nil

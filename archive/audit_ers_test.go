@@ -12,7 +12,9 @@ import (
 	"github.com/conserva/conserva/archive"
 	"github.com/conserva/conserva/ers"
 	"github.com/conserva/conserva/internal/testpki"
+	"github.com/conserva/conserva/internal/testutil"
 	"github.com/conserva/conserva/pec"
+	"github.com/conserva/conserva/segment"
 	"github.com/conserva/conserva/timestamp"
 )
 
@@ -45,6 +47,33 @@ func overwrite(t *testing.T, path string, data []byte) {
 	}
 }
 
+// record reads version v of an object's evidence record from its
+// package's segment; ok is false when the segment has none.
+func record(t *testing.T, a *archive.Archive, pkg, name string, v int) ([]byte, bool) {
+	t.Helper()
+	seg, member := testutil.ERSSegment(packageDir(a, pkg), name, v)
+	f, err := os.Open(seg)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	ix, err := segment.ReadIndex(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ix.Lookup(member); !ok {
+		return nil, false
+	}
+	return testutil.ReadMember(t, seg, member), true
+}
+
+// editRecord changes (or, with nil, removes) version v of an object's record.
+func editRecord(t *testing.T, a *archive.Archive, pkg, name string, v int, fn func([]byte) []byte) {
+	t.Helper()
+	seg, member := testutil.ERSSegment(packageDir(a, pkg), name, v)
+	testutil.EditMember(t, seg, member, fn)
+}
+
 func ersProblem(rep archive.AuditReport, key, words string) bool {
 	for _, p := range rep.Problems {
 		if strings.HasSuffix(p.Key, key) && strings.Contains(p.Problem, words) {
@@ -57,7 +86,7 @@ func ersProblem(rep archive.AuditReport, key, words string) bool {
 func TestAuditVerifiesEvidenceRecords(t *testing.T) {
 	a, p := sealedWithERS(t, 3)
 	rep := auditNow(t, a)
-	if len(rep.Problems) != 0 || rep.ERS == nil || rep.ERS.Checked != 3+5 || rep.ERS.Valid != 3+5 || len(rep.ERS.Due) != 0 {
+	if len(rep.Problems) != 0 || rep.ERS == nil || rep.ERS.Checked != 3+6 || rep.ERS.Valid != 3+6 || len(rep.ERS.Due) != 0 {
 		t.Fatalf("intact archive: %+v %+v", rep.Problems, rep.ERS)
 	}
 	// Due within a margin longer than the TSA certificate's life.
@@ -72,16 +101,17 @@ func TestAuditVerifiesEvidenceRecords(t *testing.T) {
 	a.Catalog.Scan(func(r *archive.Record) error { ids = append(ids, r.ID); return nil })
 	dir := packageDir(a, p.ID)
 
-	// A flipped byte in a record.
-	recPath := filepath.Join(dir, "ers", ids[0]+".ers")
-	good, _ := os.ReadFile(recPath)
-	bad := append([]byte(nil), good...)
-	bad[len(bad)-40] ^= 1
-	overwrite(t, recPath, bad)
+	// A flipped byte in a record, inside its package's segment.
+	good, ok := record(t, a, p.ID, ids[0], 1)
+	if !ok {
+		t.Fatal("no record")
+	}
+	editRecord(t, a, p.ID, ids[0], 1, func(b []byte) []byte { b[len(b)-40] ^= 1; return b })
 	if rep := auditNow(t, a); !ersProblem(rep, ids[0]+".ers", "evidence record invalid") {
 		t.Fatalf("flipped byte in the record: %+v", rep.Problems)
 	}
-	overwrite(t, recPath, good)
+	restore := func([]byte) []byte { return good }
+	editRecord(t, a, p.ID, ids[0], 1, restore)
 
 	// A record from a TSA outside the pinned roots.
 	other := testpki.Root(t, "Other TSA CA", testpki.Options{CA: true})
@@ -92,11 +122,11 @@ func TestAuditVerifiesEvidenceRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	overwrite(t, recPath, forged[0])
+	editRecord(t, a, p.ID, ids[0], 1, func([]byte) []byte { return forged[0] })
 	if rep := auditNow(t, a); !ersProblem(rep, ids[0]+".ers", "untrusted") {
 		t.Fatalf("record from another TSA: %+v", rep.Problems)
 	}
-	overwrite(t, recPath, good)
+	editRecord(t, a, p.ID, ids[0], 1, restore)
 
 	// A flipped byte in a package file: its record no longer proves it.
 	chain := filepath.Join(dir, "signer-chain.pem")
@@ -104,7 +134,7 @@ func TestAuditVerifiesEvidenceRecords(t *testing.T) {
 	pem[len(pem)/2] ^= 1
 	overwrite(t, chain, pem)
 	rep = auditNow(t, a)
-	if !ersProblem(rep, "ers/signer-chain.pem.ers", "does not prove") || rep.ERS.Valid != 3+5-1 {
+	if !ersProblem(rep, "ers/signer-chain.pem.ers", "does not prove") || rep.ERS.Valid != 3+6-1 {
 		t.Fatalf("flipped byte in a package file: %+v %+v", rep.Problems, rep.ERS)
 	}
 	// A flipped byte in a message: named once, as damaged.
@@ -118,7 +148,7 @@ func TestAuditVerifiesEvidenceRecords(t *testing.T) {
 		t.Fatalf("flipped byte in a message: %+v", rep.Problems)
 	}
 	// A missing record is named.
-	os.Remove(filepath.Join(dir, "ers", ids[2]+".ers"))
+	editRecord(t, a, p.ID, ids[2], 1, func([]byte) []byte { return nil })
 	if rep := auditNow(t, a); !ersProblem(rep, ids[2]+".ers", "missing") {
 		t.Fatalf("missing record: %+v", rep.Problems)
 	}

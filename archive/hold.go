@@ -30,13 +30,27 @@ func (a *Archive) SetHold(ctx context.Context, ref string, on bool) (HoldResult,
 	holder, isS3 := a.Store.(storage.LegalHolder)
 	if isS3 {
 		res.Backend = "s3"
+		done := map[string]bool{}
 		for _, r := range d.records {
 			if err := holder.SetLegalHold(ctx, r.Key, r.VersionID, on); err != nil {
 				return res, fmt.Errorf("legal hold on %s: %w", r.Key, err)
 			}
 			res.Objects++
 			if r.Package != "" {
+				// Format 2 keeps the metadata in the package's segment:
+				// held whole (the other messages' metadata with it).
 				key := "packages/" + r.Package + "/meta/" + r.ID + ".xml"
+				if seg, _, _ := segmentOf(key); seg != "" {
+					if ok, err := a.segmentExists(ctx, seg); err != nil {
+						return res, err
+					} else if ok {
+						key = seg
+					}
+				}
+				if done[key] {
+					continue
+				}
+				done[key] = true
 				if err := holder.SetLegalHold(ctx, key, "", on); err != nil {
 					return res, fmt.Errorf("legal hold on %s: %w", key, err)
 				}

@@ -658,7 +658,14 @@ func (s storeSource) Walk(ctx context.Context, fn func(ingest.Item) error) error
 
 // readEvidence reads the first version of an object (on S3 a newer version
 // or a delete marker may sit on top of it).
+// A file of a package of format 2 is read from its segment (segments.go).
 func (a *Archive) readEvidence(ctx context.Context, key string) (io.ReadCloser, error) {
+	if seg, member, ok := segmentOf(key); ok {
+		rc, err := a.readMember(ctx, key, seg, member)
+		if !errors.Is(err, errNoSegment) {
+			return rc, err
+		}
+	}
 	return storage.ReadEvidence(ctx, a.Store, key)
 }
 

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -22,6 +23,7 @@ import (
 	"github.com/conserva/conserva/accesslog"
 	"github.com/conserva/conserva/internal/devpki"
 	"github.com/conserva/conserva/internal/redact"
+	"github.com/conserva/conserva/segment"
 	"github.com/conserva/conserva/sip"
 	"github.com/conserva/conserva/storage"
 	"github.com/conserva/conserva/timestamp"
@@ -386,15 +388,11 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resum
 		total += r.Size
 		ix.Messages = append(ix.Messages, sip.File{ID: r.ID, Path: r.Key, SHA256: r.ID, Format: "message/rfc822", Extension: "eml", Size: r.Size})
 	}
-	if ix.Metadata, err = a.writeMetadata(ctx, prefix, recs, firstNonEmpty(j.Retention, a.Config.Retention), resumed); err != nil {
+	// The metadata of each message and the aggregazione record of each
+	// dossier it holds part of (AgID).
+	if ix.Metadata, err = a.writeMetadata(ctx, j.ID, recs, firstNonEmpty(j.Retention, a.Config.Retention), resumed); err != nil {
 		return PackageRecord{}, err
 	}
-	// The aggregazione record of each dossier it holds part of (AgID).
-	agg, err := a.writeAggregations(ctx, prefix, recs, firstNonEmpty(j.Retention, a.Config.Retention))
-	if err != nil {
-		return PackageRecord{}, err
-	}
-	ix.Metadata = append(ix.Metadata, agg...)
 	vfiles, err := a.storeValidation(ctx, prefix, k.validation)
 	if err != nil {
 		return PackageRecord{}, err
@@ -512,10 +510,116 @@ func documentOf(r *Record, retention string) *sip.Document {
 	return documentOfRecord(r, retention)
 }
 
-// writeMetadata stores meta/<sha256>.xml for every message, in parallel:
-// each object is fsynced, and waiting on many at once is what keeps a
-// 100,000-message package within seconds.
-func (a *Archive) writeMetadata(ctx context.Context, prefix string, recs []*Record, retention string, resumed bool) ([]sip.File, error) {
+// writeMetadata stores the metadata of every message (meta/<sha256>.xml)
+// and the aggregazioni (agid.go) in one segment, metadata.tar
+// (segments.go), and returns how the signed index lists them: each file,
+// then the segment itself, so that its every byte is signed.
+func (a *Archive) writeMetadata(ctx context.Context, pkg string, recs []*Record, retention string, resumed bool) ([]sip.File, error) {
+	prefix := "packages/" + pkg + "/"
+	key := prefix + metadataSegment
+	if len(recs) == 0 {
+		return nil, nil // a package of access log lines only
+	}
+	if resumed {
+		// A seal of format 1 interrupted before this version: finished as begun.
+		if _, err := a.Store.Stat(ctx, prefix+"meta/"+recs[0].ID+".xml"); err == nil {
+			files, err := a.writeLooseMetadata(ctx, prefix, recs, retention, resumed)
+			if err != nil {
+				return nil, err
+			}
+			agg, err := a.writeAggregations(ctx, prefix, recs, retention)
+			return append(files, agg...), err
+		}
+		// What an interrupted run stored is what the index lists, even if
+		// a verdict or the retention changed since.
+		if ok, err := a.segmentExists(ctx, key); err != nil || ok {
+			if err != nil {
+				return nil, err
+			}
+			return a.listMetadataSegment(ctx, pkg)
+		}
+	}
+	aggs := aggregationsOf(recs, retention)
+	files := make([]sip.File, 0, len(recs)+len(aggs)+1)
+	// The messages' metadata, then the aggregazioni, made in parallel.
+	name := func(i int) string {
+		if i < len(recs) {
+			return prefix + "meta/" + recs[i].ID + ".xml"
+		}
+		return aggregationKey(prefix, aggs[i-len(recs)].ID)
+	}
+	res, err := a.putSegment(ctx, key, packageTime(pkg), func(w *segment.Writer) error {
+		return ordered(ctx, len(recs)+len(aggs), 2*runtime.GOMAXPROCS(0), func(i int) ([]byte, error) {
+			if i < len(recs) {
+				return documentOf(recs[i], retention).MetadataXML()
+			}
+			return aggs[i-len(recs)].AggregationXML()
+		}, func(i int, data []byte) error {
+			k := name(i)
+			if _, err := w.Add(strings.TrimPrefix(k, prefix), data); err != nil {
+				return err
+			}
+			if i < len(recs) {
+				files = append(files, metaFile(recs[i].ID, k, data))
+			} else {
+				files = append(files, aggregationFile(k, data))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(files, segmentFile(key, res.Info)), nil
+}
+
+// segmentFile is how the index lists a segment.
+func segmentFile(key string, info storage.Info) sip.File {
+	return sip.File{ID: path.Base(key), Path: key, SHA256: info.SHA256, Format: "application/x-tar", Extension: "tar", Size: info.Size}
+}
+
+// listMetadataSegment lists a stored metadata segment as writeMetadata did
+// when it wrote it.
+func (a *Archive) listMetadataSegment(ctx context.Context, pkg string) ([]sip.File, error) {
+	prefix := "packages/" + pkg + "/"
+	key := prefix + metadataSegment
+	rc, err := a.readEvidence(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	var files []sip.File
+	err = segment.Each(io.TeeReader(rc, h), func(m segment.Member, r io.Reader) error {
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		if id, ok := strings.CutPrefix(m.Name, "meta/"); ok {
+			files = append(files, metaFile(strings.TrimSuffix(id, ".xml"), prefix+m.Name, data))
+		} else {
+			files = append(files, aggregationFile(prefix+m.Name, data))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	// The rest of the object (the end blocks) counts in its hash.
+	if _, err := io.Copy(h, rc); err != nil {
+		return nil, err
+	}
+	st, err := a.Store.Stat(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	st.SHA256 = hex.EncodeToString(h.Sum(nil))
+	return append(files, segmentFile(key, st)), nil
+}
+
+// writeLooseMetadata stores meta/<sha256>.xml for every message as objects
+// of their own (format 1), in parallel, with one flush for all.
+func (a *Archive) writeLooseMetadata(ctx context.Context, prefix string, recs []*Record, retention string, resumed bool) ([]sip.File, error) {
 	files := make([]sip.File, len(recs))
 	err := forEach(ctx, len(recs), 8*runtime.GOMAXPROCS(0), func(i int) error {
 		r := recs[i]
@@ -525,7 +629,7 @@ func (a *Archive) writeMetadata(ctx context.Context, prefix string, recs []*Reco
 			// even if a verdict or the retention changed since.
 			meta, err := a.readAll(ctx, key)
 			if err == nil {
-				files[i] = metaFile(r, key, meta)
+				files[i] = metaFile(r.ID, key, meta)
 				return nil
 			}
 			if !errors.Is(err, storage.ErrNotFound) {
@@ -536,7 +640,7 @@ func (a *Archive) writeMetadata(ctx context.Context, prefix string, recs []*Reco
 		if err != nil {
 			return err
 		}
-		files[i] = metaFile(r, key, meta)
+		files[i] = metaFile(r.ID, key, meta)
 		return a.putDeferred(ctx, key, meta)
 	})
 	if err != nil {
@@ -552,9 +656,9 @@ func (a *Archive) writeMetadata(ctx context.Context, prefix string, recs []*Reco
 }
 
 // metaFile is how the index lists a message's metadata file.
-func metaFile(r *Record, key string, meta []byte) sip.File {
+func metaFile(id, key string, meta []byte) sip.File {
 	sum := sha256.Sum256(meta)
-	return sip.File{ID: "meta-" + r.ID, Path: key, SHA256: hex.EncodeToString(sum[:]), Format: "application/xml", Extension: "xml", Size: int64(len(meta))}
+	return sip.File{ID: "meta-" + id, Path: key, SHA256: hex.EncodeToString(sum[:]), Format: "application/xml", Extension: "xml", Size: int64(len(meta))}
 }
 
 // putDeferred stores without a per-object fsync where the store allows it.

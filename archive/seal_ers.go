@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/conserva/conserva/ers"
+	"github.com/conserva/conserva/segment"
 	"github.com/conserva/conserva/sip"
 	"github.com/conserva/conserva/storage"
 	"github.com/conserva/conserva/timestamp"
@@ -81,9 +82,15 @@ func ersKey(pkg, name string, v int) string {
 func (a *Archive) ersVersion(ctx context.Context, pkg string) (int, error) {
 	v := 0
 	for {
-		_, err := a.Store.Stat(ctx, ersKey(pkg, ersMarker, v+1))
-		if errors.Is(err, storage.ErrNotFound) {
-			return v, nil
+		// Each version is a segment (format 2) or loose files with a marker
+		// written last (format 1): a package sealed before segments may be
+		// renewed into one.
+		ok, err := a.segmentExists(ctx, ersSegmentKey(pkg, v+1))
+		if err == nil && !ok {
+			_, err = a.Store.Stat(ctx, ersKey(pkg, ersMarker, v+1))
+			if errors.Is(err, storage.ErrNotFound) {
+				return v, nil
+			}
 		}
 		if err != nil {
 			return v, err
@@ -99,26 +106,23 @@ func (a *Archive) ersVersion(ctx context.Context, pkg string) (int, error) {
 func (a *Archive) packageObjects(ctx context.Context, pkg string) ([]ersObject, error) {
 	prefix := "packages/" + pkg + "/"
 	var out []ersObject
-	var index []byte
 	for _, f := range packageFiles {
-		data, err := a.readAll(ctx, prefix+f)
+		sum, err := a.hashObject(ctx, prefix+f)
 		if err != nil {
 			return nil, fmt.Errorf("package %s: %s: %w", pkg, f, err)
 		}
-		if f == "index.xml" {
-			index = data
-		}
-		sum := sha256.Sum256(data)
-		out = append(out, ersObject{Package: pkg, Key: prefix + f, Name: f, SHA256: sum[:]})
+		out = append(out, ersObject{Package: pkg, Key: prefix + f, Name: f, SHA256: sum})
 	}
-	files, err := indexFiles(index)
+	// The index is read as a stream: 100 MB at 100,000 messages.
+	rc, err := a.readEvidence(ctx, prefix+"index.xml")
 	if err != nil {
-		return nil, fmt.Errorf("package %s: %w", pkg, err)
+		return nil, fmt.Errorf("package %s: index.xml: %w", pkg, err)
 	}
-	for _, f := range files {
+	defer rc.Close()
+	err = sip.EachFile(rc, func(f sip.ListedFile) error {
 		sum, err := hex.DecodeString(f.SHA256)
 		if err != nil || len(sum) != sha256.Size {
-			return nil, fmt.Errorf("package %s: index.xml: bad hash %.80q for %.200q", pkg, f.SHA256, f.Path)
+			return fmt.Errorf("index.xml: bad hash %.80q for %.200q", f.SHA256, f.Path)
 		}
 		o := ersObject{Package: pkg, Key: f.Path, SHA256: sum}
 		switch {
@@ -128,11 +132,29 @@ func (a *Archive) packageObjects(ctx context.Context, pkg string) ([]ersObject, 
 			// meta/, aggregazioni/: leaves of the tree, without records
 			o.Name = strings.TrimPrefix(f.Path, prefix)
 		default:
-			return nil, fmt.Errorf("package %s: index.xml lists %.200q outside the package", pkg, f.Path)
+			return fmt.Errorf("index.xml lists %.200q outside the package", f.Path)
 		}
 		out = append(out, o)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("package %s: %w", pkg, err)
 	}
 	return out, nil
+}
+
+// hashObject is the SHA-256 of a stored object, read as a stream.
+func (a *Archive) hashObject(ctx context.Context, key string) ([]byte, error) {
+	rc, err := a.readEvidence(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, rc); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
 }
 
 // keepObjects remembers what a package just sealed holds, as
@@ -142,12 +164,11 @@ func (a *Archive) keepObjects(ctx context.Context, k *sealKit, pkg string, recs 
 	prefix := "packages/" + pkg + "/"
 	var out []ersObject
 	for _, f := range packageFiles {
-		data, err := a.readAll(ctx, prefix+f)
+		sum, err := a.hashObject(ctx, prefix+f)
 		if err != nil {
 			return fmt.Errorf("package %s: %s: %w", pkg, f, err)
 		}
-		sum := sha256.Sum256(data)
-		out = append(out, ersObject{Package: pkg, Key: prefix + f, Name: f, SHA256: sum[:]})
+		out = append(out, ersObject{Package: pkg, Key: prefix + f, Name: f, SHA256: sum})
 	}
 	for _, r := range recs {
 		sum, err := hex.DecodeString(r.ID)
@@ -280,45 +301,43 @@ func (a *Archive) sealEvidence(ctx context.Context, k *sealKit) error {
 }
 
 // writeRecords stores version v of every object's record, made by rec(i),
-// in parallel and without a per-object fsync; then, once they are durable,
-// the markers.
+// in one segment per package (segments.go): records made in parallel,
+// written in order, each segment durable when stored. A segment is written
+// whole or not at all, so its presence says its version is complete.
 func (a *Archive) writeRecords(ctx context.Context, objs []ersObject, v int, rec func(i int) ([]byte, error)) error {
-	var markers []int
-	rest := make([]int, 0, len(objs))
+	var pkgs []string
+	by := map[string][]int{}
 	for i, o := range objs {
 		if recordless(o.Name) {
 			continue // leaves only: see metaRecords
 		}
-		if o.Name == ersMarker {
-			markers = append(markers, i)
-		} else {
-			rest = append(rest, i)
+		if _, ok := by[o.Package]; !ok {
+			pkgs = append(pkgs, o.Package)
 		}
+		by[o.Package] = append(by[o.Package], i)
 	}
-	put := func(idx []int, deferred bool) error {
-		return forEach(ctx, len(idx), 8*runtime.GOMAXPROCS(0), func(n int) error {
-			i := idx[n]
-			data, err := rec(i)
+	for _, p := range pkgs {
+		key := ersSegmentKey(p, v)
+		// Stored by a run killed after it: the same tree and token made it.
+		if ok, err := a.segmentExists(ctx, key); err != nil || ok {
 			if err != nil {
 				return err
 			}
-			key := ersKey(objs[i].Package, objs[i].Name, v)
-			if deferred {
-				return a.putDeferred(ctx, key, data)
-			}
-			return a.putBytes(ctx, key, data)
+			continue
+		}
+		idx := by[p]
+		dir := "packages/" + p + "/ers/"
+		_, err := a.putSegment(ctx, key, packageTime(p), func(w *segment.Writer) error {
+			return ordered(ctx, len(idx), 2*runtime.GOMAXPROCS(0), func(n int) ([]byte, error) {
+				return rec(idx[n])
+			}, func(n int, data []byte) error {
+				_, err := w.Add(strings.TrimPrefix(ersKey(p, objs[idx[n]].Name, v), dir), data)
+				return err
+			})
 		})
-	}
-	if err := put(rest, true); err != nil {
-		return err
-	}
-	if d, ok := a.Store.(storage.DeferredPutter); ok {
-		if err := d.Sync(ctx); err != nil {
+		if err != nil {
 			return err
 		}
-	}
-	if err := put(markers, false); err != nil {
-		return err
 	}
 	if s, ok := a.Store.(storage.DirSyncer); ok {
 		return s.SyncDirs(ctx)

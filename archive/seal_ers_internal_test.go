@@ -47,8 +47,9 @@ func TestResumedTreeIsTheSealedOne(t *testing.T) {
 	// 5 package files, 3 messages, 3 metadata files and 3 aggregazione
 	// records (these bare records name no dossier: each is its own), and 4
 	// validation files (the signer's, the TSA's and the development CA's
-	// certificates, the CA's CRL).
-	if len(objs) != 5+3+3+3+4 {
+	// certificates, the CA's CRL), and metadata.tar, the segment that
+	// holds the metadata and aggregazione files.
+	if len(objs) != 5+3+3+3+4+1 {
 		t.Fatalf("%d objects", len(objs))
 	}
 	var leaves [][]byte

@@ -16,6 +16,7 @@ import (
 
 	"github.com/conserva/conserva/archive"
 	"github.com/conserva/conserva/ers"
+	"github.com/conserva/conserva/internal/testutil"
 	"github.com/conserva/conserva/internal/devpki"
 	"github.com/conserva/conserva/timestamp"
 )
@@ -72,9 +73,9 @@ func recordsOf(t *testing.T, a *archive.Archive) map[string][]byte {
 			t.Errorf("message %s not sealed", r.ID)
 			return nil
 		}
-		rec, err := os.ReadFile(filepath.Join(packageDir(a, r.Package), "ers", r.ID+".ers"))
-		if err != nil {
-			t.Errorf("message %s: %v", r.ID, err)
+		rec, ok := record(t, a, r.Package, r.ID, 1)
+		if !ok {
+			t.Errorf("message %s: no record", r.ID)
 			return nil
 		}
 		if _, err := ers.VerifyData(context.Background(), rec, readObject(t, a, r.Key), pool, time.Now()); err != nil {
@@ -114,10 +115,10 @@ func TestSealWritesEvidenceRecords(t *testing.T) {
 	var tokens []string
 	for _, p := range pkgs {
 		dir := packageDir(a, p.ID)
-		for _, name := range []string{"index.xml", "index.xml.p7s", "index.xml.p7s.tsr", "signer-chain.pem", "tsa-chain.pem"} {
-			rec, err := os.ReadFile(filepath.Join(dir, "ers", name+".ers"))
-			if err != nil {
-				t.Fatal(err)
+		for _, name := range []string{"index.xml", "index.xml.p7s", "index.xml.p7s.tsr", "signer-chain.pem", "tsa-chain.pem", "metadata.tar"} {
+			rec, ok := record(t, a, p.ID, name, 1)
+			if !ok {
+				t.Fatalf("%s: no record", name)
 			}
 			data, _ := os.ReadFile(filepath.Join(dir, name))
 			if _, err := ers.VerifyData(context.Background(), rec, data, pool, time.Now()); err != nil {
@@ -126,9 +127,10 @@ func TestSealWritesEvidenceRecords(t *testing.T) {
 			er, _ := ers.Parse(rec)
 			tokens = append(tokens, string(er.Chains[0][0].TimeStamp))
 		}
-		all, _ := filepath.Glob(filepath.Join(dir, "ers", "*.ers"))
-		if len(all) != p.Messages+5 {
-			t.Errorf("%s: %d records for %d messages and 5 package files", p.ID, len(all), p.Messages)
+		// One segment holds them all, which tar unpacks.
+		all, _ := filepath.Glob(filepath.Join(testutil.Unpack(t, dir), "ers", "*.ers"))
+		if len(all) != p.Messages+6 {
+			t.Errorf("%s: %d records for %d messages and 6 package files", p.ID, len(all), p.Messages)
 		}
 	}
 	for _, tok := range tokens {

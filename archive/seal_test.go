@@ -5,9 +5,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/hex"
 	"encoding/pem"
 	"io"
 	"math/big"
@@ -21,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/conserva/conserva/archive"
 	"github.com/conserva/conserva/internal/devpki"
 	"github.com/conserva/conserva/internal/pecgen"
@@ -60,11 +63,12 @@ func openssl(t *testing.T, dir string, args ...string) string {
 	return string(out)
 }
 
-// checkPackage verifies a package as an auditor would: openssl for the
-// signature and the timestamp, xmllint for the index, sha256 for the files.
+// checkPackage verifies a package as an auditor would: tar to unpack its
+// segments, openssl for the signature and the timestamp, xmllint for the
+// index and the metadata, sha256 for every file the index lists.
 func checkPackage(t *testing.T, a *archive.Archive, id, tsaCA string) {
 	t.Helper()
-	dir := packageDir(a, id)
+	dir := testutil.Unpack(t, packageDir(a, id))
 	sigCA := filepath.Join(a.Dir, "keys", "dev-ca.pem")
 	openssl(t, dir, "cms", "-verify", "-binary", "-inform", "DER", "-in", "index.xml.p7s", "-content", "index.xml", "-CAfile", sigCA, "-out", os.DevNull)
 	out := openssl(t, dir, "cms", "-cmsout", "-print", "-inform", "DER", "-in", "index.xml.p7s")
@@ -85,6 +89,29 @@ func checkPackage(t *testing.T, a *archive.Archive, id, tsaCA string) {
 		t.Fatalf("metadata does not validate: %v\n%s", err, out)
 	}
 	index, _ := os.ReadFile(filepath.Join(dir, "index.xml"))
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(index); err != nil {
+		t.Fatal(err)
+	}
+	listed := 0
+	for _, f := range doc.FindElements("//File") {
+		p, h := f.SelectElement("Path").Text(), f.SelectElement("Hash").Text()
+		rel, ok := strings.CutPrefix(p, "packages/"+id+"/")
+		if !ok {
+			continue // a message, checked below
+		}
+		data, err := os.ReadFile(filepath.Join(dir, rel))
+		if err != nil {
+			t.Fatalf("%s listed in the index: %v", rel, err)
+		}
+		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != h {
+			t.Fatalf("%s does not match its hash in the index", rel)
+		}
+		listed++
+	}
+	if len(metas) > 0 && listed < len(metas)+1 {
+		t.Fatalf("the index lists %d package files for %d metadata files", listed, len(metas))
+	}
 	a.Catalog.Scan(func(r *archive.Record) error {
 		if r.Package == id && !strings.Contains(string(index), ">"+r.ID+"</sincro:Hash>") {
 			t.Errorf("message %s is not in the index with its hash", r.ID)

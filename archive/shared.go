@@ -31,6 +31,7 @@ type Shared struct {
 	// Wait is how long one use waits for another process to release the
 	// catalog before giving up with ErrBusy.
 	Wait time.Duration
+	segs *segCache // shared by every use: segments never change
 }
 
 // OpenShared opens the archive in dir for shared use. The catalog must be
@@ -40,7 +41,7 @@ func OpenShared(dir string, log *slog.Logger) (*Shared, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Shared{Dir: a.Dir, Config: a.Config, Store: a.Store, Log: a.Log, Version: a.Version, Wait: 10 * time.Second}
+	s := &Shared{Dir: a.Dir, Config: a.Config, Store: a.Store, Log: a.Log, Version: a.Version, Wait: 10 * time.Second, segs: a.segs}
 	if err := a.Close(); err != nil {
 		return nil, err
 	}
@@ -105,6 +106,6 @@ func (s *Shared) use(ctx context.Context, readOnly bool, fn func(*Archive) error
 		return err
 	}
 	defer cat.Close()
-	a := &Archive{Dir: s.Dir, Config: s.Config, Store: s.Store, Catalog: cat, Log: s.Log, Version: s.Version, RootsOverride: s.RootsOverride}
+	a := &Archive{Dir: s.Dir, Config: s.Config, Store: s.Store, Catalog: cat, Log: s.Log, Version: s.Version, RootsOverride: s.RootsOverride, segs: s.segs}
 	return fn(a)
 }

@@ -1,10 +1,14 @@
 package sip
 
 import (
-	"fmt"
+	"bufio"
+	"bytes"
+	"encoding/xml"
+	"io"
+	"strconv"
+	"strings"
 	"time"
 
-	"github.com/beevik/etree"
 	"github.com/conserva/conserva/schemas"
 )
 
@@ -48,105 +52,169 @@ type Index struct {
 // XML renders the index as a SInCRO PIndex. Every attribute is qualified:
 // the schema says attributeFormDefault="qualified".
 func (ix *Index) XML() ([]byte, error) {
-	doc := etree.NewDocument()
-	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
-	root := doc.CreateElement("sincro:PIndex")
-	root.CreateAttr("xmlns:sincro", SincroNS)
-	root.CreateAttr("sincro:language", "it")
-	root.CreateAttr("sincro:uri", "http://www.uni.com/U3011/sincro-v2/PIndex.xsd")
-	root.CreateAttr("sincro:sincroVersion", "2.0")
+	var b bytes.Buffer
+	err := ix.Write(&b)
+	return b.Bytes(), err
+}
 
-	self := root.CreateElement("sincro:SelfDescription")
-	id(self, "local", ix.ID)
-	app := self.CreateElement("sincro:CreatingApplication")
-	app.CreateElement("sincro:Name").SetText("conserva")
-	app.CreateElement("sincro:Version").SetText(ix.AppVersion)
-	app.CreateElement("sincro:Producer").SetText("conserva")
-	more := self.CreateElement("sincro:MoreInfo")
-	more.CreateAttr("sincro:xmlSchema", schemas.PackageNS)
-	info := more.CreateElement("sincro:EmbeddedMetadata").CreateElement("c:PackageInfo")
-	info.CreateAttr("xmlns:c", schemas.PackageNS)
+// Write writes the index as XML in one pass: a package of 100,000
+// messages lists 200,000 files, which a document tree held in memory
+// many times over.
+func (ix *Index) Write(out io.Writer) error {
+	w := &xw{w: bufio.NewWriterSize(out, 64<<10)}
+	w.raw(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+	w.open(0, "sincro:PIndex", "xmlns:sincro", SincroNS, "sincro:language", "it",
+		"sincro:uri", "http://www.uni.com/U3011/sincro-v2/PIndex.xsd", "sincro:sincroVersion", "2.0")
+
+	w.open(1, "sincro:SelfDescription")
+	w.id(2, "local", ix.ID)
+	w.open(2, "sincro:CreatingApplication")
+	w.leaf(3, "sincro:Name", "conserva")
+	w.leaf(3, "sincro:Version", ix.AppVersion)
+	w.leaf(3, "sincro:Producer", "conserva")
+	w.close(2, "sincro:CreatingApplication")
+	w.open(2, "sincro:MoreInfo", "sincro:xmlSchema", schemas.PackageNS)
+	w.open(3, "sincro:EmbeddedMetadata")
+	w.open(4, "c:PackageInfo", "xmlns:c", schemas.PackageNS)
 	var bytes int64
 	for _, f := range ix.Messages {
 		bytes += f.Size
 	}
-	info.CreateElement("c:Messages").SetText(fmt.Sprint(len(ix.Messages)))
-	info.CreateElement("c:Bytes").SetText(fmt.Sprint(bytes))
-	info.CreateElement("c:Created").SetText(ix.Created.UTC().Format(time.RFC3339))
-	info.CreateElement("c:Signer").SetText(ix.SignerName)
-	info.CreateElement("c:TimestampAuthority").SetText(ix.TSAName)
-	for _, w := range ix.Warnings {
-		info.CreateElement("c:Warning").SetText(w)
+	w.leaf(5, "c:Messages", strconv.Itoa(len(ix.Messages)))
+	w.leaf(5, "c:Bytes", strconv.FormatInt(bytes, 10))
+	w.leaf(5, "c:Created", ix.Created.UTC().Format(time.RFC3339))
+	w.leaf(5, "c:Signer", ix.SignerName)
+	w.leaf(5, "c:TimestampAuthority", ix.TSAName)
+	for _, warn := range ix.Warnings {
+		w.leaf(5, "c:Warning", warn)
 	}
+	w.close(4, "c:PackageInfo")
+	w.close(3, "sincro:EmbeddedMetadata")
+	w.close(2, "sincro:MoreInfo")
+	w.close(1, "sincro:SelfDescription")
 
-	vol := root.CreateElement("sincro:PVolume")
-	id(vol, "local", ix.ID)
-	vol.CreateElement("sincro:Label").SetText("PEC " + ix.Created.UTC().Format("2006-01-02"))
+	w.open(1, "sincro:PVolume")
+	w.id(2, "local", ix.ID)
+	w.leaf(2, "sincro:Label", "PEC "+ix.Created.UTC().Format("2006-01-02"))
+	w.close(1, "sincro:PVolume")
 
 	// A FileGroup holds at least one File: a package that seals only the
 	// access log has no messages group.
 	if len(ix.Messages) > 0 || len(ix.AccessLog) == 0 {
-		group(root, "messages", "PEC messages and receipts, byte for byte as received", ix.Messages, "binary")
+		w.group("messages", "PEC messages and receipts, byte for byte as received", ix.Messages, "binary")
 	}
 	if len(ix.Metadata) > 0 {
-		group(root, "metadata", "Metadata of each document (AgID Linee Guida, Allegato 5)", ix.Metadata, "8bit")
+		w.group("metadata", "Metadata of each document (AgID Linee Guida, Allegato 5)", ix.Metadata, "8bit")
 	}
 	if len(ix.AccessLog) > 0 {
-		group(root, "accesslog", "Access log of the web interface: hash-chained JSON lines, byte for byte", ix.AccessLog, "8bit")
+		w.group("accesslog", "Access log of the web interface: hash-chained JSON lines, byte for byte", ix.AccessLog, "8bit")
 	}
 
-	proc := root.CreateElement("sincro:Process")
-	agent(proc, "sincro:Submitter", ix.Submitter, "", "")
-	agent(proc, "sincro:Holder", ix.Holder, "sincro:holderRole", "soggetto produttore")
-	agent(proc, "sincro:AuthorizedSigner", ix.AuthorizedSigner, "sincro:signerRole", "responsabile della conservazione")
-	ts := proc.CreateElement("sincro:TimeReference").CreateElement("sincro:TimeStamp")
-	ts.CreateAttr("sincro:encoding", "binary")
-	ts.CreateAttr("sincro:format", "application/timestamp-reply")
-	ts.CreateAttr("sincro:normal", ix.Created.UTC().Format(time.RFC3339))
-	ts.SetText(ix.TimestampPath)
-	proc.CreateElement("sincro:LawsAndRegulations").SetText(
+	w.open(1, "sincro:Process")
+	w.agent("sincro:Submitter", ix.Submitter, "", "")
+	w.agent("sincro:Holder", ix.Holder, "sincro:holderRole", "soggetto produttore")
+	w.agent("sincro:AuthorizedSigner", ix.AuthorizedSigner, "sincro:signerRole", "responsabile della conservazione")
+	w.open(2, "sincro:TimeReference")
+	w.leaf(3, "sincro:TimeStamp", ix.TimestampPath, "sincro:encoding", "binary", "sincro:format", "application/timestamp-reply",
+		"sincro:normal", ix.Created.UTC().Format(time.RFC3339))
+	w.close(2, "sincro:TimeReference")
+	w.leaf(2, "sincro:LawsAndRegulations",
 		"DPR 68/2005; DM 2 novembre 2005; D.Lgs 82/2005 (CAD) art. 43-44; AgID Linee Guida sulla formazione, gestione e conservazione dei documenti informatici (2021); codice civile art. 2220")
-	doc.Indent(1)
-	return doc.WriteToBytes()
+	w.close(1, "sincro:Process")
+	w.close(0, "sincro:PIndex")
+	if w.err != nil {
+		return w.err
+	}
+	return w.w.Flush()
 }
 
-func id(parent *etree.Element, scheme, value string) {
-	e := parent.CreateElement("sincro:ID")
-	e.CreateAttr("sincro:scheme", scheme)
-	e.SetText(value)
+// xw writes indented XML (one space per level, as the index always was),
+// keeping the first error.
+type xw struct {
+	w   *bufio.Writer
+	err error
 }
 
-func group(root *etree.Element, gid, label string, files []File, encoding string) {
-	g := root.CreateElement("sincro:FileGroup")
-	id(g, "local", gid)
-	g.CreateElement("sincro:Label").SetText(label)
-	for _, f := range files {
-		fe := g.CreateElement("sincro:File")
-		fe.CreateAttr("sincro:encoding", encoding)
-		fe.CreateAttr("sincro:extension", f.Extension)
-		fe.CreateAttr("sincro:format", f.Format)
-		id(fe, "local", f.ID)
-		fe.CreateElement("sincro:Path").SetText(f.Path)
-		h := fe.CreateElement("sincro:Hash")
-		h.CreateAttr("sincro:hashFunction", "SHA-256")
-		h.SetText(f.SHA256)
+func (w *xw) raw(s string) {
+	if w.err == nil {
+		_, w.err = w.w.WriteString(s)
 	}
 }
 
-func agent(parent *etree.Element, tag string, a Agent, roleAttr, role string) {
-	e := parent.CreateElement(tag)
+func (w *xw) text(s string) {
+	if w.err == nil {
+		w.err = xml.EscapeText(w.w, []byte(s))
+	}
+}
+
+func (w *xw) indent(depth int) {
+	w.raw(strings.Repeat(" ", depth))
+}
+
+// start writes <tag a="v"...> without a line break.
+func (w *xw) start(depth int, tag string, attrs ...string) {
+	w.indent(depth)
+	w.raw("<" + tag)
+	for i := 0; i+1 < len(attrs); i += 2 {
+		w.raw(" " + attrs[i] + `="`)
+		w.text(attrs[i+1])
+		w.raw(`"`)
+	}
+	w.raw(">")
+}
+
+func (w *xw) open(depth int, tag string, attrs ...string) {
+	w.start(depth, tag, attrs...)
+	w.raw("\n")
+}
+
+func (w *xw) close(depth int, tag string) {
+	w.indent(depth)
+	w.raw("</" + tag + ">\n")
+}
+
+// leaf writes an element holding only text.
+func (w *xw) leaf(depth int, tag, text string, attrs ...string) {
+	w.start(depth, tag, attrs...)
+	w.text(text)
+	w.raw("</" + tag + ">\n")
+}
+
+func (w *xw) id(depth int, scheme, value string) {
+	w.leaf(depth, "sincro:ID", value, "sincro:scheme", scheme)
+}
+
+func (w *xw) group(gid, label string, files []File, encoding string) {
+	w.open(1, "sincro:FileGroup")
+	w.id(2, "local", gid)
+	w.leaf(2, "sincro:Label", label)
+	for _, f := range files {
+		w.open(2, "sincro:File", "sincro:encoding", encoding, "sincro:extension", f.Extension, "sincro:format", f.Format)
+		w.id(3, "local", f.ID)
+		w.leaf(3, "sincro:Path", f.Path)
+		w.leaf(3, "sincro:Hash", f.SHA256, "sincro:hashFunction", "SHA-256")
+		w.close(2, "sincro:File")
+	}
+	w.close(1, "sincro:FileGroup")
+}
+
+func (w *xw) agent(tag string, a Agent, roleAttr, role string) {
 	kind := "natural person"
 	if a.Legal {
 		kind = "legal person"
 	}
-	e.CreateAttr("sincro:agentType", kind)
+	attrs := []string{"sincro:agentType", kind}
 	if roleAttr != "" {
-		e.CreateAttr(roleAttr, role)
+		attrs = append(attrs, roleAttr, role)
 	}
-	e.CreateElement("sincro:AgentName").CreateElement("sincro:FormalName").SetText(a.Name)
+	w.open(2, tag, attrs...)
+	w.open(3, "sincro:AgentName")
+	w.leaf(4, "sincro:FormalName", a.Name)
+	w.close(3, "sincro:AgentName")
 	doc := a.Document
 	if doc == "" {
 		doc = "Manuale di conservazione"
 	}
-	e.CreateElement("sincro:RelevantDocument").SetText(doc)
+	w.leaf(3, "sincro:RelevantDocument", doc)
+	w.close(2, tag)
 }

@@ -32,8 +32,19 @@ func TestBouncyCastleVerifiesSealedRecords(t *testing.T) {
 	tmp := t.TempDir()
 	tsa := filepath.Join(tmp, "tsa.der")
 	os.WriteFile(tsa, keys.TSA.Cert.Raw, 0o644)
-	base := strings.TrimSuffix(rec, ".ers")
-	v2, v3 := base+".2.ers", base+".3.ers"
+	// The renewals' records, unpacked from their segments.
+	var v2, v3 string
+	for _, p := range unpackedRecords(t, home) {
+		switch filepath.Base(p) {
+		case strings.TrimSuffix(filepath.Base(rec), ".ers") + ".2.ers":
+			v2 = p
+		case strings.TrimSuffix(filepath.Base(rec), ".ers") + ".3.ers":
+			v3 = p
+		}
+	}
+	if v2 == "" || v3 == "" {
+		t.Fatal("no renewed records")
+	}
 	// Each record carries the chains' validation data in its cryptoInfos
 	// (the development CA's CRL among them): Bouncy Castle reads past them.
 	for _, f := range []string{rec, v2, v3} {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/conserva/conserva/internal/testutil"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -49,13 +50,10 @@ func ersVersions(t *testing.T, home string) map[string]int {
 	out := map[string]int{}
 	pkgs, _ := filepath.Glob(filepath.Join(home, "store", "packages", "*"))
 	for _, p := range pkgs {
+		// A version is complete when its segment is stored.
 		v := 0
 		for {
-			name := "index.xml.ers"
-			if v+1 > 1 {
-				name = "index.xml." + fmtInt(v+1) + ".ers"
-			}
-			if _, err := os.Stat(filepath.Join(p, "ers", name)); err != nil {
+			if seg, _ := testutil.ERSSegment(p, "index.xml", v+1); !fileExists(seg) {
 				break
 			}
 			v++
@@ -156,13 +154,12 @@ func TestRenewSurvivesKill9(t *testing.T) {
 			t.Fatalf("package %s: version %d after a completed renewal", pkg, v)
 		}
 		for _, id := range ids {
-			if _, err := os.Stat(filepath.Join(home, "store", "packages", pkg, "ers", id+"."+fmtInt(v)+".ers")); err != nil {
-				t.Fatalf("version %d is marked complete but lacks a record: %v", v, err)
-			}
+			seg, member := testutil.ERSSegment(filepath.Join(home, "store", "packages", pkg), id, v)
+			testutil.ReadMember(t, seg, member) // fails the test when absent
 		}
 	}
 	r := auditJSON(t, home)
-	if r.code != 0 || !strings.Contains(r.stdout, `"ers":{"checked":305,"valid":305`) {
+	if r.code != 0 || !strings.Contains(r.stdout, `"ers":{"checked":306,"valid":306`) {
 		t.Fatalf("audit after the kills: %d %s", r.code, r.stdout)
 	}
 }

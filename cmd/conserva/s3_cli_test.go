@@ -69,9 +69,9 @@ func TestS3ArchiveEndToEnd(t *testing.T) {
 			t.Fatalf("%s: a locked version was deleted", obj.Key)
 		}
 	}
-	// 4 messages; per package: 4 meta, 1 aggregazione, index, p7s, tsr,
-	// 2 chains, an evidence record for each message and package file and
-	// their marker; the pinned roots file (the development CA), the
+	// 4 messages; per package: index, p7s, tsr, 2 chains, metadata.tar
+	// (4 meta, 1 aggregazione: no object of their own), one segment of
+	// evidence records; the pinned roots file (the development CA), the
 	// providers' anchors; the ingest run's rapporto di versamento.
 	prefixes := map[string]int{}
 	for _, k := range keys {
@@ -91,7 +91,7 @@ func TestS3ArchiveEndToEnd(t *testing.T) {
 	}
 	// And the validation data: the development signer's, TSA's and CA's
 	// certificates and the CA's CRL.
-	if prefixes["messages"] != 4 || prefixes["meta"] != 4 || prefixes["aggregazioni"] != 1 || prefixes["validation"] != 4 || prefixes["ers"] < 4 || prefixes["trust"] != 2 || prefixes["packages"] != 5 || prefixes["reports"] < 3 {
+	if prefixes["messages"] != 4 || prefixes["meta"] != 0 || prefixes["aggregazioni"] != 0 || prefixes["validation"] != 4 || prefixes["ers"] != 1 || prefixes["trust"] != 2 || prefixes["packages"] != 6 || prefixes["reports"] < 3 {
 		t.Fatalf("%d objects in the bucket: %v\n%s", n, prefixes, strings.Join(keys, "\n"))
 	}
 	before := conserva(t, append(cfg, "search", "--json")...).stdout

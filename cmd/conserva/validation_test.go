@@ -275,11 +275,10 @@ func TestRenewalFetchesFreshValidationData(t *testing.T) {
 	defer srv.Close()
 	home := filepath.Join(t.TempDir(), "archive")
 	dir := sealOne(t, home, 1, "--tsa-url", srv.URL, "--tsa-roots", caPEM)
-	crls := func(rec string) [][]byte {
-		der, err := os.ReadFile(rec)
-		if err != nil {
-			t.Fatal(err)
-		}
+	// Records are read from their segment, version v.
+	crls := func(v int) [][]byte {
+		seg, member := testutil.ERSSegment(dir, "index.xml.p7s.tsr", v)
+		der := testutil.ReadMember(t, seg, member)
 		er, err := ers.Parse(der)
 		if err != nil {
 			t.Fatal(err)
@@ -290,7 +289,7 @@ func TestRenewalFetchesFreshValidationData(t *testing.T) {
 		}
 		return b.CRLs
 	}
-	first := crls(filepath.Join(dir, "ers", "index.xml.p7s.tsr.ers"))
+	first := crls(1)
 	before := ca.fetched.Load()
 	// The development signer's CA's CRL, and the TSA's CA's.
 	if len(first) != 2 || before == 0 {
@@ -299,7 +298,7 @@ func TestRenewalFetchesFreshValidationData(t *testing.T) {
 	if r := conserva(t, "--archive", home, "renew", "--force", "--tsa-url", srv.URL, "--tsa-roots", caPEM); r.code != 0 {
 		t.Fatalf("renew: %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	renewed := crls(filepath.Join(dir, "ers", "index.xml.p7s.tsr.2.ers"))
+	renewed := crls(2)
 	if r := conserva(t, "--archive", home, "audit", "--tsa-roots", caPEM); r.code != 0 {
 		t.Fatalf("audit after the renewal: %d %s %s", r.code, r.stdout, r.stderr)
 	}
@@ -313,7 +312,7 @@ func TestRenewalFetchesFreshValidationData(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, `"TSA rinnovi"`) || !strings.Contains(r.stderr, "revoked at") {
 		t.Fatalf("renew with a revoked TSA: %d %s", r.code, r.stderr)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "ers", "index.xml.p7s.tsr.3.ers")); err == nil {
+	if seg, _ := testutil.ERSSegment(dir, "index.xml.p7s.tsr", 3); fileExists(seg) {
 		t.Fatal("a record renewed with a revoked TSA")
 	}
 
@@ -325,8 +324,9 @@ func TestRenewalFetchesFreshValidationData(t *testing.T) {
 	}
 	revokedCRL, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	recPath := filepath.Join(dir, "ers", "index.xml.p7s.tsr.2.ers")
-	der, _ := os.ReadFile(recPath)
+	seg, member := testutil.ERSSegment(dir, "index.xml.p7s.tsr", 2)
+	good, _ := os.ReadFile(seg)
+	der := testutil.ReadMember(t, seg, member)
 	er, _ := ers.Parse(der)
 	b, _ := validation.FromCryptoInfos(er.CryptoInfos)
 	b.CRLs = [][]byte{revokedCRL}
@@ -334,12 +334,17 @@ func TestRenewalFetchesFreshValidationData(t *testing.T) {
 		t.Fatal(err)
 	}
 	forged, _ := er.Marshal()
-	restore := overwrite(t, recPath, forged)
+	testutil.EditMember(t, seg, member, func([]byte) []byte { return forged })
 	r = conserva(t, "--archive", home, "audit", "--tsa-roots", caPEM)
 	if r.code != 1 || !strings.Contains(r.stdout, "index.xml.p7s.tsr.2.ers: archive timestamp") || !strings.Contains(r.stdout, `"TSA rinnovi"`) || !strings.Contains(r.stdout, "revoked at") {
 		t.Fatalf("audit of a record whose CRL revokes its TSA: %d %s", r.code, r.stdout)
 	}
-	restore()
+	overwrite(t, seg, good)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func containsBytes(list [][]byte, b []byte) bool {

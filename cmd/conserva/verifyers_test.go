@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/conserva/conserva/internal/testutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,7 @@ func sealedMessage(t *testing.T, n int) (home, msg, rec string) {
 	if r := conserva(t, "--archive", home, "seal"); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
-	recs, _ := filepath.Glob(filepath.Join(home, "store", "packages", "*", "ers", "*.ers"))
+	recs := unpackedRecords(t, home)
 	for _, p := range recs {
 		name := strings.TrimSuffix(filepath.Base(p), ".ers")
 		if len(name) == 64 {
@@ -28,6 +29,19 @@ func sealedMessage(t *testing.T, n int) (home, msg, rec string) {
 	}
 	t.Fatalf("no message record among %v", recs)
 	return
+}
+
+// unpackedRecords unpacks every package's segments as an auditor would
+// (tar) and returns the record files of every version.
+func unpackedRecords(t *testing.T, home string) []string {
+	t.Helper()
+	pkgs, _ := filepath.Glob(filepath.Join(home, "store", "packages", "*"))
+	var recs []string
+	for _, p := range pkgs {
+		more, _ := filepath.Glob(filepath.Join(testutil.Unpack(t, p), "ers", "*.ers"))
+		recs = append(recs, more...)
+	}
+	return recs
 }
 
 func TestVerifyERS(t *testing.T) {
