@@ -16,8 +16,8 @@ import (
 
 	"github.com/conserva/conserva/archive"
 	"github.com/conserva/conserva/ers"
-	"github.com/conserva/conserva/internal/testutil"
 	"github.com/conserva/conserva/internal/devpki"
+	"github.com/conserva/conserva/internal/testutil"
 	"github.com/conserva/conserva/timestamp"
 )
 
