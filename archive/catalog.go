@@ -41,7 +41,8 @@ var (
 	bucketPackages = []byte("packages")
 	bucketSources  = []byte("sources")
 	bucketUsers    = []byte("users") // web users (users.go)
-	indexBuckets   = [][]byte{bucketMsgID, bucketIdent, bucketAddr, bucketDate, bucketWord, bucketKind, bucketFlagged, bucketMailbox}
+	bucketWait     = []byte("ix_wait") // value "": records waiting for a package (catalog_wait.go)
+	indexBuckets   = [][]byte{bucketMsgID, bucketIdent, bucketAddr, bucketDate, bucketWord, bucketKind, bucketFlagged, bucketMailbox, bucketWait}
 	allBuckets     = append([][]byte{bucketRecords, bucketIDs, bucketTally, bucketMeta, bucketPackages, bucketAudits, bucketSources, bucketTrust, bucketReports, bucketScarto, bucketUsers}, indexBuckets...)
 
 	// Format 1.
@@ -89,7 +90,9 @@ func OpenCatalog(path string, timeout time.Duration) (*Catalog, error) {
 		return nil, fmt.Errorf("opening catalog %s: %w", path, err)
 	}
 	c := &Catalog{db: safeDB{db}}
+	fillWait := false
 	err = c.db.Update(func(tx *bolt.Tx) error {
+		fillWait = tx.Bucket(bucketWait) == nil && tx.Bucket(bucketRecords) != nil
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -97,6 +100,9 @@ func OpenCatalog(path string, timeout time.Duration) (*Catalog, error) {
 		}
 		return nil
 	})
+	if err == nil && fillWait {
+		err = c.fillWait()
+	}
 	migrated := false
 	if err == nil {
 		migrated, err = c.migrate1()
@@ -442,7 +448,7 @@ func stateOf(r *Record, seq uint64) recordState {
 	var st recordState
 	seen := map[string]bool{}
 	add := func(bucket []byte, value string) {
-		if value == "" && !bytes.Equal(bucket, bucketDate) && !bytes.Equal(bucket, bucketFlagged) {
+		if value == "" && !bytes.Equal(bucket, bucketDate) && !bytes.Equal(bucket, bucketFlagged) && !bytes.Equal(bucket, bucketWait) {
 			return
 		}
 		k := string(catalogfmt.IndexKey(ixValue(value), stamp, seq))
@@ -467,6 +473,9 @@ func stateOf(r *Record, seq uint64) recordState {
 	add(bucketKind, string(r.Kind))
 	if r.Flagged {
 		add(bucketFlagged, "")
+	}
+	if waiting(r) {
+		add(bucketWait, "")
 	}
 	if len(r.Sources) > 0 && r.Sources[0] != "" {
 		add(bucketMailbox, mailboxOf(r))
@@ -828,37 +837,6 @@ func (c *Catalog) Packages(fn func(PackageRecord) error) error {
 			}
 			return fn(p)
 		})
-	})
-}
-
-// markSealed records a package and its members in one transaction, and
-// ends the sealing journal: until then no message counts as sealed.
-func (c *Catalog) markSealed(p PackageRecord, ids []string) error {
-	return c.update(func(t *txn) error {
-		for _, id := range ids {
-			_, r, err := t.get(id)
-			if err != nil {
-				return err
-			}
-			if r == nil {
-				return fmt.Errorf("sealing %s: message %s is not catalogued", p.ID, id)
-			}
-			if r.Package != "" && r.Package != p.ID {
-				return fmt.Errorf("sealing %s: message %s is already in package %s", p.ID, id, r.Package)
-			}
-			r.Package = p.ID
-			if err := t.put(r); err != nil {
-				return err
-			}
-		}
-		data, err := json.Marshal(p)
-		if err != nil {
-			return err
-		}
-		if err := t.tx.Bucket(bucketPackages).Put([]byte(p.ID), data); err != nil {
-			return err
-		}
-		return t.tx.Bucket(bucketMeta).Delete([]byte(journalKey))
 	})
 }
 

@@ -340,11 +340,10 @@ func (a *Archive) nextJournal(ctx context.Context, k *sealKit) (*journal, bool, 
 	if err != nil {
 		return nil, false, fmt.Errorf("max_package_bytes: %w", err)
 	}
+	// Damaged or missing records wait for nothing: they are not indexed.
 	var pending []*Record
-	err = a.Catalog.Scan(func(r *Record) error {
-		if r.Package == "" && r.Damage == "" { // damaged or missing: nothing to seal
-			pending = append(pending, r)
-		}
+	err = a.Catalog.Waiting(func(r *Record) error {
+		pending = append(pending, r)
 		return nil
 	})
 	if err != nil || (len(pending) == 0 && j.AccessLog == nil) {
@@ -470,7 +469,7 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resum
 			return PackageRecord{}, err
 		}
 	}
-	return p, a.Catalog.markSealed(p, j.IDs)
+	return p, a.Catalog.markSealedRecords(p, recs)
 }
 
 // reuseOr returns the object under key if a previous, interrupted run

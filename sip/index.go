@@ -142,21 +142,32 @@ func (w *xw) raw(s string) {
 }
 
 func (w *xw) text(s string) {
-	if w.err == nil {
-		w.err = xml.EscapeText(w.w, []byte(s))
+	if w.err != nil {
+		return
 	}
+	// Ids, paths and hashes need no escaping: written as they are.
+	if !strings.ContainsAny(s, "&<>\"'\t\n\r") {
+		_, w.err = w.w.WriteString(s)
+		return
+	}
+	w.err = xml.EscapeText(w.w, []byte(s))
 }
 
+const spaces = "          "
+
 func (w *xw) indent(depth int) {
-	w.raw(strings.Repeat(" ", depth))
+	w.raw(spaces[:min(depth, len(spaces))])
 }
 
 // start writes <tag a="v"...> without a line break.
 func (w *xw) start(depth int, tag string, attrs ...string) {
 	w.indent(depth)
-	w.raw("<" + tag)
+	w.raw("<")
+	w.raw(tag)
 	for i := 0; i+1 < len(attrs); i += 2 {
-		w.raw(" " + attrs[i] + `="`)
+		w.raw(" ")
+		w.raw(attrs[i])
+		w.raw(`="`)
 		w.text(attrs[i+1])
 		w.raw(`"`)
 	}
@@ -170,14 +181,20 @@ func (w *xw) open(depth int, tag string, attrs ...string) {
 
 func (w *xw) close(depth int, tag string) {
 	w.indent(depth)
-	w.raw("</" + tag + ">\n")
+	w.end(tag)
+}
+
+func (w *xw) end(tag string) {
+	w.raw("</")
+	w.raw(tag)
+	w.raw(">\n")
 }
 
 // leaf writes an element holding only text.
 func (w *xw) leaf(depth int, tag, text string, attrs ...string) {
 	w.start(depth, tag, attrs...)
 	w.text(text)
-	w.raw("</" + tag + ">\n")
+	w.end(tag)
 }
 
 func (w *xw) id(depth int, scheme, value string) {
