@@ -40,7 +40,7 @@ var (
 	bucketMeta     = []byte("meta")
 	bucketPackages = []byte("packages")
 	bucketSources  = []byte("sources")
-	bucketUsers    = []byte("users") // web users (users.go)
+	bucketUsers    = []byte("users")   // web users (users.go)
 	bucketWait     = []byte("ix_wait") // value "": records waiting for a package (catalog_wait.go)
 	indexBuckets   = [][]byte{bucketMsgID, bucketIdent, bucketAddr, bucketDate, bucketWord, bucketKind, bucketFlagged, bucketMailbox, bucketWait}
 	allBuckets     = append([][]byte{bucketRecords, bucketIDs, bucketTally, bucketMeta, bucketPackages, bucketAudits, bucketSources, bucketTrust, bucketReports, bucketScarto, bucketUsers}, indexBuckets...)
