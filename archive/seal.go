@@ -168,6 +168,8 @@ type sealKit struct {
 	// The access log is cut once per run: a server appending all along
 	// must not keep the run making packages.
 	logCut bool
+	// The records of the package nextJournal just began, as it read them.
+	chosen []*Record
 }
 
 // sealKeys picks the signer and the TSA (given, configured, or the
@@ -351,23 +353,32 @@ func (a *Archive) nextJournal(ctx context.Context, k *sealKit) (*journal, bool, 
 	}
 	sort.Slice(pending, func(i, k int) bool { return pending[i].IngestedAt.Before(pending[k].IngestedAt) })
 	var size int64
+	var chosen []*Record
 	for _, r := range pending {
 		if len(j.IDs) > 0 && (len(j.IDs) >= maxMsgs || size+r.Size > maxBytes) {
 			break
 		}
 		j.IDs = append(j.IDs, r.ID)
+		chosen = append(chosen, r)
 		size += r.Size
 	}
 	sort.Strings(j.IDs)
+	// Kept for sealPackage, which would otherwise read them again.
+	sort.Slice(chosen, func(i, k int) bool { return chosen[i].ID < chosen[k].ID })
+	k.chosen = chosen
 	j.ID, j.Created = newPackageID()
 	return &j, false, a.Catalog.putJSON(bucketMeta, journalKey, j)
 }
 
 func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resumed bool) (PackageRecord, error) {
 	prefix := "packages/" + j.ID + "/"
-	recs, err := a.Catalog.records(j.IDs)
-	if err != nil {
-		return PackageRecord{}, err
+	recs := k.chosen
+	k.chosen = nil
+	var err error
+	if len(recs) != len(j.IDs) || resumed {
+		if recs, err = a.Catalog.records(j.IDs); err != nil {
+			return PackageRecord{}, err
+		}
 	}
 	if len(recs) != len(j.IDs) {
 		return PackageRecord{}, fmt.Errorf("%d of %d messages are not catalogued", len(j.IDs)-len(recs), len(j.IDs))
