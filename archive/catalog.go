@@ -451,7 +451,11 @@ func stateOf(r *Record, seq uint64) recordState {
 		if value == "" && !bytes.Equal(bucket, bucketDate) && !bytes.Equal(bucket, bucketFlagged) && !bytes.Equal(bucket, bucketWait) {
 			return
 		}
-		k := string(catalogfmt.IndexKey(ixValue(value), stamp, seq))
+		at := stamp
+		if bytes.Equal(bucket, bucketWait) {
+			at = 0 // in the order catalogued: a seal takes the oldest first
+		}
+		k := string(catalogfmt.IndexKey(ixValue(value), at, seq))
 		if !seen[string(bucket)+k] {
 			seen[string(bucket)+k] = true
 			st.keys = append(st.keys, indexEntry{bucket, k})

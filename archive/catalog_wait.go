@@ -3,8 +3,8 @@ package archive
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"math"
 	"runtime"
 
 	"github.com/conserva/conserva/internal/catalogfmt"
@@ -17,7 +17,8 @@ import (
 // damaged or missing (nothing to seal).
 func waiting(r *Record) bool { return r.Package == "" && r.Damage == "" }
 
-// Waiting calls fn for every record waiting for a package.
+// Waiting calls fn for every record waiting for a package, in the order
+// they were catalogued; fn returns errStop to end early.
 func (c *Catalog) Waiting(fn func(*Record) error) error {
 	if c.legacy {
 		return c.Scan(func(r *Record) error {
@@ -28,7 +29,7 @@ func (c *Catalog) Waiting(fn func(*Record) error) error {
 		})
 	}
 	return c.view(func(t *txn) error {
-		return t.each(bucketWait, "", false, 0, math.MaxUint32, func(r *Record, _ []byte) error {
+		return t.each(bucketWait, "", false, 0, 0, func(r *Record, _ []byte) error {
 			if !waiting(r) {
 				return fmt.Errorf("catalog: %s is indexed as waiting for a package but is in %q: %w", r.ID, r.Package, ErrCatalogDamaged)
 			}
@@ -64,20 +65,20 @@ func (c *Catalog) fillWait() error {
 }
 
 // markSealedRecords records that recs (read by this seal, which holds the
-// catalog for writing: nobody else changed them since) are in package p.
+// catalog for writing: nobody else changed them since) are in package p,
+// and sets their Package.
 // The records are encoded again in parallel, outside the transaction; the
 // transaction only stores them and moves them out of the waiting index.
 func (c *Catalog) markSealedRecords(p PackageRecord, recs []*Record) error {
 	enc := make([][]byte, len(recs))
-	sealed := make([]*Record, len(recs))
 	err := forEach(context.Background(), len(recs), runtime.GOMAXPROCS(0), func(i int) error {
 		r := *recs[i]
 		if r.Package != "" && r.Package != p.ID {
 			return fmt.Errorf("sealing %s: message %s is already in package %s", p.ID, r.ID, r.Package)
 		}
 		r.Package = p.ID
-		data, err := encodeRecord(&r)
-		enc[i], sealed[i] = data, &r
+		var err error
+		enc[i], err = encodeRecord(&r)
 		return err
 	})
 	if err != nil {
@@ -94,8 +95,11 @@ func (c *Catalog) markSealedRecords(p PackageRecord, recs []*Record) error {
 			if err := t.recs.Put(k, append(raw, enc[i]...)); err != nil {
 				return err
 			}
-			old, now := stateOf(r, seq), stateOf(sealed[i], seq)
-			t.before[r.ID] = now
+			// Only the waiting index changes with the package.
+			old := stateOf(r, seq)
+			r.Package = p.ID
+			now := stateOf(r, seq)
+			enc[i] = nil
 			if err := t.apply(&old, &now); err != nil {
 				return err
 			}
@@ -115,3 +119,6 @@ func (t *txn) putPackage(p PackageRecord) error {
 	}
 	return t.tx.Bucket(bucketMeta).Delete([]byte(journalKey))
 }
+
+// errStop ends a walk over the catalog early, without an error.
+var errStop = errors.New("stop")

@@ -342,25 +342,25 @@ func (a *Archive) nextJournal(ctx context.Context, k *sealKit) (*journal, bool, 
 	if err != nil {
 		return nil, false, fmt.Errorf("max_package_bytes: %w", err)
 	}
-	// Damaged or missing records wait for nothing: they are not indexed.
-	var pending []*Record
-	err = a.Catalog.Waiting(func(r *Record) error {
-		pending = append(pending, r)
-		return nil
-	})
-	if err != nil || (len(pending) == 0 && j.AccessLog == nil) {
-		return nil, false, err
-	}
-	sort.Slice(pending, func(i, k int) bool { return pending[i].IngestedAt.Before(pending[k].IngestedAt) })
+	// The oldest waiting first, in the order catalogued, up to the limits;
+	// only those are read (damaged or missing records wait for nothing:
+	// they are not in the index).
 	var size int64
 	var chosen []*Record
-	for _, r := range pending {
+	err = a.Catalog.Waiting(func(r *Record) error {
 		if len(j.IDs) > 0 && (len(j.IDs) >= maxMsgs || size+r.Size > maxBytes) {
-			break
+			return errStop
 		}
 		j.IDs = append(j.IDs, r.ID)
 		chosen = append(chosen, r)
 		size += r.Size
+		return nil
+	})
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	if err != nil || (len(chosen) == 0 && j.AccessLog == nil) {
+		return nil, false, err
 	}
 	sort.Strings(j.IDs)
 	// Kept for sealPackage, which would otherwise read them again.
