@@ -53,8 +53,8 @@ type Index struct {
 // the schema says attributeFormDefault="qualified".
 func (ix *Index) XML() ([]byte, error) {
 	var b bytes.Buffer
-	// About 450 bytes per file: one allocation instead of doublings.
-	b.Grow(4096 + 480*(len(ix.Messages)+len(ix.Metadata)+len(ix.AccessLog)))
+	// About 520 bytes per file: one allocation instead of doublings.
+	b.Grow(4096 + 560*(len(ix.Messages)+len(ix.Metadata)+len(ix.AccessLog)))
 	err := ix.Write(&b)
 	return b.Bytes(), err
 }
