@@ -244,8 +244,7 @@ func (d *Document) MetadataXML() ([]byte, error) {
 	if d.AttachmentsNote != "" {
 		p.CreateElement("NotaAllegati").SetText(d.AttachmentsNote)
 	}
-	doc.Indent(1)
-	return doc.WriteToBytes()
+	return render(doc.Root())
 }
 
 func soggetto(parent *etree.Element, ruolo, addr, name string) {
@@ -328,6 +327,5 @@ func (g *Aggregation) AggregationXML() ([]byte, error) {
 		e.CreateElement("Data").SetText(utc(d.Date))
 	}
 	root.CreateElement("TempoDiConservazione").SetText(strconv.Itoa(g.RetentionYears))
-	doc.Indent(1)
-	return doc.WriteToBytes()
+	return render(doc.Root())
 }
