@@ -393,12 +393,13 @@ func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, opts IngestOpti
 		// The size was unknown or has grown: stream it instead.
 		return a.ingestLarge(ctx, it, opts, lim, pec.TooLarge)
 	}
-	h := sha256.Sum256(raw)
-	if a.arrived(&o, it, hex.EncodeToString(h[:])) {
+	// Hashed once: the store takes the hash with the bytes.
+	hb := storage.NewHashed(raw)
+	if a.arrived(&o, it, hb.Hex()) {
 		return o
 	}
-	m := pec.ParseHashed(raw, h, lim)
-	return a.storeParsed(ctx, o, it, opts, m, m.Verify(trust), bytes.NewReader(raw))
+	m := pec.ParseHashed(raw, hb.Sum(), lim)
+	return a.storeParsed(ctx, o, it, opts, m, m.Verify(trust), hb.Reader())
 }
 
 // arrived checks a message's hash against the one its source announced (a

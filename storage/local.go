@@ -113,14 +113,7 @@ func (l *Local) put(ctx context.Context, key string, r io.Reader, wantSHA256 str
 	if err != nil {
 		return PutResult{}, err
 	}
-	h := sha256.New()
-	buf, _ := l.bufs.Get().(*[]byte)
-	if buf == nil {
-		b := make([]byte, 32<<10)
-		buf = &b
-	}
-	n, err := io.CopyBuffer(io.MultiWriter(tmp, h), ctxReader{ctx, r}, *buf)
-	l.bufs.Put(buf)
+	n, got, err := l.write(ctx, tmp, r, wantSHA256)
 	if err == nil {
 		err = tmp.Chmod(0o444)
 	}
@@ -137,7 +130,6 @@ func (l *Local) put(ctx context.Context, key string, r io.Reader, wantSHA256 str
 		publish("") // discard
 		return PutResult{}, fmt.Errorf("writing %s: %w", key, err)
 	}
-	got := hex.EncodeToString(h.Sum(nil))
 	if wantSHA256 != "" && got != wantSHA256 {
 		tmp.Close()
 		publish("")
@@ -165,9 +157,34 @@ func (l *Local) put(ctx context.Context, key string, r io.Reader, wantSHA256 str
 	return PutResult{Info: Info{Key: key, Size: n, SHA256: got, ModTime: st.ModTime()}}, nil
 }
 
+// write copies r into f, hashing it, and returns the size and the hash.
+// Bytes whose hash is known (Hashed, under the announced hash) are written
+// in one call and not hashed again.
+func (l *Local) write(ctx context.Context, f *os.File, r io.Reader, want string) (int64, string, error) {
+	if h, ok := known(r, want); ok {
+		if err := ctx.Err(); err != nil {
+			return 0, "", err
+		}
+		n, err := f.Write(h.b)
+		return int64(n), h.hex, err
+	}
+	h := sha256.New()
+	buf, _ := l.bufs.Get().(*[]byte)
+	if buf == nil {
+		b := make([]byte, 32<<10)
+		buf = &b
+	}
+	n, err := io.CopyBuffer(io.MultiWriter(f, h), ctxReader{ctx, r}, *buf)
+	l.bufs.Put(buf)
+	return n, hex.EncodeToString(h.Sum(nil)), err
+}
+
 // existing handles a Put on a key that is already there: the caller's
 // content is hashed (read to the end) and compared with the stored one.
 func (l *Local) existing(key, p string, size int64, want string, r io.Reader) (PutResult, error) {
+	if h, ok := known(r, ""); ok && want == "" {
+		want = h.hex
+	}
 	if want == "" {
 		var err error
 		if want, err = HashReader(r); err != nil {
