@@ -205,4 +205,3 @@ func significant(dst, src []byte) int {
 	}
 	return j
 }
-
