@@ -132,7 +132,7 @@ func (m *Message) decodedSum(e *entity, h message.Header, t string) (int64, stri
 var b64Bufs = sync.Pool{New: func() any { return new(b64Buf) }}
 
 type b64Buf struct {
-	in  [64 << 10]byte
+	in  [64 << 10]byte // only its size is used: enc holds the carry, then what is read
 	enc [64<<10 + 4]byte
 	dec [(64<<10 + 4) / 4 * 3]byte
 }
@@ -140,27 +140,37 @@ type b64Buf struct {
 // decodeBase64 writes to w at most max bytes decoded from base64 text in
 // which spaces, tabs and line breaks are ignored (what go-message accepts);
 // any other character outside the alphabet, or a last group cut short, is
-// an error.
+// an error. Line breaks are left to the decoder, which skips them itself.
 func decodeBase64(w io.Writer, r io.Reader, max int64) (int64, error) {
 	b := b64Bufs.Get().(*b64Buf)
 	defer b64Bufs.Put(b)
 	var n int64
-	carry := 0 // characters of an incomplete group, at the start of enc
+	carry := 0 // the start of an incomplete group, at the start of enc
 	for n < max {
-		k, rerr := io.ReadFull(r, b.in[:])
+		k, rerr := io.ReadFull(r, b.enc[carry:carry+len(b.in)])
 		end := rerr == io.EOF || rerr == io.ErrUnexpectedEOF
 		if rerr != nil && !end {
 			return n, rerr
 		}
-		e := carry + significant(b.enc[carry:], b.in[:k])
-		q := e / 4 * 4
-		if end {
-			if e%4 != 0 {
-				return n, io.ErrUnexpectedEOF
+		e := carry + k
+		if bytes.IndexByte(b.enc[carry:e], ' ') >= 0 || bytes.IndexByte(b.enc[carry:e], '\t') >= 0 {
+			e = carry + significant(b.enc[carry:], b.enc[carry:e])
+		}
+		// Cut after the last whole group of four characters.
+		q := e
+		if !end {
+			rest := (e - bytes.Count(b.enc[:e], []byte{'\r'}) - bytes.Count(b.enc[:e], []byte{'\n'})) % 4
+			for q > 0 && rest > 0 {
+				q--
+				if c := b.enc[q]; c != '\r' && c != '\n' {
+					rest--
+				}
 			}
-			q = e
 		}
 		d, err := base64.StdEncoding.Decode(b.dec[:], b.enc[:q])
+		if end && err == nil && (q-bytes.Count(b.enc[:q], []byte{'\r'})-bytes.Count(b.enc[:q], []byte{'\n'}))%4 != 0 {
+			err = io.ErrUnexpectedEOF
+		}
 		d = int(min(int64(d), max-n))
 		if _, werr := w.Write(b.dec[:d]); werr != nil {
 			return n, werr
@@ -169,7 +179,14 @@ func decodeBase64(w io.Writer, r io.Reader, max int64) (int64, error) {
 		if err != nil {
 			return n, err
 		}
-		carry = copy(b.enc[:], b.enc[q:e])
+		// At most three characters carried: the line breaks among them go.
+		carry = 0
+		for _, c := range b.enc[q:e] {
+			if c != '\r' && c != '\n' {
+				b.enc[carry] = c
+				carry++
+			}
+		}
 		if end {
 			break
 		}
@@ -177,31 +194,15 @@ func decodeBase64(w io.Writer, r io.Reader, max int64) (int64, error) {
 	return n, nil
 }
 
-// significant copies src to dst without spaces, tabs and line breaks and
-// returns how many bytes it copied; dst holds at least len(src).
+// significant copies src to dst without spaces and tabs and returns how
+// many bytes it copied; dst may be src.
 func significant(dst, src []byte) int {
 	j := 0
-	for len(src) > 0 {
-		line := src
-		i := bytes.IndexByte(src, '\n')
-		if i >= 0 {
-			line, src = src[:i], src[i+1:]
-		} else {
-			src = nil
+	for _, c := range src {
+		if c != ' ' && c != '\t' {
+			dst[j] = c
+			j++
 		}
-		if len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
-		}
-		if bytes.ContainsAny(line, " \t\r") {
-			for _, c := range line {
-				if c != ' ' && c != '\t' && c != '\r' {
-					dst[j] = c
-					j++
-				}
-			}
-			continue
-		}
-		j += copy(dst[j:], line)
 	}
 	return j
 }

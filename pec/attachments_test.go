@@ -121,10 +121,11 @@ func TestAttachmentsAgreeWithGoMessage(t *testing.T) {
 		"encoded names":              {orig: mixed("Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename*=UTF-8''rela%C3%A7%C3%A3o.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n"+wrapB64(data(100), 76, "\r\n", ""), "Content-Type: application/pdf; name=\"=?utf-8?q?perch=C3=A9.pdf?=\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"+wrapB64(data(90), 76, "\r\n", ""))},
 		"nested": {orig: mixed("Content-Type: multipart/alternative; boundary=\"YY\"\r\n\r\n--YY\r\nContent-Type: text/plain\r\n\r\nuno\r\n--YY\r\nContent-Type: text/html\r\n\r\n<p>uno</p>\r\n--YY--",
 			"Content-Type: message/rfc822; name=\"inoltro.eml\"\r\nContent-Disposition: attachment\r\n\r\nFrom: x@y\r\nSubject: inner\r\n\r\nbody", att+wrapB64(data(10), 76, "\r\n", ""))},
-		"single part": {orig: "From: a@pec.example\r\nSubject: s\r\nMIME-Version: 1.0\r\nContent-Type: application/zip; name=\"a.zip\"\r\nContent-Disposition: attachment\r\nContent-Transfer-Encoding: BASE64\r\n\r\n" + wrapB64(data(1000), 76, "\r\n", "")},
-		"plain text":  {orig: "From: a@pec.example\r\nSubject: s\r\n\r\nsolo testo\r\n"},
-		"bad char":    {orig: mixed(att + wrapB64(data(300), 76, "\r\n", "")[:100] + "*" + wrapB64(data(300), 76, "\r\n", "")[100:]), wantErr: true},
-		"cut group":   {orig: mixed(att + "QUJDRA\r\n"), wantErr: true},
+		"single part":     {orig: "From: a@pec.example\r\nSubject: s\r\nMIME-Version: 1.0\r\nContent-Type: application/zip; name=\"a.zip\"\r\nContent-Disposition: attachment\r\nContent-Transfer-Encoding: BASE64\r\n\r\n" + wrapB64(data(1000), 76, "\r\n", "")},
+		"plain text":      {orig: "From: a@pec.example\r\nSubject: s\r\n\r\nsolo testo\r\n"},
+		"one char a line": {orig: mixed(att + strings.Join(strings.Split(base64.StdEncoding.EncodeToString(data(60_000)), ""), "\r\n"))},
+		"bad char":        {orig: mixed(att + wrapB64(data(300), 76, "\r\n", "")[:100] + "*" + wrapB64(data(300), 76, "\r\n", "")[100:]), wantErr: true},
+		"cut group":       {orig: mixed(att + "QUJDRA\r\n"), wantErr: true},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

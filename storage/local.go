@@ -30,6 +30,7 @@ type Local struct {
 
 	mu    sync.Mutex
 	dirty map[string]bool // directories with new entries since the last SyncDirs
+	dirs  sync.Map        // directories known to exist: no MkdirAll (a stat) per object
 
 	// bufs are copy buffers: io.Copy would allocate (and zero) 32 KB per
 	// object, which for a seal's hundreds of thousands of small metadata and
@@ -112,10 +113,20 @@ func (l *Local) put(ctx context.Context, key string, r io.Reader, wantSHA256 str
 		return l.existing(key, p, st.Size(), wantSHA256, r)
 	}
 	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return PutResult{}, err
+	if _, ok := l.dirs.Load(dir); !ok {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return PutResult{}, err
+		}
+		l.dirs.Store(dir, true)
 	}
 	tmp, publish, err := l.tempFile(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Removed behind the store's back since it was made: make it again.
+		l.dirs.Delete(dir)
+		if err = os.MkdirAll(dir, 0o755); err == nil {
+			tmp, publish, err = l.tempFile(dir)
+		}
+	}
 	if err != nil {
 		return PutResult{}, err
 	}
