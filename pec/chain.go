@@ -46,7 +46,7 @@ func buildChain(leaf *x509.Certificate, pool []*x509.Certificate, trust *TrustSt
 			return false
 		}
 		for _, p := range candidates {
-			if onPath(p, path) || !issued(p, c) {
+			if onPath(p, path) || !trust.issued(p, c) {
 				continue
 			}
 			if walk(p, path) {
@@ -70,7 +70,7 @@ func reachesAnchor(c *x509.Certificate, candidates []*x509.Certificate, trust *T
 		return false
 	}
 	for _, p := range candidates {
-		if p != c && issued(p, c) && reachesAnchor(p, candidates, trust, depth+1) {
+		if p != c && trust.issued(p, c) && reachesAnchor(p, candidates, trust, depth+1) {
 			return true
 		}
 	}

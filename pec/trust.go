@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 )
 
 // TrustStore holds the trust anchors: CA certificates, intermediates or
@@ -16,6 +17,7 @@ import (
 // not from a web PKI root.
 type TrustStore struct {
 	anchors []*x509.Certificate
+	links   linkCache
 }
 
 // NewTrustStore makes a store from certificates.
@@ -137,4 +139,46 @@ func ReadTrustFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("trust anchors %s: larger than %d bytes", path, MaxTrustFile)
 	}
 	return data, nil
+}
+
+// linkCache remembers which certificate issued which: the same provider
+// chain comes with every message of a run, and checking its signatures
+// again each time was most of the chain's cost. The answer depends on the
+// two certificates' bytes alone (names, CA flag, signature), not on any
+// time: validity at the signing time is checked for every message.
+type linkCache struct {
+	mu sync.Mutex
+	m  map[string]map[string]bool // parent DER → child DER → issued
+	n  int
+}
+
+// maxLinks bounds the cache: past it, it starts again empty.
+const maxLinks = 4096
+
+// issued is issued(parent, child), remembered.
+func (t *TrustStore) issued(parent, child *x509.Certificate) bool {
+	if t == nil {
+		return issued(parent, child)
+	}
+	c := &t.links
+	c.mu.Lock()
+	ok, known := c.m[string(parent.Raw)][string(child.Raw)]
+	c.mu.Unlock()
+	if known {
+		return ok
+	}
+	ok = issued(parent, child)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || c.n >= maxLinks {
+		c.m, c.n = map[string]map[string]bool{}, 0
+	}
+	children := c.m[string(parent.Raw)]
+	if children == nil {
+		children = map[string]bool{}
+		c.m[string(parent.Raw)] = children
+	}
+	children[string(child.Raw)] = ok
+	c.n++
+	return ok
 }

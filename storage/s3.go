@@ -155,6 +155,8 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, wantSHA256 string
 		size = int64(len(data))
 	} else if br, ok := r.(*bytes.Reader); ok {
 		size = br.Size()
+	} else if h, ok := known(r, ""); ok {
+		size = int64(len(h.b))
 	}
 	opts := minio.PutObjectOptions{
 		ContentType:     "application/octet-stream",

@@ -156,3 +156,30 @@ func TestS3RefusesBucketWithoutLock(t *testing.T) {
 		t.Fatal("a bucket without object lock was accepted")
 	}
 }
+
+// Bytes hashed in memory (what ingest hands over) go up in one PUT under
+// their hash and read back the same; announced under another hash they
+// are refused and nothing is stored.
+func TestS3PutHashed(t *testing.T) {
+	ctx := context.Background()
+	s := openBucket(t)
+	data := make([]byte, 70_000)
+	rand.Read(data)
+	h := storage.NewHashed(data)
+	other := storage.MessageKey(hexSum([]byte("other")))
+	if _, err := s.Put(ctx, other, h.Reader(), hexSum([]byte("other"))); err == nil {
+		t.Fatal("bytes were stored under a hash that is not theirs")
+	}
+	if _, err := s.Stat(ctx, other); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("refused bytes are in the bucket: %v", err)
+	}
+	key := storage.MessageKey(h.Hex())
+	res, err := s.Put(ctx, key, h.Reader(), h.Hex())
+	if err != nil || res.SHA256 != h.Hex() || res.Size != int64(len(data)) {
+		t.Fatalf("put: %+v %v", res, err)
+	}
+	var back bytes.Buffer
+	if _, err := storage.Copy(ctx, s, key, &back); err != nil || !bytes.Equal(back.Bytes(), data) {
+		t.Fatalf("read back %d bytes (%v), want the %d stored", back.Len(), err, len(data))
+	}
+}
