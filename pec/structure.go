@@ -1,6 +1,7 @@
 package pec
 
 import (
+	"github.com/conserva/conserva/internal/ber"
 	"strings"
 
 	"github.com/smallstep/pkcs7"
@@ -148,6 +149,10 @@ func parsePKCS7(der []byte) (p7 *pkcs7.PKCS7, err error) {
 			p7, err = nil, errPanic(r)
 		}
 	}()
+	// Badly nested BER makes the parser below work for seconds.
+	if _, err := ber.Check(der); err != nil {
+		return nil, err
+	}
 	p7, err = pkcs7.Parse(der)
 	if err != nil {
 		return nil, err

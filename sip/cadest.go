@@ -9,6 +9,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"github.com/conserva/conserva/internal/ber"
 	"math/big"
 	"time"
 
@@ -138,6 +139,10 @@ func VerifyCAdES(ctx context.Context, p7s, content []byte, signerRoots, tsaRoots
 	si, err := parseSignerInfo(p7s)
 	if err != nil {
 		return nil, err
+	}
+	// Badly nested BER makes pkcs7.Parse work for seconds.
+	if _, err := ber.Check(p7s); err != nil {
+		return nil, fmt.Errorf("signature: not a CMS SignedData: %w", err)
 	}
 	p7, err := pkcs7.Parse(p7s)
 	if err != nil {
