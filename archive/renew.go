@@ -196,12 +196,12 @@ func (a *Archive) Renew(ctx context.Context, opts RenewOptions) (RenewSummary, e
 		if err != nil {
 			return sum, fmt.Errorf("renewal timestamp: %w", err)
 		}
-		renewed, err := r.Records()
+		first, err := r.Record(0)
 		if err == nil {
 			// Judged now, not at the start of the run: the new timestamp
 			// is later than that.
 			check := &ers.Verifier{Roots: vf.Roots, At: time.Now()}
-			_, err = check.Verify(ctx, renewed[0], items[0].digests)
+			_, err = check.Verify(ctx, first, items[0].digests)
 		}
 		if err == nil {
 			err = a.refuseRevokedToken(ctx, k, tok)
@@ -216,14 +216,14 @@ func (a *Archive) Renew(ctx context.Context, opts RenewOptions) (RenewSummary, e
 	} else if err := r.Attach(j.Token); err != nil {
 		return sum, fmt.Errorf("the journaled renewal timestamp does not fit the records any more: %w", err)
 	}
-	renewed, err := r.Records()
-	if err != nil {
-		return sum, err
-	}
-	for i := range renewed {
-		if renewed[i], err = withCryptoInfos(renewed[i], j.CryptoInfos); err != nil {
-			return sum, err
+	// Each renewed record is made as its segment is written: 100,000 of
+	// them are not held at once.
+	renewed := func(i int) ([]byte, error) {
+		rec, err := r.Record(i)
+		if err != nil {
+			return nil, err
 		}
+		return withCryptoInfos(rec, j.CryptoInfos)
 	}
 	vf = &ers.Verifier{Roots: k.roots.TSAPool(), At: time.Now()}
 	objs := make([]ersObject, len(items))
@@ -250,7 +250,11 @@ func (a *Archive) Renew(ctx context.Context, opts RenewOptions) (RenewSummary, e
 		}
 		err := a.writeRecords(ctx, sub, v, func(n int) ([]byte, error) {
 			i := idx[n]
-			res, err := vf.Verify(ctx, renewed[i], items[i].digests)
+			rec, err := renewed(i)
+			if err != nil {
+				return nil, err
+			}
+			res, err := vf.Verify(ctx, rec, items[i].digests)
 			if err != nil {
 				return nil, fmt.Errorf("refusing the renewed record of %s: %w", objs[i].Key, err)
 			}
@@ -263,13 +267,13 @@ func (a *Archive) Renew(ctx context.Context, opts RenewOptions) (RenewSummary, e
 				opts.Progress(done)
 			}
 			mu.Unlock()
-			return renewed[i], nil
+			return rec, nil
 		})
 		if err != nil {
 			return sum, err
 		}
 	}
-	sum.Records = len(renewed)
+	sum.Records = len(items)
 	if first != nil {
 		sum.NextDue = first.Expires().AddDate(-margin.Years, 0, -margin.Days).UTC()
 	}

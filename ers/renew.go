@@ -129,39 +129,52 @@ func (r *Renewal) Attach(token []byte) error { return r.tree.Attach(token) }
 
 // Records are the renewed records, new byte strings in the order given.
 func (r *Renewal) Records() ([][]byte, error) {
+	out := make([][]byte, len(r.records))
+	for i := range r.records {
+		var err error
+		if out[i], err = r.Record(i); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Record is the i-th renewed record alone: a renewal of 100,000 records
+// need not hold them all.
+func (r *Renewal) Record(i int) ([]byte, error) {
 	if r.tree.token == nil {
 		return nil, errors.New("ers: no timestamp attached to the renewal")
 	}
-	out := make([][]byte, len(r.records))
-	for i, old := range r.records {
-		ats := r.tree.archiveTimeStamp(i)
-		// A copy: Records may be called again.
-		er := *old
-		er.Chains = append([]Chain(nil), old.Chains...)
-		if r.hashes {
-			er.Chains = append(er.Chains, Chain{ats})
-			listed := false
-			for _, a := range er.DigestAlgorithms {
-				h, err := hashOf(a)
-				listed = listed || err == nil && h == r.tree.alg
-			}
-			if !listed {
-				er.DigestAlgorithms = append(append([][]byte(nil), er.DigestAlgorithms...), r.algID)
-			}
-		} else {
-			n := len(er.Chains) - 1
-			er.Chains[n] = append(append(Chain(nil), er.Chains[n]...), ats)
-		}
-		der, err := er.Marshal()
-		if err != nil {
-			return nil, err
-		}
-		if len(der) > MaxRecordSize {
-			return nil, fmt.Errorf("ers: record %d would grow to %d bytes, beyond the limit of %d", i, len(der), MaxRecordSize)
-		}
-		out[i] = der
+	if i < 0 || i >= len(r.records) {
+		return nil, fmt.Errorf("ers: no record %d in a renewal of %d", i, len(r.records))
 	}
-	return out, nil
+	old := r.records[i]
+	ats := r.tree.archiveTimeStamp(i)
+	// A copy: Records may be called again.
+	er := *old
+	er.Chains = append([]Chain(nil), old.Chains...)
+	if r.hashes {
+		er.Chains = append(er.Chains, Chain{ats})
+		listed := false
+		for _, a := range er.DigestAlgorithms {
+			h, err := hashOf(a)
+			listed = listed || err == nil && h == r.tree.alg
+		}
+		if !listed {
+			er.DigestAlgorithms = append(append([][]byte(nil), er.DigestAlgorithms...), r.algID)
+		}
+	} else {
+		n := len(er.Chains) - 1
+		er.Chains[n] = append(append(Chain(nil), er.Chains[n]...), ats)
+	}
+	der, err := er.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if len(der) > MaxRecordSize {
+		return nil, fmt.Errorf("ers: record %d would grow to %d bytes, beyond the limit of %d", i, len(der), MaxRecordSize)
+	}
+	return der, nil
 }
 
 // RenewTimestamps is timestamp renewal of many records with one TSA
