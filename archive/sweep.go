@@ -97,7 +97,7 @@ type packageFolder struct{ index, p7s, tsr bool }
 type packageSet struct {
 	folders    map[string]*packageFolder
 	catalogued map[string]bool
-	names      []string         // the packages whose index was read; members refer to them by position
+	names      []string        // the packages whose index was read; members refer to them by position
 	members    *extsort.Sorter // raw id (32 bytes) + position in names (4 bytes, big-endian)
 }
 
