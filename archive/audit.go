@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -192,7 +194,7 @@ func (a *Archive) auditPackageEach(ctx context.Context, id string, have map[stri
 			return nil
 		}
 		defer rc.Close()
-		b, err := io.ReadAll(rc)
+		b, err := readSized(rc)
 		if err != nil {
 			bad(prefix+name, "unreadable: %v", err)
 		}
@@ -202,6 +204,11 @@ func (a *Archive) auditPackageEach(ctx context.Context, id string, have map[stri
 	if index == nil {
 		return probs, check
 	}
+	// The signature is checked over the whole index, so it is held (one
+	// copy, 1.5 KB per message); once checked and read it is dropped, and
+	// the heap's goal goes back down with it (else the garbage of what
+	// follows could grow to twice the index before a collection).
+	defer releaseHeap(len(index))
 	roots, err := a.verifyRoots()
 	if err != nil {
 		bad(prefix+"index.xml.p7s", "cannot be checked: %v", err)
@@ -258,6 +265,28 @@ func (a *Archive) auditPackageEach(ctx context.Context, id string, have map[stri
 	}
 	probs = append(probs, auditValidation(prefix, vfiles, check)...)
 	return probs, check
+}
+
+// readSized reads a whole object into one buffer of its size where the
+// reader knows it (a local file): no doubling copies of a large index.
+func readSized(rc io.Reader) ([]byte, error) {
+	if f, ok := rc.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > 0 {
+			var buf bytes.Buffer
+			buf.Grow(int(st.Size()) + 1)
+			_, err := buf.ReadFrom(rc)
+			return buf.Bytes(), err
+		}
+	}
+	return io.ReadAll(rc)
+}
+
+// releaseHeap returns a large buffer's memory (n bytes, now garbage) to
+// the system and lowers the collector's goal, which it had raised.
+func releaseHeap(n int) {
+	if n >= 16<<20 {
+		debug.FreeOSMemory()
+	}
 }
 
 // hashEvidence is the SHA-256 of a package file: of have when the caller

@@ -9,7 +9,7 @@ import (
 )
 
 // byIDChunk is how many records one read transaction of ByID decodes.
-const byIDChunk = 1000
+const byIDChunk = 256
 
 // ByID yields every record in id order (the ids bucket), a chunk per read
 // transaction, the catalog's mapped pages released between chunks: memory

@@ -620,7 +620,7 @@ func (a *Archive) sealRestored(p PackageRecord, members []string, problem string
 }
 
 // restoreChunk is how many records a rebuild writes per transaction.
-const restoreChunk = 2000
+const restoreChunk = 500
 
 // readPackage reads what a package record holds from the package's
 // index (read token by token) and timestamp; its messages' count and bytes

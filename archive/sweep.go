@@ -45,6 +45,7 @@ type problemSink struct {
 	seen     map[Problem]bool
 	messages int // kept about messages
 	omitted  int
+	last     Problem // the last omitted
 }
 
 func newProblemSink(max int) *problemSink {
@@ -59,7 +60,12 @@ func (s *problemSink) add(p Problem) {
 	}
 	if p.ID != "" || strings.HasPrefix(p.Key, "messages/") {
 		if s.messages >= s.max {
-			s.omitted++
+			// Not remembered (that would hold one per message): only a
+			// repeat of the last one is known as such.
+			if p != s.last {
+				s.omitted++
+				s.last = p
+			}
 			return
 		}
 		s.messages++
