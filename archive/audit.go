@@ -205,10 +205,9 @@ func (a *Archive) auditPackageEach(ctx context.Context, id string, have map[stri
 		return probs, check
 	}
 	// The signature is checked over the whole index, so it is held (one
-	// copy, 1.5 KB per message); once checked and read it is dropped, and
-	// the heap's goal goes back down with it (else the garbage of what
-	// follows could grow to twice the index before a collection).
-	defer releaseHeap(len(index))
+	// copy, 1.5 KB per message) until then; its files are then read from
+	// the store again, token by token, and must hash the same.
+	indexSum := sha256.Sum256(index)
 	roots, err := a.verifyRoots()
 	if err != nil {
 		bad(prefix+"index.xml.p7s", "cannot be checked: %v", err)
@@ -228,8 +227,18 @@ func (a *Archive) auditPackageEach(ctx context.Context, id string, have map[stri
 			bad(prefix+"index.xml.p7s.tsr", "%v", err)
 		}
 	}
+	open := func() (io.ReadCloser, error) { return a.readEvidence(ctx, prefix+"index.xml") }
+	if b, ok := have["index.xml"]; ok {
+		open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	} else {
+		// Dropped, and the heap's goal lowered with it (else the garbage of
+		// what follows could grow to twice the index before a collection).
+		n := len(index)
+		index = nil
+		releaseHeap(n)
+	}
 	vfiles := map[string][]byte{}
-	err = eachIndexFile(index, func(f indexFile) error {
+	got, err := eachIndexFileFrom(open, func(f indexFile) error {
 		if strings.HasPrefix(f.Path, "messages/") {
 			member(f.SHA256)
 			return nil
@@ -262,6 +271,9 @@ func (a *Archive) auditPackageEach(ctx context.Context, id string, have map[stri
 	if err != nil {
 		bad(prefix+"index.xml", "%v", err)
 		return probs, check
+	}
+	if got != indexSum {
+		bad(prefix+"index.xml", "changed while it was read: its files were listed from other bytes than those whose signature was checked")
 	}
 	probs = append(probs, auditValidation(prefix, vfiles, check)...)
 	return probs, check

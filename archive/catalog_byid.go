@@ -69,7 +69,7 @@ func (c *Catalog) ByID() iter.Seq2[*Record, error] {
 			if len(chunk) == 0 {
 				return
 			}
-			if n%20 == 19 {
+			if n%4 == 3 {
 				_ = c.ReleaseMapped() // memory only
 			}
 			for _, r := range chunk {

@@ -1,7 +1,9 @@
 package archive
 
 import (
+	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -14,14 +16,39 @@ import (
 // parse gives no File at all (as indexFiles): it is read once to the end
 // before fn is first called.
 func eachIndexFile(index []byte, fn func(indexFile) error) error {
-	if err := walkIndexFiles(index, func(indexFile) error { return nil }); err != nil {
-		return err
-	}
-	return walkIndexFiles(index, fn)
+	open := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(index)), nil }
+	_, err := eachIndexFileFrom(open, fn)
+	return err
 }
 
-func walkIndexFiles(index []byte, fn func(indexFile) error) error {
-	dec := xml.NewDecoder(bytes.NewReader(index))
+// eachIndexFileFrom is eachIndexFile over an index opened twice (to check
+// it parses, then for fn), never held; it returns the SHA-256 of what the
+// second reading read, so that the caller can tell it is the index whose
+// signature it checked.
+func eachIndexFileFrom(open func() (io.ReadCloser, error), fn func(indexFile) error) ([32]byte, error) {
+	var sum [32]byte
+	for pass := range 2 {
+		rc, err := open()
+		if err != nil {
+			return sum, err
+		}
+		h := sha256.New()
+		each := func(indexFile) error { return nil }
+		if pass == 1 {
+			each = fn
+		}
+		err = walkIndexFiles(io.TeeReader(bufio.NewReaderSize(rc, 64<<10), h), each)
+		rc.Close()
+		if err != nil {
+			return sum, err
+		}
+		copy(sum[:], h.Sum(nil))
+	}
+	return sum, nil
+}
+
+func walkIndexFiles(index io.Reader, fn func(indexFile) error) error {
+	dec := xml.NewDecoder(index)
 	type frame struct {
 		name             string
 		file             bool

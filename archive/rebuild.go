@@ -1,7 +1,7 @@
 package archive
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"encoding/hex"
 	"encoding/xml"
@@ -635,12 +635,15 @@ func (a *Archive) readPackage(ctx context.Context, id string) (PackageRecord, er
 		defer rc.Close()
 		return io.ReadAll(rc)
 	}
-	index, err := read("index.xml")
+	open := func() (io.ReadCloser, error) { return a.readEvidence(ctx, prefix+"index.xml") }
+	rc, err := open()
 	if err != nil {
 		return PackageRecord{}, err
 	}
 	p := PackageRecord{ID: id}
-	if err := packageInfo(index, &p); err != nil {
+	err = packageInfo(bufio.NewReaderSize(rc, 64<<10), &p)
+	rc.Close()
+	if err != nil {
 		return PackageRecord{}, fmt.Errorf("index.xml: %w", err)
 	}
 	tsr, err := read("index.xml.p7s.tsr")
@@ -653,7 +656,7 @@ func (a *Archive) readPackage(ctx context.Context, id string) (PackageRecord, er
 	}
 	p.Timestamp = tok.Time.UTC()
 	var ids []string
-	err = eachIndexFile(index, func(f indexFile) error {
+	_, err = eachIndexFileFrom(open, func(f indexFile) error {
 		if strings.HasPrefix(f.Path, "messages/") {
 			ids = append(ids, f.SHA256)
 		}
@@ -677,8 +680,8 @@ func (a *Archive) readPackage(ctx context.Context, id string) (PackageRecord, er
 }
 
 // packageInfo reads PackageInfo's Created and Warning from an index.
-func packageInfo(index []byte, p *PackageRecord) error {
-	dec := xml.NewDecoder(bytes.NewReader(index))
+func packageInfo(index io.Reader, p *PackageRecord) error {
+	dec := xml.NewDecoder(index)
 	var stack []string
 	created := false
 	for {

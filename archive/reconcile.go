@@ -87,6 +87,7 @@ func (a *Archive) reconcile(ctx context.Context, opts sweepOptions, sink *proble
 	for _, p := range a.Catalog.checkPages() {
 		sink.add(p)
 	}
+	_ = a.Catalog.ReleaseMapped() // the check read every page: memory only
 	if audited == nil {
 		audited = new(int)
 	}
@@ -114,16 +115,8 @@ func (a *Archive) reconcile(ctx context.Context, opts sweepOptions, sink *proble
 // indexMembersEach gives member the message ids of a package's index
 // (none when it cannot be read: audit names that).
 func (a *Archive) indexMembersEach(ctx context.Context, prefix string, member func(string)) {
-	rc, err := a.readEvidence(ctx, prefix+"index.xml")
-	if err != nil {
-		return
-	}
-	data, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil {
-		return
-	}
-	_ = eachIndexFile(data, func(f indexFile) error {
+	open := func() (io.ReadCloser, error) { return a.readEvidence(ctx, prefix+"index.xml") }
+	_, _ = eachIndexFileFrom(open, func(f indexFile) error {
 		if strings.HasPrefix(f.Path, "messages/") {
 			member(f.SHA256)
 		}
