@@ -8,11 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"runtime"
-	"sort"
+	"io/fs"
+	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/conserva/conserva/pec"
@@ -45,6 +43,9 @@ type AuditReport struct {
 	Reverified int       `json:"reverified"`
 	Notes      []string  `json:"notes,omitempty"`
 	Problems   []Problem `json:"problems"`
+	// Omitted counts problems about messages found beyond the first
+	// maxMessageProblems, which Problems lists (a note says so).
+	Omitted int `json:"problems_omitted,omitempty"`
 	// Evidence records (audit_ers.go).
 	ERS *ERSAudit `json:"ers,omitempty"`
 	// The web interface's access log against its sealed segments (accesslog.go).
@@ -63,92 +64,43 @@ var bucketAudits = []byte("audits")
 // (see reconcile), re-verifying the same records with trust.
 func (a *Archive) Audit(ctx context.Context, sample int, trust *pec.TrustStore, progress func(done int)) (AuditReport, error) {
 	rep := AuditReport{Started: time.Now().UTC(), Scope: "all", Problems: []Problem{}}
-	var recs []*Record
-	if err := a.Catalog.Scan(func(r *Record) error { recs = append(recs, r); return nil }); err != nil {
-		return rep, err
-	}
-	all := recs // the shuffle below reorders, never drops
-	if sample > 0 && sample < len(recs) {
-		rand.Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
-		recs = recs[:sample]
+	if n, err := a.Catalog.Count(); err == nil && sample > 0 && sample < n {
 		rep.Scope = fmt.Sprintf("sample of %d", sample)
 	}
-	var mu sync.Mutex
-	problem := func(p Problem) {
-		mu.Lock()
-		rep.Problems = append(rep.Problems, p)
-		mu.Unlock()
-	}
-	// Packages first: their indexes say what each member must hash to.
-	members := map[string]map[string]bool{}
-	err := a.Catalog.Packages(func(p PackageRecord) error {
-		rep.Packages++
-		ids, probs, check := a.auditPackage(ctx, p.ID, nil, nil)
-		members[p.ID] = ids
-		for _, pr := range probs {
-			problem(pr)
-		}
-		for _, pr := range auditPackageRecord(p, check) {
-			problem(pr)
-		}
-		return nil
-	})
-	if err != nil {
-		return rep, err
-	}
+	// One pass in id order over the store, the catalog and the package
+	// indexes (sweep.go): packages first, their indexes say what each
+	// member must hash to; then every message (or the sample) read back.
+	sink := newProblemSink(maxMessageProblems)
 	for _, p := range a.auditTrust(ctx) {
-		problem(p)
+		sink.add(p)
 	}
-	rec, err := a.reconcile(ctx, all, recs, members, trust, nil)
+	rec, err := a.reconcile(ctx, sweepOptions{audit: true, sample: sample, trust: trust, progress: progress}, sink, &rep.Packages)
 	if err != nil {
 		return rep, err
 	}
-	rep.Stored, rep.Catalogued, rep.Reverified, rep.Notes = rec.stored, len(all), rec.reverified, rec.notes
-	next := make(chan *Record)
-	var wg sync.WaitGroup
-	done := 0
-	for range 2 * runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for r := range next {
-				n, p := a.auditMessage(ctx, r, members)
-				mu.Lock()
-				rep.Objects++
-				rep.Bytes += n
-				if p == nil {
-					rep.OK++
-				} else {
-					rep.Problems = append(rep.Problems, *p)
-				}
-				if r.Package == "" {
-					rep.Unsealed++
-				}
-				done++
-				if progress != nil {
-					progress(done)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, r := range recs {
-		if ctx.Err() != nil {
-			break
-		}
-		next <- r
-	}
-	close(next)
-	wg.Wait()
-	rep.Problems = mergeProblems(rep.Problems, rec.problems)
+	rep.Stored, rep.Catalogued, rep.Reverified, rep.Notes = rec.stored, rec.catalogued, rec.reverified, rec.notes
+	rep.Objects, rep.OK, rep.Bytes, rep.Unsealed = rec.objects, rec.ok, rec.bytes, rec.unsealed
+	// The sealed messages read back intact, each reduced to its id, key,
+	// package and version; the problems kept so far name the others.
+	recs := rec.ers
+	rep.Problems, _ = sink.sorted()
 	ersRep, ersProbs, ersNotes := a.auditERS(ctx, recs, rep.Problems)
 	rep.ERS, rep.Notes = ersRep, append(rep.Notes, ersNotes...)
-	rep.Problems = append(rep.Problems, ersProbs...)
-	rep.Problems = append(rep.Problems, a.auditERSValidation(ctx)...) // validation.go
+	for _, p := range ersProbs {
+		sink.add(p)
+	}
+	for _, p := range a.auditERSValidation(ctx) { // validation.go
+		sink.add(p)
+	}
 	var logProbs []Problem
 	rep.AccessLog, logProbs = a.auditAccessLog(ctx)
-	rep.Problems = append(rep.Problems, logProbs...)
-	sort.Slice(rep.Problems, func(i, j int) bool { return rep.Problems[i].Key < rep.Problems[j].Key })
+	for _, p := range logProbs {
+		sink.add(p)
+	}
+	rep.Problems, rep.Omitted = sink.sorted()
+	if n := sink.note(); n != "" {
+		rep.Notes = append(rep.Notes, n)
+	}
 	rep.Finished = time.Now().UTC()
 	if err := a.Catalog.putJSON(bucketAudits, rep.Started.Format(time.RFC3339Nano), rep); err != nil {
 		return rep, err
@@ -157,7 +109,8 @@ func (a *Archive) Audit(ctx context.Context, sample int, trust *pec.TrustStore, 
 }
 
 // auditMessage reads one message back and checks it.
-func (a *Archive) auditMessage(ctx context.Context, r *Record, members map[string]map[string]bool) (int64, *Problem) {
+// inIndex says whether the signed index of its package lists it.
+func (a *Archive) auditMessage(ctx context.Context, r *Record, inIndex bool) (int64, *Problem) {
 	p := func(format string, args ...any) *Problem {
 		return &Problem{ID: r.ID, Key: r.Key, Problem: fmt.Sprintf(format, args...)}
 	}
@@ -183,7 +136,7 @@ func (a *Archive) auditMessage(ctx context.Context, r *Record, members map[strin
 	if n != r.Size {
 		return n, p("size %d, catalogued %d", n, r.Size)
 	}
-	if r.Package != "" && !members[r.Package][r.ID] {
+	if r.Package != "" && !inIndex {
 		return n, p("not listed in the signed index of its package %s", r.Package)
 	}
 	if s3, ok := a.Store.(*storage.S3); ok {
@@ -216,6 +169,15 @@ type sealCheck struct {
 }
 
 func (a *Archive) auditPackage(ctx context.Context, id string, have map[string][]byte, metaOf map[string]bool) (map[string]bool, []Problem, sealCheck) {
+	ids := map[string]bool{}
+	probs, check := a.auditPackageEach(ctx, id, have, metaOf, func(m string) { ids[m] = true })
+	return ids, probs, check
+}
+
+// auditPackageEach is auditPackage giving each message id its signed index
+// lists to member (duplicates included) instead of a set: the index is
+// read token by token, never held as a tree.
+func (a *Archive) auditPackageEach(ctx context.Context, id string, have map[string][]byte, metaOf map[string]bool, member func(string)) ([]Problem, sealCheck) {
 	prefix := "packages/" + id + "/"
 	var probs []Problem
 	var check sealCheck
@@ -232,21 +194,24 @@ func (a *Archive) auditPackage(ctx context.Context, id string, have map[string][
 			return nil
 		}
 		defer rc.Close()
-		b, err := io.ReadAll(rc)
+		b, err := readSized(rc)
 		if err != nil {
 			bad(prefix+name, "unreadable: %v", err)
 		}
 		return b
 	}
 	index, p7s, tsr := read("index.xml"), read("index.xml.p7s"), read("index.xml.p7s.tsr")
-	ids := map[string]bool{}
 	if index == nil {
-		return ids, probs, check
+		return probs, check
 	}
+	// The signature is checked over the whole index, so it is held (one
+	// copy, 1.5 KB per message) until then; its files are then read from
+	// the store again, token by token, and must hash the same.
+	indexSum := sha256.Sum256(index)
 	roots, err := a.verifyRoots()
 	if err != nil {
 		bad(prefix+"index.xml.p7s", "cannot be checked: %v", err)
-		return ids, probs, check
+		return probs, check
 	}
 	if p7s != nil {
 		// Against the pinned roots only: the chain files of the package
@@ -262,36 +227,98 @@ func (a *Archive) auditPackage(ctx context.Context, id string, have map[string][
 			bad(prefix+"index.xml.p7s.tsr", "%v", err)
 		}
 	}
-	files, err := indexFiles(index)
-	if err != nil {
-		bad(prefix+"index.xml", "%v", err)
-		return ids, probs, check
+	open := func() (io.ReadCloser, error) { return a.readEvidence(ctx, prefix+"index.xml") }
+	if b, ok := have["index.xml"]; ok {
+		open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	} else {
+		// Dropped, and the heap's goal lowered with it (else the garbage of
+		// what follows could grow to twice the index before a collection).
+		n := len(index)
+		index = nil
+		releaseHeap(n)
 	}
 	vfiles := map[string][]byte{}
-	for _, f := range files {
+	got, err := eachIndexFileFrom(open, func(f indexFile) error {
 		if strings.HasPrefix(f.Path, "messages/") {
-			ids[f.SHA256] = true
-			continue
+			member(f.SHA256)
+			return nil
 		}
 		name := strings.TrimPrefix(f.Path, prefix)
 		v, isValidation := strings.CutPrefix(name, validationDir)
 		if metaOf != nil && !isValidation && !metaOf[strings.TrimSuffix(strings.TrimPrefix(name, "meta/"), ".xml")] {
-			continue
+			return nil
+		}
+		if !isValidation {
+			// Hashed as it is read: a metadata file is never held.
+			if got, err := a.hashEvidence(ctx, prefix+name, have[name]); err != nil {
+				bad(prefix+name, "%v", err)
+			} else if got != f.SHA256 {
+				bad(f.Path, "damaged: does not match the hash in the signed index")
+			}
+			return nil
 		}
 		data := read(name)
-		if isValidation && data != nil {
-			vfiles[v] = data // judged below, as read, even if damaged
-		}
 		if data == nil {
-			continue
+			return nil
 		}
+		vfiles[v] = data // judged below, as read, even if damaged
 		sum := sha256.Sum256(data)
 		if hex.EncodeToString(sum[:]) != f.SHA256 {
 			bad(f.Path, "damaged: does not match the hash in the signed index")
 		}
+		return nil
+	})
+	if err != nil {
+		bad(prefix+"index.xml", "%v", err)
+		return probs, check
+	}
+	if got != indexSum {
+		bad(prefix+"index.xml", "changed while it was read: its files were listed from other bytes than those whose signature was checked")
 	}
 	probs = append(probs, auditValidation(prefix, vfiles, check)...)
-	return ids, probs, check
+	return probs, check
+}
+
+// readSized reads a whole object into one buffer of its size where the
+// reader knows it (a local file): no doubling copies of a large index.
+func readSized(rc io.Reader) ([]byte, error) {
+	if f, ok := rc.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > 0 {
+			var buf bytes.Buffer
+			buf.Grow(int(st.Size()) + 1)
+			_, err := buf.ReadFrom(rc)
+			return buf.Bytes(), err
+		}
+	}
+	return io.ReadAll(rc)
+}
+
+// releaseHeap returns a large buffer's memory (n bytes, now garbage) to
+// the system and lowers the collector's goal, which it had raised.
+func releaseHeap(n int) {
+	if n >= 16<<20 {
+		debug.FreeOSMemory()
+	}
+}
+
+// hashEvidence is the SHA-256 of a package file: of have when the caller
+// read it already, else of its first version, streamed. The error is in
+// auditPackage's words.
+func (a *Archive) hashEvidence(ctx context.Context, key string, have []byte) (string, error) {
+	if have != nil {
+		sum := sha256.Sum256(have)
+		return hex.EncodeToString(sum[:]), nil
+	}
+	rc, err := a.readEvidence(ctx, key)
+	if err != nil {
+		return "", fmt.Errorf("missing from the store: %v", err)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, rc); err != nil {
+		return "", fmt.Errorf("unreadable: %v", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // indexFile is one File of a package index.

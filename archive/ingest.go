@@ -364,9 +364,14 @@ func (a *Archive) catalogue(batch []outcome, sum *IngestSummary) error {
 			continue
 		}
 		sum.Archived++
-		sum.entries = append(sum.entries, runEntry{ID: r.ID, Source: batch[i].source, Kind: string(r.Kind), Verdict: string(r.Signature), Reason: r.Reason, Flagged: r.Flagged})
 		if r.Flagged {
 			sum.Flagged++
+		}
+		if !stored {
+			continue // a catalog rebuild: no rapporto, no list, counts only
+		}
+		sum.entries = append(sum.entries, runEntry{ID: r.ID, Source: batch[i].source, Kind: string(r.Kind), Verdict: string(r.Signature), Reason: r.Reason, Flagged: r.Flagged})
+		if r.Flagged {
 			sum.FlaggedIDs = append(sum.FlaggedIDs, Flag{ID: r.ID, Source: batch[i].source, Kind: string(r.Kind), Reason: r.FlagReason})
 		}
 	}

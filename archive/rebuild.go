@@ -1,8 +1,10 @@
 package archive
 
 import (
+	"bufio"
 	"context"
 	"encoding/hex"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	bolt "go.etcd.io/bbolt"
@@ -408,6 +410,17 @@ func (a *Archive) markMissing(old *Catalog, sum *RebuildSummary) error {
 		return nil
 	}
 	var gone []*Record
+	flush := func() error {
+		for _, r := range gone {
+			sum.Missing++
+			sum.Errors++
+			sum.Failures = append(sum.Failures, Failure{Source: r.Key, Error: r.Damage})
+		}
+		err := a.insertMarked(gone)
+		gone = gone[:0]
+		return err
+	}
+	var werr error
 	err := old.Scan(func(o *Record) error {
 		if has, err := a.Catalog.Has(o.ID); err != nil || has {
 			return err
@@ -416,17 +429,21 @@ func (a *Archive) markMissing(old *Catalog, sum *RebuildSummary) error {
 		r.Package, r.PackageProblem = "", ""
 		r.Damage = "missing from the store"
 		gone = append(gone, &r)
+		if len(gone) == restoreChunk {
+			// Written as found: a store that lost everything is not held.
+			if werr = flush(); werr != nil {
+				return werr
+			}
+		}
 		return nil
 	})
+	if werr != nil {
+		return werr
+	}
 	if err != nil {
 		sum.Warnings = append(sum.Warnings, "the old catalog could not be read to the end: messages it alone knew of may not be marked missing: "+err.Error())
 	}
-	for _, r := range gone {
-		sum.Missing++
-		sum.Errors++
-		sum.Failures = append(sum.Failures, Failure{Source: r.Key, Error: r.Damage})
-	}
-	return a.insertMarked(gone)
+	return flush()
 }
 
 // restorePackages records every package: membership from its signed
@@ -436,14 +453,25 @@ func (a *Archive) markMissing(old *Catalog, sum *RebuildSummary) error {
 // the seal journal names, or one no catalog ever recorded and without its
 // timestamp (an interrupted seal whose journal was lost), is left pending.
 func (a *Archive) restorePackages(ctx context.Context, old *Catalog, hasJournal bool, j journal, sum *RebuildSummary) error {
-	files := map[string]map[string]bool{}
+	// Which files each folder holds, of those that make a package complete:
+	// not every object (a package has two per message).
+	files := map[string]*packageFolder{}
 	err := a.Store.List(ctx, "packages/", func(i storage.Info) error {
 		parts := strings.SplitN(i.Key, "/", 3)
 		if len(parts) == 3 {
-			if files[parts[1]] == nil {
-				files[parts[1]] = map[string]bool{}
+			f := files[parts[1]]
+			if f == nil {
+				f = &packageFolder{}
+				files[parts[1]] = f
 			}
-			files[parts[1]][parts[2]] = true
+			switch parts[2] {
+			case "index.xml":
+				f.index = true
+			case "index.xml.p7s":
+				f.p7s = true
+			case "index.xml.p7s.tsr":
+				f.tsr = true
+			}
 		}
 		return nil
 	})
@@ -466,11 +494,10 @@ func (a *Archive) restorePackages(ctx context.Context, old *Catalog, hasJournal 
 		}
 	}
 	sort.Strings(ids)
-	sealedIn := map[string]string{}
 	for _, id := range ids {
 		have := files[id]
 		known, wasSealed := oldPkgs[id]
-		complete := have["index.xml"] && have["index.xml.p7s"] && have["index.xml.p7s.tsr"]
+		complete := have != nil && have.index && have.p7s && have.tsr
 		if hasJournal && id == j.ID && !wasSealed {
 			sum.Incomplete++
 			continue
@@ -481,22 +508,21 @@ func (a *Archive) restorePackages(ctx context.Context, old *Catalog, hasJournal 
 			continue
 		}
 		problem := ""
+		// One package's members (at most max_package_messages), never
+		// every package's.
 		var members []string
 		p := PackageRecord{ID: id}
 		if have == nil {
 			problem = "package " + id + " is missing from the store"
 		} else {
-			listed, probs, _ := a.auditPackage(ctx, id, nil, nil)
+			probs, _ := a.auditPackageEach(ctx, id, nil, nil, func(m string) { members = append(members, m) })
 			// What the validation data say of the chains (validation.go)
 			// is audit's to name; a missing or damaged file still breaks.
 			probs = slices.DeleteFunc(probs, func(p Problem) bool { return p.Key == "packages/"+id+"/"+validationDir })
-			for m := range listed {
-				members = append(members, m)
-			}
 			if len(probs) > 0 {
 				problem = fmt.Sprintf("package %s is broken: %s: %s", id, probs[0].Key, probs[0].Problem)
 			}
-			if rp, _, err := a.readPackage(ctx, id); err == nil {
+			if rp, err := a.readPackage(ctx, id); err == nil {
 				p = rp
 			} else if problem == "" {
 				problem = fmt.Sprintf("package %s is broken: %v", id, err)
@@ -514,7 +540,8 @@ func (a *Archive) restorePackages(ctx context.Context, old *Catalog, hasJournal 
 			}
 		}
 		sort.Strings(members)
-		if err := a.sealRestored(p, members, problem, sealedIn, sum); err != nil {
+		members = slices.Compact(members)
+		if err := a.sealRestored(p, members, problem, sum); err != nil {
 			return err
 		}
 		if problem != "" {
@@ -529,8 +556,11 @@ func (a *Archive) restorePackages(ctx context.Context, old *Catalog, hasJournal 
 
 // sealRestored records package p with its members. A member the store
 // lacks gets a record marked missing; a member already in another package
-// is an error named (a message is never in two packages), kept in the first.
-func (a *Archive) sealRestored(p PackageRecord, members []string, problem string, sealedIn map[string]string, sum *RebuildSummary) error {
+// is an error named (a message is never in two packages), kept in the
+// first: the rebuilt records start in no package, so one already in one
+// was put there by a package restored before. A few thousand records per
+// transaction: a write transaction holds every page it changes.
+func (a *Archive) sealRestored(p PackageRecord, members []string, problem string, sum *RebuildSummary) error {
 	var missing []*Record
 	for _, id := range members {
 		if !validID(id) {
@@ -545,35 +575,43 @@ func (a *Archive) sealRestored(p PackageRecord, members []string, problem string
 			sum.Errors++
 			sum.Failures = append(sum.Failures, Failure{Source: r.Key, Error: "listed in package " + p.ID + " but missing from the store"})
 		}
+		if len(missing) == restoreChunk {
+			if err := a.insertMarked(missing); err != nil {
+				return err
+			}
+			missing = missing[:0]
+		}
 	}
 	if err := a.insertMarked(missing); err != nil {
 		return err
 	}
 	var bytes int64
 	n := 0
-	err := a.Catalog.Update(func(get func(string) (*Record, error), put func(*Record) error) error {
-		for _, id := range members {
-			r, err := get(id)
-			if err != nil || r == nil {
-				continue
+	for chunk := range slices.Chunk(members, restoreChunk) {
+		err := a.Catalog.Update(func(get func(string) (*Record, error), put func(*Record) error) error {
+			for _, id := range chunk {
+				r, err := get(id)
+				if err != nil || r == nil {
+					continue
+				}
+				if r.Package != "" && r.Package != p.ID {
+					sum.Errors++
+					sum.Failures = append(sum.Failures, Failure{Source: r.Key, Error: fmt.Sprintf("listed in two packages: %s and %s", r.Package, p.ID)})
+					continue
+				}
+				r.Package, r.PackageProblem = p.ID, problem
+				if err := put(r); err != nil {
+					return err
+				}
+				n++
+				bytes += r.Size
 			}
-			if first, dup := sealedIn[id]; dup && first != p.ID {
-				sum.Errors++
-				sum.Failures = append(sum.Failures, Failure{Source: r.Key, Error: fmt.Sprintf("listed in two packages: %s and %s", first, p.ID)})
-				continue
-			}
-			sealedIn[id] = p.ID
-			r.Package, r.PackageProblem = p.ID, problem
-			if err := put(r); err != nil {
-				return err
-			}
-			n++
-			bytes += r.Size
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		return nil
-	})
-	if err != nil {
-		return err
+		_ = a.Catalog.ReleaseMapped() // memory only
 	}
 	if p.Messages == 0 {
 		p.Messages, p.Bytes = n, bytes
@@ -581,7 +619,13 @@ func (a *Archive) sealRestored(p PackageRecord, members []string, problem string
 	return a.Catalog.putJSON(bucketPackages, p.ID, p)
 }
 
-func (a *Archive) readPackage(ctx context.Context, id string) (PackageRecord, []string, error) {
+// restoreChunk is how many records a rebuild writes per transaction.
+const restoreChunk = 500
+
+// readPackage reads what a package record holds from the package's
+// index (read token by token) and timestamp; its messages' count and bytes
+// are those of its members the catalog holds.
+func (a *Archive) readPackage(ctx context.Context, id string) (PackageRecord, error) {
 	prefix := "packages/" + id + "/"
 	read := func(name string) ([]byte, error) {
 		rc, err := a.readEvidence(ctx, prefix+name)
@@ -591,53 +635,81 @@ func (a *Archive) readPackage(ctx context.Context, id string) (PackageRecord, []
 		defer rc.Close()
 		return io.ReadAll(rc)
 	}
-	index, err := read("index.xml")
+	open := func() (io.ReadCloser, error) { return a.readEvidence(ctx, prefix+"index.xml") }
+	rc, err := open()
 	if err != nil {
-		return PackageRecord{}, nil, err
-	}
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(index); err != nil {
-		return PackageRecord{}, nil, fmt.Errorf("index.xml: %w", err)
+		return PackageRecord{}, err
 	}
 	p := PackageRecord{ID: id}
-	var ids []string
-	for _, g := range doc.FindElements("//FileGroup") {
-		if gid := g.SelectElement("ID"); gid == nil || gid.Text() != "messages" {
-			continue
-		}
-		for _, f := range g.SelectElements("File") {
-			if h := f.SelectElement("Hash"); h != nil {
-				ids = append(ids, strings.TrimSpace(h.Text()))
-			}
-		}
+	err = packageInfo(bufio.NewReaderSize(rc, 64<<10), &p)
+	rc.Close()
+	if err != nil {
+		return PackageRecord{}, fmt.Errorf("index.xml: %w", err)
 	}
-	if e := doc.FindElement("//PackageInfo/Created"); e != nil {
-		p.Created, _ = time.Parse(time.RFC3339, e.Text())
-	}
-	p.Development = doc.FindElement("//PackageInfo/Warning") != nil
 	tsr, err := read("index.xml.p7s.tsr")
 	if err != nil {
-		return PackageRecord{}, nil, err
+		return PackageRecord{}, err
 	}
 	tok, err := timestamp.Parse(tsr)
 	if err != nil {
-		return PackageRecord{}, nil, err
+		return PackageRecord{}, err
 	}
 	p.Timestamp = tok.Time.UTC()
-	var present []string
+	var ids []string
+	_, err = eachIndexFileFrom(open, func(f indexFile) error {
+		if strings.HasPrefix(f.Path, "messages/") {
+			ids = append(ids, f.SHA256)
+		}
+		return nil
+	})
+	if err != nil {
+		return PackageRecord{}, err
+	}
 	for _, id := range ids {
 		r, err := a.Catalog.Get(id)
 		if err != nil {
-			return PackageRecord{}, nil, err
+			return PackageRecord{}, err
 		}
 		if r == nil {
 			continue // listed but gone from the store: audit's business
 		}
-		present = append(present, id)
+		p.Messages++
 		p.Bytes += r.Size
 	}
-	p.Messages = len(present)
-	return p, present, nil
+	return p, nil
+}
+
+// packageInfo reads PackageInfo's Created and Warning from an index.
+func packageInfo(index io.Reader, p *PackageRecord) error {
+	dec := xml.NewDecoder(index)
+	var stack []string
+	created := false
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			inInfo := len(stack) > 0 && stack[len(stack)-1] == "PackageInfo"
+			if inInfo && t.Name.Local == "Warning" {
+				p.Development = true
+			}
+			stack = append(stack, t.Name.Local)
+		case xml.CharData:
+			if n := len(stack); !created && n >= 2 && stack[n-1] == "Created" && stack[n-2] == "PackageInfo" {
+				p.Created, _ = time.Parse(time.RFC3339, strings.TrimSpace(string(t)))
+				created = true
+			}
+		case xml.EndElement:
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		}
+	}
 }
 
 // storeSource walks the messages of a store as an ingest source.

@@ -5,13 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"path"
 	"reflect"
-	"runtime"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/conserva/conserva/pec"
@@ -49,6 +45,9 @@ type CheckReport struct {
 	Reverified int       `json:"reverified"` // records compared with their re-parsed bytes
 	Notes      []string  `json:"notes,omitempty"`
 	Problems   []Problem `json:"problems"`
+	// Omitted counts problems about messages found beyond the first
+	// maxMessageProblems, which Problems lists (a note says so).
+	Omitted int `json:"problems_omitted,omitempty"`
 }
 
 // CheckCatalog reconciles the catalog with the store and the package
@@ -56,268 +55,73 @@ type CheckReport struct {
 // for its hash, nor checking signatures and retention).
 func (a *Archive) CheckCatalog(ctx context.Context, opts CheckOptions) (CheckReport, error) {
 	rep := CheckReport{Started: time.Now().UTC(), Scope: "all", Problems: []Problem{}}
-	var all []*Record
-	if err := a.Catalog.Scan(func(r *Record) error { all = append(all, r); return nil }); err != nil {
-		return rep, err
-	}
-	sample := all
-	if opts.Sample > 0 && opts.Sample < len(all) {
-		sample = append([]*Record(nil), all...)
-		rand.Shuffle(len(sample), func(i, j int) { sample[i], sample[j] = sample[j], sample[i] })
-		sample = sample[:opts.Sample]
+	if n, err := a.Catalog.Count(); err == nil && opts.Sample > 0 && opts.Sample < n {
 		rep.Scope = fmt.Sprintf("sample of %d", opts.Sample)
 	}
-	res, err := a.reconcile(ctx, all, sample, nil, opts.Trust, opts.Progress)
-	rep.Stored, rep.Catalogued, rep.Packages, rep.Reverified, rep.Notes = res.stored, len(all), res.packages, res.reverified, res.notes
-	rep.Problems = mergeProblems(rep.Problems, res.problems)
-	rep.Problems = mergeProblems(rep.Problems, a.auditTrust(ctx))
-	sort.SliceStable(rep.Problems, func(i, j int) bool { return rep.Problems[i].Key < rep.Problems[j].Key })
+	sink := newProblemSink(maxMessageProblems)
+	res, err := a.reconcile(ctx, sweepOptions{sample: opts.Sample, trust: opts.Trust, progress: opts.Progress}, sink, nil)
+	rep.Stored, rep.Catalogued, rep.Packages, rep.Reverified, rep.Notes = res.stored, res.catalogued, res.packages, res.reverified, res.notes
+	for _, p := range a.auditTrust(ctx) {
+		sink.add(p)
+	}
+	rep.Problems, rep.Omitted = sink.sorted()
+	if n := sink.note(); n != "" {
+		rep.Notes = append(rep.Notes, n)
+	}
 	rep.Finished = time.Now().UTC()
 	return rep, err
 }
 
 type reconciliation struct {
-	stored, packages, reverified int
-	notes                        []string
-	problems                     []Problem
+	sweepResult
+	packages int // package folders in the store
+	notes    []string
 }
 
-// reconcile compares all (every record) with the store's listing and the
-// package indexes, and re-verifies sample. members holds the ids listed by
-// package indexes already read (audit reads them to check signatures);
-// the other packages' indexes are read here.
-func (a *Archive) reconcile(ctx context.Context, all, sample []*Record, members map[string]map[string]bool, trust *pec.TrustStore, progress func(int)) (reconciliation, error) {
+// reconcile compares every record with the store's listing and the
+// package indexes, in one pass in id order (sweep.go), and reads back and
+// re-verifies what opts say. With opts.audit every catalogued package is
+// also checked (signature, timestamp, metadata), counted in audited.
+func (a *Archive) reconcile(ctx context.Context, opts sweepOptions, sink *problemSink, audited *int) (reconciliation, error) {
 	var res reconciliation
-	bad := func(id, key, format string, args ...any) {
-		res.problems = append(res.problems, Problem{ID: id, Key: key, Problem: fmt.Sprintf(format, args...)})
+	for _, p := range a.Catalog.checkPages() {
+		sink.add(p)
 	}
-	res.problems = append(res.problems, a.Catalog.checkPages()...)
-
-	// The store: every message object.
-	stored := map[string]storage.Info{}
-	err := a.Store.List(ctx, "messages/", func(i storage.Info) error {
-		stored[i.Key] = i
-		return nil
-	})
+	_ = a.Catalog.ReleaseMapped() // the check read every page: memory only
+	if audited == nil {
+		audited = new(int)
+	}
+	ps, err := a.packagePass(ctx, opts.audit, sink, audited, &res.notes)
 	if err != nil {
-		return res, fmt.Errorf("listing the store: %w", err)
-	}
-	res.stored = len(stored)
-	byID := make(map[string]*Record, len(all))
-	for _, r := range all {
-		byID[r.ID] = r
-	}
-	if len(all) == 0 && len(stored) > 0 {
-		bad("", "catalog.db", "the catalog is empty but the store holds %d messages: run conserva catalog rebuild", len(stored))
-	}
-	for key, info := range stored {
-		id := strings.TrimSuffix(path.Base(key), ".eml")
-		if !validID(id) || storage.MessageKey(id) != key {
-			bad("", key, "an object the archive never writes (not messages/<aa>/<sha256>.eml)")
-			continue
-		}
-		r := byID[id]
-		switch {
-		case r == nil:
-			bad(id, key, "stored but not catalogued")
-		case r.VersionID != "" && info.VersionID != "" && r.VersionID != info.VersionID:
-			bad(id, key, "catalogued as version %s, but the store's evidence (first) version is %s", r.VersionID, info.VersionID)
-		}
-	}
-	for _, r := range all {
-		if r.Damage != "" {
-			bad(r.ID, r.Key, "marked in the catalog: %s", r.Damage)
-		} else if _, ok := stored[r.Key]; !ok && r.Disposed == "" { // disposed of: scarto.go
-			bad(r.ID, r.Key, "missing from the store")
-		}
-		if r.PackageProblem != "" {
-			bad(r.ID, r.Key, "%s", r.PackageProblem)
-		}
-	}
-
-	if err := a.reconcileVersions(ctx, bad); err != nil {
 		return res, err
 	}
-
-	// The packages: folders in the store, the catalog's, and who lists what.
-	if err := a.reconcilePackages(ctx, byID, stored, members, bad, &res); err != nil {
-		return res, err
-	}
-
-	// The records: what the catalog says against what the bytes say.
-	if trust.Len() == 0 {
+	res.packages = len(ps.folders)
+	if opts.trust.Len() == 0 {
 		res.notes = append(res.notes, "no trust anchors (--trust or trust in conserva.toml): a record saying \"valid\" is accepted where re-verification can only say \"untrusted\"")
 	}
-	res.reverified = a.reverify(ctx, sample, trust, progress, bad)
+	res.sweepResult, err = a.sweep(ctx, ps, opts, sink)
+	if err != nil {
+		return res, err
+	}
+	if res.catalogued == 0 && res.stored > 0 {
+		sink.bad("", "catalog.db", "the catalog is empty but the store holds %d messages: run conserva catalog rebuild", res.stored)
+	}
+	if err := a.reconcileVersions(ctx, sink.bad); err != nil {
+		return res, err
+	}
 	return res, ctx.Err()
 }
 
-func (a *Archive) reconcilePackages(ctx context.Context, byID map[string]*Record, stored map[string]storage.Info, members map[string]map[string]bool, bad func(id, key, format string, args ...any), res *reconciliation) error {
-	files := map[string]map[string]bool{}
-	err := a.Store.List(ctx, "packages/", func(i storage.Info) error {
-		parts := strings.SplitN(i.Key, "/", 3)
-		if len(parts) != 3 {
-			bad("", i.Key, "an object the archive never writes")
-			return nil
+// indexMembersEach gives member the message ids of a package's index
+// (none when it cannot be read: audit names that).
+func (a *Archive) indexMembersEach(ctx context.Context, prefix string, member func(string)) {
+	open := func() (io.ReadCloser, error) { return a.readEvidence(ctx, prefix+"index.xml") }
+	_, _ = eachIndexFileFrom(open, func(f indexFile) error {
+		if strings.HasPrefix(f.Path, "messages/") {
+			member(f.SHA256)
 		}
-		if files[parts[1]] == nil {
-			files[parts[1]] = map[string]bool{}
-		}
-		files[parts[1]][parts[2]] = true
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("listing the store: %w", err)
-	}
-	res.packages = len(files)
-	catalogued := map[string]bool{}
-	if err := a.Catalog.Packages(func(p PackageRecord) error { catalogued[p.ID] = true; return nil }); err != nil {
-		return err
-	}
-	var j journal
-	hasJournal, err := a.Catalog.getJSON(bucketMeta, journalKey, &j)
-	if err != nil {
-		return err
-	}
-	listedIn := map[string][]string{}
-	ids := make([]string, 0, len(files))
-	for id := range files {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		have := files[id]
-		prefix := "packages/" + id + "/"
-		sealing := hasJournal && j.ID == id && !catalogued[id]
-		complete := have["index.xml"] && have["index.xml.p7s"] && have["index.xml.p7s.tsr"]
-		switch {
-		case sealing:
-			continue // the seal in progress: its members are pending
-		case !catalogued[id] && !complete && a.abandoned(id):
-			// Begun with another signer or TSA, its messages sealed under a
-			// new id (seal.go settle): kept, as everything stored is.
-			res.notes = append(res.notes, fmt.Sprintf("%s: an incomplete package abandoned when the seal was resumed with another signer or TSA", prefix))
-		case !catalogued[id] && complete:
-			bad("", prefix, "a sealed package the catalog does not know: run conserva catalog rebuild")
-		case !catalogued[id]:
-			bad("", prefix, "an incomplete package (no timestamp) and no seal in progress")
-			continue
-		}
-		listed, ok := members[id]
-		if !ok {
-			listed = a.indexMembers(ctx, prefix)
-		}
-		for m := range listed {
-			listedIn[m] = append(listedIn[m], id)
-		}
-	}
-	for id := range catalogued {
-		if files[id] == nil {
-			bad("", "packages/"+id+"/", "a package the catalog records, missing from the store")
-		}
-	}
-	for m, pkgs := range listedIn {
-		sort.Strings(pkgs)
-		key := storage.MessageKey(m)
-		if !validID(m) {
-			bad("", strings.Join(pkgs, ","), "a signed index lists %.80q, which is not a SHA-256", m)
-			continue
-		}
-		if len(pkgs) > 1 {
-			bad(m, key, "listed in %d packages: %s", len(pkgs), strings.Join(pkgs, ", "))
-		}
-		r := byID[m]
-		switch {
-		case r == nil:
-			if _, ok := stored[key]; !ok {
-				bad(m, key, "listed in package %s but missing from the store", pkgs[0])
-			}
-		case r.Package == "":
-			bad(m, key, "listed in the signed index of package %s, but the catalog has it in no package (the next seal would put it in a second one)", pkgs[0])
-		case !contains(pkgs, r.Package):
-			bad(m, key, "catalogued in package %s, but listed in the signed index of %s", r.Package, strings.Join(pkgs, ", "))
-		}
-	}
-	for _, r := range byID {
-		if r.Package != "" && files[r.Package] != nil && !contains(listedIn[r.ID], r.Package) && r.PackageProblem == "" {
-			bad(r.ID, r.Key, "not listed in the signed index of its package %s", r.Package)
-		}
-	}
-	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// indexMembers lists the message ids of a package's index (nil when it
-// cannot be read: audit names that).
-func (a *Archive) indexMembers(ctx context.Context, prefix string) map[string]bool {
-	rc, err := a.readEvidence(ctx, prefix+"index.xml")
-	if err != nil {
-		return nil
-	}
-	data, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil {
-		return nil
-	}
-	files, err := indexFiles(data)
-	if err != nil {
-		return nil
-	}
-	out := map[string]bool{}
-	for _, f := range files {
-		if strings.HasPrefix(f.Path, "messages/") {
-			out[f.SHA256] = true
-		}
-	}
-	return out
-}
-
-// reverify reads each record's bytes back, parses and verifies them again
-// and names every field the record has wrong. Damaged or missing objects
-// are skipped: other checks name them.
-func (a *Archive) reverify(ctx context.Context, recs []*Record, trust *pec.TrustStore, progress func(int), bad func(id, key, format string, args ...any)) int {
-	lim := a.Limits()
-	next := make(chan *Record)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	done := 0
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for r := range next {
-				diffs := a.reverifyOne(ctx, r, trust, lim)
-				mu.Lock()
-				for _, d := range diffs {
-					bad(r.ID, r.Key, "%s", d)
-				}
-				done++
-				if progress != nil {
-					progress(done)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, r := range recs {
-		if ctx.Err() != nil {
-			break
-		}
-		if r.Damage == "" {
-			next <- r
-		}
-	}
-	close(next)
-	wg.Wait()
-	return done
 }
 
 func (a *Archive) reverifyOne(ctx context.Context, r *Record, trust *pec.TrustStore, lim pec.Limits) []string {
@@ -459,42 +263,48 @@ func walkBuckets(tx *bolt.Tx) error {
 	return tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return walk(b, 1) })
 }
 
-// mergeProblems appends to have the problems of more it does not hold yet
-// (audit's read-back and the reconciliation may both find a missing object).
-func mergeProblems(have, more []Problem) []Problem {
-	seen := make(map[Problem]bool, len(have))
-	for _, p := range have {
-		seen[p] = true
-	}
-	for _, p := range more {
-		if !seen[p] {
-			seen[p] = true
-			have = append(have, p)
-		}
-	}
-	return have
-}
-
 // reconcileVersions names, on a versioned store, every key whose latest
 // version is not its evidence: a delete marker or a version written over
 // it (the evidence is intact, and read by version, but someone tried).
+// The listing comes key by key, newest version first: one key is held.
 func (a *Archive) reconcileVersions(ctx context.Context, bad func(id, key, format string, args ...any)) error {
 	vl, ok := a.Store.(storage.VersionLister)
 	if !ok {
 		return nil
 	}
 	type state struct {
+		key      string
 		latest   storage.Info
 		marker   bool
 		evidence string
 	}
-	keys := map[string]*state{}
+	var st *state
+	judge := func() {
+		if st == nil {
+			return
+		}
+		id := ""
+		if strings.HasPrefix(st.key, "messages/") {
+			id = strings.TrimSuffix(path.Base(st.key), ".eml")
+		}
+		switch {
+		case st.evidence == "":
+			bad(id, st.key, "only delete markers: no version of it is left in the store")
+		case st.marker:
+			bad(id, st.key, "a delete marker or a newer version hides it (the evidence version is intact)")
+		case st.latest.VersionID != st.evidence:
+			bad(id, st.key, "a newer version %s was written over it (the evidence version is intact)", st.latest.VersionID)
+		}
+	}
 	for _, prefix := range []string{"messages/", "packages/"} {
 		err := vl.ListVersions(ctx, prefix, func(i storage.Info, marker bool) error {
-			st := keys[i.Key]
-			if st == nil { // newest first: the first seen is the latest
-				st = &state{latest: i, marker: marker}
-				keys[i.Key] = st
+			if st == nil || st.key != i.Key {
+				if st != nil && i.Key < st.key {
+					return fmt.Errorf("the store listed the versions of %s out of key order", i.Key)
+				}
+				judge()
+				// Newest first: the first seen is the latest.
+				st = &state{key: i.Key, latest: i, marker: marker}
 			}
 			if !marker {
 				st.evidence = i.VersionID // the last seen is the oldest
@@ -505,19 +315,6 @@ func (a *Archive) reconcileVersions(ctx context.Context, bad func(id, key, forma
 			return fmt.Errorf("listing the store's versions: %w", err)
 		}
 	}
-	for key, st := range keys {
-		id := ""
-		if strings.HasPrefix(key, "messages/") {
-			id = strings.TrimSuffix(path.Base(key), ".eml")
-		}
-		switch {
-		case st.evidence == "":
-			bad(id, key, "only delete markers: no version of it is left in the store")
-		case st.marker:
-			bad(id, key, "a delete marker or a newer version hides it (the evidence version is intact)")
-		case st.latest.VersionID != st.evidence:
-			bad(id, key, "a newer version %s was written over it (the evidence version is intact)", st.latest.VersionID)
-		}
-	}
+	judge()
 	return nil
 }

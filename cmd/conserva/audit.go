@@ -43,7 +43,7 @@ func auditCommand() *cli.Command {
 			run.Count("ok", int64(rep.OK))
 			run.Count("packages", int64(rep.Packages))
 			run.Count("unsealed", int64(rep.Unsealed))
-			run.Count("problems", int64(len(rep.Problems)))
+			run.Count("problems", int64(len(rep.Problems)+rep.Omitted))
 			for _, p := range rep.Problems {
 				run.Error(p.Key + ": " + p.Problem)
 			}
@@ -57,7 +57,7 @@ func auditCommand() *cli.Command {
 				}
 			} else {
 				fmt.Fprintf(out, "audit (%s): %d objects read back, %d ok, %d re-verified, %d packages checked, %d messages not yet sealed; store %d messages, catalog %d; %d problems\n",
-					rep.Scope, rep.Objects, rep.OK, rep.Reverified, rep.Packages, rep.Unsealed, rep.Stored, rep.Catalogued, len(rep.Problems))
+					rep.Scope, rep.Objects, rep.OK, rep.Reverified, rep.Packages, rep.Unsealed, rep.Stored, rep.Catalogued, len(rep.Problems)+rep.Omitted)
 				if rep.ERS != nil {
 					fmt.Fprintf(out, "evidence records: %d checked, %d valid; %d packages due for renewal, %d without records\n", rep.ERS.Checked, rep.ERS.Valid, len(rep.ERS.Due), len(rep.ERS.Without))
 				}

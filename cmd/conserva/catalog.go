@@ -67,7 +67,7 @@ func runCheck(ctx context.Context, cmd *cli.Command) error {
 		}
 	} else {
 		fmt.Fprintf(out, "catalog check (%s): store %d messages, catalog %d, %d package folders, %d re-verified, %d problems\n",
-			rep.Scope, rep.Stored, rep.Catalogued, rep.Packages, rep.Reverified, len(rep.Problems))
+			rep.Scope, rep.Stored, rep.Catalogued, rep.Packages, rep.Reverified, len(rep.Problems)+rep.Omitted)
 		for _, n := range rep.Notes {
 			fmt.Fprintf(out, "note: %s\n", n)
 		}

@@ -1,0 +1,88 @@
+package archive
+
+import (
+	"encoding/hex"
+	"iter"
+
+	"github.com/conserva/conserva/internal/catalogfmt"
+	bolt "go.etcd.io/bbolt"
+)
+
+// byIDChunk is how many records one read transaction of ByID decodes.
+const byIDChunk = 256
+
+// ByID yields every record in id order (the ids bucket), a chunk per read
+// transaction, the catalog's mapped pages released between chunks: memory
+// stays flat whatever the number of records, and no transaction is open
+// while the caller works. A record that cannot be decoded ends it with the
+// error (as Scan does).
+func (c *Catalog) ByID() iter.Seq2[*Record, error] {
+	return func(yield func(*Record, error) bool) {
+		if c.legacy {
+			// A kept format 1 catalog: its bucket is keyed by the hex id,
+			// which is id order too.
+			err := c.Scan(func(r *Record) error {
+				if !yield(r, nil) {
+					return errStopIter
+				}
+				return nil
+			})
+			if err != nil && err != errStopIter {
+				yield(nil, err)
+			}
+			return
+		}
+		var after []byte
+		for n := 0; ; n++ {
+			var chunk []*Record
+			err := c.db.View(func(tx *bolt.Tx) error {
+				t := c.newTxn(tx)
+				cur := t.ids.Cursor()
+				k, v := cur.First()
+				if after != nil {
+					k, v = cur.Seek(after)
+					if k != nil && string(k) == string(after) {
+						k, v = cur.Next()
+					}
+				}
+				for ; k != nil && len(chunk) < byIDChunk; k, v = cur.Next() {
+					after = append(after[:0], k...)
+					seq, ok := catalogfmt.Seq(v)
+					if !ok {
+						continue
+					}
+					r, err := t.record(seq)
+					if err != nil {
+						return err
+					}
+					if r == nil || r.ID != hex.EncodeToString(k) {
+						continue // an id left by a damaged record: checkPages names the damage
+					}
+					chunk = append(chunk, r)
+				}
+				return nil
+			})
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if len(chunk) == 0 {
+				return
+			}
+			if n%4 == 3 {
+				_ = c.ReleaseMapped() // memory only
+			}
+			for _, r := range chunk {
+				if !yield(r, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+type stopIter struct{}
+
+func (stopIter) Error() string { return "stopped" }
+
+var errStopIter error = stopIter{}
