@@ -17,6 +17,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/conserva/conserva/accesslog"
 	"github.com/conserva/conserva/sip"
@@ -215,14 +216,18 @@ func (a *Archive) checkSegmentPackages(ctx context.Context, sealed []accesslog.S
 			bad("packages/%s/index.xml: %v", id, err)
 			continue
 		}
-		files, err := indexFiles(index)
+		// Only the log's segments, read token by token (an index lists
+		// every message and metadata file too).
+		listed := map[string]string{}
+		err = eachIndexFile(index, func(f indexFile) error {
+			if strings.Contains(f.Path, "/accesslog/") {
+				listed[f.Path] = f.SHA256
+			}
+			return nil
+		})
 		if err != nil {
 			bad("packages/%s/index.xml: %v", id, err)
 			continue
-		}
-		listed := map[string]string{}
-		for _, f := range files {
-			listed[f.Path] = f.SHA256
 		}
 		for _, s := range byPkg[id] {
 			seg, err := accesslog.ParseSegmentName(s.Name)

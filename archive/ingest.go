@@ -325,7 +325,7 @@ func (a *Archive) commit(ctx context.Context, batch []outcome, sum *IngestSummar
 	}
 	for len(batch) > 0 {
 		n := min(len(batch), catalogChunk)
-		if err := a.catalogue(batch[:n], sum); err != nil {
+		if err := a.catalogue(batch[:n], sum, stored); err != nil {
 			return err
 		}
 		_ = a.Catalog.ReleaseMapped() // memory only: a failure changes nothing else
@@ -334,8 +334,9 @@ func (a *Archive) commit(ctx context.Context, batch []outcome, sum *IngestSummar
 	return nil
 }
 
-// catalogue records durable objects in one transaction.
-func (a *Archive) catalogue(batch []outcome, sum *IngestSummary) error {
+// catalogue records durable objects in one transaction; stored is false
+// for a catalog rebuild (counts only in the summary).
+func (a *Archive) catalogue(batch []outcome, sum *IngestSummary, stored bool) error {
 	recs := make([]*Record, len(batch))
 	for i, o := range batch {
 		recs[i] = o.rec

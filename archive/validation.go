@@ -280,16 +280,20 @@ func (a *Archive) exportValidation(ctx context.Context, prefix string, files map
 	if !ok {
 		return nil, nil
 	}
-	listed, err := indexFiles(index)
+	// Read token by token: the index of 100,000 messages is 145 MB.
+	var listed []indexFile
+	err := eachIndexFile(index, func(f indexFile) error {
+		if name, ok := strings.CutPrefix(f.Path, prefix); ok && strings.HasPrefix(name, validationDir) {
+			listed = append(listed, f)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, nil // named by the checks of the pack
 	}
 	var out []string
 	for _, f := range listed {
-		name, ok := strings.CutPrefix(f.Path, prefix)
-		if !ok || !strings.HasPrefix(name, validationDir) {
-			continue
-		}
+		name, _ := strings.CutPrefix(f.Path, prefix)
 		data, err := a.readAll(ctx, f.Path)
 		if err != nil {
 			continue // named by the checks of the pack
