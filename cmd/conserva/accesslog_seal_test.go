@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,16 @@ func appendAccess(t *testing.T, path string, n int) {
 func segments(t *testing.T, home string) []string {
 	t.Helper()
 	found, _ := filepath.Glob(filepath.Join(home, "store", "packages", "*", "accesslog", "*.jsonl"))
+	// In the order of their records: two seals in the same second make
+	// package ids that sort by their random part.
+	first := func(p string) int64 {
+		s, err := accesslog.ParseSegmentName(filepath.Base(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.First
+	}
+	sort.Slice(found, func(i, j int) bool { return first(found[i]) < first(found[j]) })
 	return found
 }
 
