@@ -410,6 +410,7 @@ func (a *Archive) markMissing(old *Catalog, sum *RebuildSummary) error {
 		return nil
 	}
 	var gone []*Record
+	phantoms := 0
 	flush := func() error {
 		for _, r := range gone {
 			sum.Missing++
@@ -424,6 +425,12 @@ func (a *Archive) markMissing(old *Catalog, sum *RebuildSummary) error {
 	err := old.Scan(func(o *Record) error {
 		if has, err := a.Catalog.Has(o.ID); err != nil || has {
 			return err
+		}
+		// A record whose id its own catalog does not index is damage of
+		// that catalog (its id bytes changed), not a message it knew.
+		if g, err := old.Get(o.ID); err == nil && g == nil {
+			phantoms++
+			return nil
 		}
 		r := *o
 		r.Package, r.PackageProblem = "", ""
@@ -442,6 +449,9 @@ func (a *Archive) markMissing(old *Catalog, sum *RebuildSummary) error {
 	}
 	if err != nil {
 		sum.Warnings = append(sum.Warnings, "the old catalog could not be read to the end: messages it alone knew of may not be marked missing: "+err.Error())
+	}
+	if phantoms > 0 {
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%d records of the old catalog are damaged (their id is not in its id index): not carried over", phantoms))
 	}
 	return flush()
 }
