@@ -467,22 +467,7 @@ func (a *Archive) restorePackages(ctx context.Context, old *Catalog, hasJournal 
 	// not every object (a package has two per message).
 	files := map[string]*packageFolder{}
 	err := a.Store.List(ctx, "packages/", func(i storage.Info) error {
-		parts := strings.SplitN(i.Key, "/", 3)
-		if len(parts) == 3 {
-			f := files[parts[1]]
-			if f == nil {
-				f = &packageFolder{}
-				files[parts[1]] = f
-			}
-			switch parts[2] {
-			case "index.xml":
-				f.index = true
-			case "index.xml.p7s":
-				f.p7s = true
-			case "index.xml.p7s.tsr":
-				f.tsr = true
-			}
-		}
+		noteFolder(files, i.Key)
 		return nil
 	})
 	if err != nil {

@@ -98,6 +98,28 @@ func (s *problemSink) sorted() ([]Problem, int) {
 // packageFolder is what the store holds of a package folder.
 type packageFolder struct{ index, p7s, tsr bool }
 
+// noteFolder records, from a store key packages/<id>/<name>, which of the
+// three files that make a package complete its folder holds.
+func noteFolder(folders map[string]*packageFolder, key string) {
+	parts := strings.SplitN(key, "/", 3)
+	if len(parts) != 3 {
+		return
+	}
+	f := folders[parts[1]]
+	if f == nil {
+		f = &packageFolder{}
+		folders[parts[1]] = f
+	}
+	switch parts[2] {
+	case "index.xml":
+		f.index = true
+	case "index.xml.p7s":
+		f.p7s = true
+	case "index.xml.p7s.tsr":
+		f.tsr = true
+	}
+}
+
 // packageSet is what the package pass found: which packages the store
 // and the catalog hold, and which message each signed index lists.
 type packageSet struct {
@@ -118,24 +140,11 @@ func (a *Archive) packagePass(ctx context.Context, audit bool, sink *problemSink
 	ps := &packageSet{folders: map[string]*packageFolder{}, catalogued: map[string]bool{},
 		members: extsort.New(tmp, 36, membersInMemory)}
 	err := a.Store.List(ctx, "packages/", func(i storage.Info) error {
-		parts := strings.SplitN(i.Key, "/", 3)
-		if len(parts) != 3 {
+		if strings.Count(i.Key, "/") < 2 {
 			sink.bad("", i.Key, "an object the archive never writes")
 			return nil
 		}
-		f := ps.folders[parts[1]]
-		if f == nil {
-			f = &packageFolder{}
-			ps.folders[parts[1]] = f
-		}
-		switch parts[2] {
-		case "index.xml":
-			f.index = true
-		case "index.xml.p7s":
-			f.p7s = true
-		case "index.xml.p7s.tsr":
-			f.tsr = true
-		}
+		noteFolder(ps.folders, i.Key)
 		return nil
 	})
 	if err != nil {
