@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -526,5 +527,37 @@ func TestSignTSignsOnceAndStampsOnce(t *testing.T) {
 	}
 	if _, err := sip.VerifyCAdES(context.Background(), p7s, content, tr.signerRoots, tr.tsaRoots); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// VerifyCAdESFrom reads the content as a stream and judges as VerifyCAdES
+// does: the same signer and timestamp for the signed bytes, the SHA-256
+// of what it read, and a refusal for one changed byte or a read error.
+func TestVerifyCAdESFromStream(t *testing.T) {
+	ctx := context.Background()
+	tr := devTrust(t)
+	p7s, _, err := tr.signer.SignT(ctx, content, tr.tsa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := func(b []byte) func() (io.ReadCloser, error) {
+		return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	}
+	v, sum, err := sip.VerifyCAdESFrom(ctx, p7s, from(content), tr.signerRoots, tr.tsaRoots)
+	if err != nil || !v.Signer.Equal(tr.signer.Cert) || v.Timestamp == nil || sum != sha256.Sum256(content) {
+		t.Fatalf("stream: %v %+v", err, v)
+	}
+	changed := append([]byte(nil), content...)
+	changed[len(changed)/2] ^= 1
+	if _, _, err := sip.VerifyCAdESFrom(ctx, p7s, from(changed), tr.signerRoots, tr.tsaRoots); err == nil || !strings.Contains(err.Error(), "does not match content") {
+		t.Fatalf("a changed byte: %v", err)
+	}
+	broken := func() (io.ReadCloser, error) { return nil, errors.New("disk gone") }
+	if _, _, err := sip.VerifyCAdESFrom(ctx, p7s, broken, tr.signerRoots, tr.tsaRoots); err == nil {
+		t.Fatal("an unreadable content passed")
+	}
+	other := testpki.Root(t, "Another CA", testpki.Options{CA: true})
+	if _, _, err := sip.VerifyCAdESFrom(ctx, p7s, from(content), other.Pool(), tr.tsaRoots); err == nil {
+		t.Fatal("verified against another root")
 	}
 }
