@@ -89,11 +89,8 @@ type segEntry struct {
 // segCacheSize bounds the memory: a 100,000-member index is some 10 MB.
 const segCacheSize = 4
 
-func (a *Archive) segmentIndex(ctx context.Context, seg string) (*segment.Index, error) {
-	ix, _, err := a.cachedSegment(ctx, seg)
-	return ix, err
-}
-
+// cachedSegment is the member index of a segment and the size of the file
+// it was read from (-1 where unknown), from the cache or read now.
 func (a *Archive) cachedSegment(ctx context.Context, seg string) (*segment.Index, int64, error) {
 	c := a.segs
 	if c == nil { // an Archive made without Open: no cache
@@ -183,7 +180,7 @@ func (a *Archive) readMember(ctx context.Context, key, seg, member string) (io.R
 		// Replaced since it was indexed: damage, or a test. Read afresh.
 		rc.Close()
 		a.segs.forget(seg)
-		if ix, size, err = a.cachedSegment(ctx, seg); err != nil {
+		if ix, _, err = a.cachedSegment(ctx, seg); err != nil {
 			return nil, err
 		}
 		if rc, err = storage.ReadEvidence(ctx, a.Store, seg); err != nil {
