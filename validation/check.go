@@ -3,6 +3,7 @@ package validation
 import (
 	"crypto/x509"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/ocsp"
@@ -54,6 +55,7 @@ func Check(b *Bundle, chain []*x509.Certificate, at time.Time) []Finding {
 		}
 		issuer := chain[i+1]
 		covered, judged := false, false
+		var outOfScope []string
 		for n, crl := range crls {
 			if string(crl.RawIssuer) != string(issuer.RawSubject) {
 				continue
@@ -70,9 +72,18 @@ func Check(b *Bundle, chain []*x509.Certificate, at time.Time) []Finding {
 					judged = true
 				}
 			}
-			if crl.NextUpdate.IsZero() || !crl.NextUpdate.Before(at) {
-				covered = true
+			// A CRL speaks for at if it was current then or issued after
+			// it; one without nextUpdate (RFC 5280 §5.1.2.5 wants it)
+			// only if issued at or after at: nothing says how long an
+			// older one held.
+			if !crl.NextUpdate.IsZero() && crl.NextUpdate.Before(at) || crl.NextUpdate.IsZero() && crl.ThisUpdate.Before(at) {
+				continue
 			}
+			if err := crlScope(crl, c); err != nil {
+				outOfScope = append(outOfScope, fmt.Sprintf("CRL %s: %v", crlSums[n], err))
+				continue
+			}
+			covered = true
 		}
 		for _, raw := range b.OCSP {
 			r, err := ocspFor(raw, c, issuer)
@@ -90,7 +101,11 @@ func Check(b *Bundle, chain []*x509.Certificate, at time.Time) []Finding {
 		}
 		offers := len(httpURLs(c.CRLDistributionPoints))+len(httpURLs(c.OCSPServer)) > 0
 		if offers && !covered && !judged {
-			bad(c, false, "no revocation information in the validation data (it names %v)", append(c.CRLDistributionPoints, c.OCSPServer...))
+			why := ""
+			if len(outOfScope) > 0 {
+				why = " (" + strings.Join(outOfScope, "; ") + ")"
+			}
+			bad(c, false, "no revocation information in the validation data (it names %v)%s", append(c.CRLDistributionPoints, c.OCSPServer...), why)
 		}
 	}
 	return out

@@ -54,7 +54,7 @@ func Collect(ctx context.Context, f Fetcher, chain []*x509.Certificate, now time
 		case len(urls) > 0:
 			var errs []error
 			for _, u := range urls {
-				crl, err := fetchCRL(ctx, f, u, issuer, now)
+				crl, err := fetchCRL(ctx, f, u, c, issuer, now)
 				if err == nil {
 					b.CRLs = addUnique(b.CRLs, crl)
 					errs = nil
@@ -88,7 +88,7 @@ func httpURLs(list []string) []string {
 	return out
 }
 
-func fetchCRL(ctx context.Context, f Fetcher, url string, issuer *x509.Certificate, now time.Time) ([]byte, error) {
+func fetchCRL(ctx context.Context, f Fetcher, url string, c, issuer *x509.Certificate, now time.Time) ([]byte, error) {
 	der, err := f.Get(ctx, url)
 	if err != nil {
 		return nil, err
@@ -102,6 +102,9 @@ func fetchCRL(ctx context.Context, f Fetcher, url string, issuer *x509.Certifica
 	}
 	if !crl.NextUpdate.IsZero() && crl.NextUpdate.Before(now) {
 		return nil, fmt.Errorf("%s: the CRL expired at %s (nextUpdate)", url, crl.NextUpdate.UTC().Format(time.RFC3339))
+	}
+	if err := crlScope(crl, c); err != nil {
+		return nil, fmt.Errorf("%s: %w", url, err)
 	}
 	return der, nil
 }
