@@ -219,6 +219,23 @@ func TestScartoCLI(t *testing.T) {
 	if r := conserva(t, "--archive", home, "scarto", "list"); r.code != 0 || !strings.Contains(r.stdout, "Responsabile") {
 		t.Fatalf("list: %d %s", r.code, r.stdout)
 	}
+	// Each step of the disposal is in the run history, with what it did
+	// and why nothing was deleted.
+	hist := decodeLines(t, conserva(t, "--archive", home, "runs", "--json").stdout)
+	steps := map[string]map[string]any{}
+	for _, h := range hist {
+		if c, _ := h["command"].(string); strings.HasPrefix(c, "scarto ") {
+			if _, seen := steps[c]; !seen { // newest first
+				steps[c] = h
+			}
+		}
+	}
+	exec, _ := steps["scarto execute"]["counts"].(map[string]any)
+	errs, _ := steps["scarto execute"]["errors"].([]any)
+	if len(steps) != 3 || steps["scarto execute"]["outcome"] != "findings" || steps["scarto approve"]["outcome"] != "ok" ||
+		exec["deleted"] != 0.0 || exec["refused"] == 0.0 || len(errs) == 0 || !strings.Contains(errs[0].(string), "under retention") {
+		t.Fatalf("the disposal's run history: %v", steps)
+	}
 	out := filepath.Join(t.TempDir(), "x")
 	if r := conserva(t, "--archive", home, "scarto", "export", p.Proposal, "--out", out); r.code != 0 {
 		t.Fatalf("export: %d %s", r.code, r.stderr)

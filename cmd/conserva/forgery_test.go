@@ -456,6 +456,18 @@ func TestReverifyRecordsHistory(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "0 verdicts changed") {
 		t.Fatalf("second reverify (trust kept): %d %s %s", r.code, r.stdout, r.stderr)
 	}
+	// Both runs are in the history, the first with its changed verdicts.
+	var changed []float64
+	for _, h := range decodeLines(t, conserva(t, append(cfg, "runs", "--json")...).stdout) {
+		if h["command"] == "reverify" {
+			counts, _ := h["counts"].(map[string]any)
+			v, _ := counts["verdicts changed"].(float64)
+			changed = append(changed, v)
+		}
+	}
+	if len(changed) != 2 || changed[0] != 0 || changed[1] != float64(len(files)) {
+		t.Fatalf("reverify in the run history (newest first): changed %v", changed)
+	}
 }
 
 // TestPackWithAnInvalidReceipt: a tampered receipt is evidence too. The

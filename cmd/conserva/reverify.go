@@ -20,7 +20,7 @@ func reverifyCommand() *cli.Command {
 			&cli.StringFlag{Name: "trust", Usage: "more trust anchors (PEM bundle or IGPEC LDIF), kept in the archive", Sources: cli.EnvVars("CONSERVA_TRUST")},
 			jsonFlag(),
 		},
-		Action: func(ctx context.Context, cmd *cli.Command) error {
+		Action: func(ctx context.Context, cmd *cli.Command) (err error) {
 			if cmd.Args().Len() > 0 {
 				return usageErrorf("reverify: unexpected argument %q", cmd.Args().First())
 			}
@@ -29,6 +29,8 @@ func reverifyCommand() *cli.Command {
 				return err
 			}
 			defer a.Close()
+			run := startRun("reverify")
+			defer func() { recordRun(a, run, err) }()
 			trust, files, err := a.ProviderTrust(ctx, cmd.String("trust"))
 			if err != nil {
 				return usageErrorf("%v", err)
@@ -39,6 +41,12 @@ func reverifyCommand() *cli.Command {
 			finish()
 			if err != nil {
 				return &exitError{code: exitFindings, msg: err.Error()}
+			}
+			run.Count("checked", int64(sum.Checked))
+			run.Count("verdicts changed", int64(len(sum.Changed)))
+			run.Count("flagged", int64(sum.Flagged))
+			for _, p := range sum.Problems {
+				run.Error(p.Key + ": " + p.Problem)
 			}
 			out := cmd.Root().Writer
 			if cmd.Bool("json") {

@@ -15,7 +15,8 @@ import (
 	"github.com/urfave/cli/v3"
 )
 
-// startRun begins the summary of a run (ingest, seal, audit, renew, run)
+// startRun begins the summary of a run (ingest, seal, audit, renew, run,
+// reverify, each step of a scarto)
 // that recordRun keeps in the catalog's run history when it ends.
 func startRun(command string) *runs.Run {
 	r := runs.New(command, os.Args[1:])
@@ -79,7 +80,7 @@ func renewCounts(r *runs.Run, s archive.RenewSummary) {
 func runsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "runs",
-		Usage: "the last runs of ingest, seal, audit, renew and run, with their summaries (newest first)",
+		Usage: "the last runs of ingest, seal, audit, renew, run, reverify and scarto, with their summaries (newest first)",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "limit", Value: 20, Usage: "how many runs (the catalog keeps the last 1000)"},
 			jsonFlag(),

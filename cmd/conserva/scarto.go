@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/conserva/conserva/archive"
+	"github.com/conserva/conserva/runs"
 	"github.com/conserva/conserva/scarto"
 	"github.com/urfave/cli/v3"
 )
@@ -25,6 +26,15 @@ func scartoCommand() *cli.Command {
 			return fn(ctx, cmd, a)
 		}
 	}
+	// logged keeps the step in the run history: who proposed, approved
+	// and executed a disposal, and when, is the first thing asked of it.
+	logged := func(name string, fn func(ctx context.Context, cmd *cli.Command, a *archive.Archive, run *runs.Run) error) cli.ActionFunc {
+		return withArchive(func(ctx context.Context, cmd *cli.Command, a *archive.Archive) (err error) {
+			run := startRun(name)
+			defer func() { recordRun(a, run, err) }()
+			return fn(ctx, cmd, a, run)
+		})
+	}
 	oneArg := func(cmd *cli.Command, what string) (string, error) {
 		if cmd.Args().Len() != 1 {
 			return "", usageErrorf("scarto %s: give one proposal id", what)
@@ -39,7 +49,7 @@ func scartoCommand() *cli.Command {
 				Name:  "propose",
 				Usage: "propose the dossiers whose retention has ended (none under legal hold), as a signed proposal",
 				Flags: []cli.Flag{&cli.StringFlag{Name: "before", Usage: "retention ended by this date (YYYY-MM-DD or RFC 3339; default now)"}, jsonFlag()},
-				Action: withArchive(func(ctx context.Context, cmd *cli.Command, a *archive.Archive) error {
+				Action: logged("scarto propose", func(ctx context.Context, cmd *cli.Command, a *archive.Archive, run *runs.Run) error {
 					before := time.Now()
 					if v := cmd.String("before"); v != "" {
 						t, err := parseDate(v)
@@ -51,6 +61,9 @@ func scartoCommand() *cli.Command {
 					p, err := a.ProposeScarto(ctx, before)
 					if err != nil {
 						return err
+					}
+					if p != nil {
+						run.Count("dossiers proposed", int64(len(p.Dossiers)))
 					}
 					out := cmd.Root().Writer
 					if cmd.Bool("json") {
@@ -81,7 +94,7 @@ func scartoCommand() *cli.Command {
 					&cli.StringFlag{Name: "authorization", Usage: "reference of the authorisation (PA: the Soprintendenza's)"},
 					jsonFlag(),
 				},
-				Action: withArchive(func(ctx context.Context, cmd *cli.Command, a *archive.Archive) error {
+				Action: logged("scarto approve", func(ctx context.Context, cmd *cli.Command, a *archive.Archive, run *runs.Run) error {
 					id, err := oneArg(cmd, "approve")
 					if err != nil {
 						return err
@@ -102,7 +115,7 @@ func scartoCommand() *cli.Command {
 				Usage:     "delete what an approved proposal lists and the store allows; write the signed verbale di scarto",
 				ArgsUsage: "PROPOSAL",
 				Flags:     []cli.Flag{jsonFlag()},
-				Action: withArchive(func(ctx context.Context, cmd *cli.Command, a *archive.Archive) error {
+				Action: logged("scarto execute", func(ctx context.Context, cmd *cli.Command, a *archive.Archive, run *runs.Run) error {
 					id, err := oneArg(cmd, "execute")
 					if err != nil {
 						return err
@@ -112,6 +125,11 @@ func scartoCommand() *cli.Command {
 						return scartoError(err)
 					}
 					d := p.Disposal
+					run.Count("deleted", int64(len(d.Deleted)))
+					run.Count("refused", int64(len(d.Refused)))
+					for _, o := range d.Refused {
+						run.Error("not deleted " + archive.ShortID(o.ID) + ": " + o.Reason)
+					}
 					if cmd.Bool("json") {
 						if err := json.NewEncoder(cmd.Root().Writer).Encode(map[string]any{"proposal": p.ID, "deleted": d.Deleted, "refused": d.Refused, "verbale": d.Signed}); err != nil {
 							return err
