@@ -1,5 +1,5 @@
 // Package runs is the history of the archive's runs (ingest, seal, audit,
-// renew and the nightly run): what each did, what went wrong, how long it
+// renew, reverify, disposal steps and the nightly run): what each did, what went wrong, how long it
 // took and who started it, for the records manager's page. The catalog
 // keeps the last Keep of them.
 package runs
