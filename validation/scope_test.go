@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"math/big"
 	"os/exec"
 	"slices"
 	"strings"
@@ -48,22 +47,6 @@ func idp(uri string, reasons bool, flags ...uint8) pkix.Extension {
 		}
 	})
 	return pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 28}, Critical: true, Value: b.BytesOrPanic()}
-}
-
-func crlWith(t *testing.T, ca *testpki.Identity, thisUpdate time.Time, revoked []*x509.Certificate, ext ...pkix.Extension) []byte {
-	t.Helper()
-	var entries []x509.RevocationListEntry
-	for _, c := range revoked {
-		entries = append(entries, x509.RevocationListEntry{SerialNumber: c.SerialNumber, RevocationTime: thisUpdate.Add(-time.Minute)})
-	}
-	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
-		Number: big.NewInt(3), ThisUpdate: thisUpdate, NextUpdate: thisUpdate.Add(7 * 24 * time.Hour),
-		RevokedCertificateEntries: entries, ExtraExtensions: ext,
-	}, ca.Cert, ca.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
 }
 
 // TestCRLPartitions: a CA that splits its revocations over several CRLs
@@ -125,7 +108,7 @@ func TestCRLPartitions(t *testing.T) {
 
 	// A certificate listed in a partition still counts as revoked there:
 	// the CA said so, whatever the partition.
-	crl := crlWith(t, ca, now.Add(-time.Hour), []*x509.Certificate{leaf.Cert}, idp("http://127.0.0.1:1/other.crl", false))
+	crl := crlWith(t, ca, now.Add(-time.Hour), map[*x509.Certificate]time.Time{leaf.Cert: now.Add(-2 * time.Hour)}, idp("http://127.0.0.1:1/other.crl", false))
 	f := validation.Check(&validation.Bundle{Certs: [][]byte{leaf.Cert.Raw, ca.Cert.Raw}, CRLs: [][]byte{crl}}, leaf.Chain, now)
 	if len(f) != 1 || !f[0].Revoked {
 		t.Errorf("a revocation listed in another partition was ignored: %v", f)

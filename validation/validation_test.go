@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
 	"io"
@@ -27,14 +28,20 @@ import (
 
 // crlOf makes a CRL of ca revoking the given certificates at the given times.
 func crlOf(t *testing.T, ca *testpki.Identity, revoked map[*x509.Certificate]time.Time) []byte {
+	return crlWith(t, ca, time.Now().Add(-time.Hour), revoked)
+}
+
+// crlWith makes a CRL of ca issued at thisUpdate (valid a week), revoking
+// the given certificates at the given times, with more extensions.
+func crlWith(t *testing.T, ca *testpki.Identity, thisUpdate time.Time, revoked map[*x509.Certificate]time.Time, ext ...pkix.Extension) []byte {
 	t.Helper()
 	var entries []x509.RevocationListEntry
 	for c, at := range revoked {
 		entries = append(entries, x509.RevocationListEntry{SerialNumber: c.SerialNumber, RevocationTime: at})
 	}
 	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
-		Number: big.NewInt(1), ThisUpdate: time.Now().Add(-time.Hour), NextUpdate: time.Now().Add(24 * time.Hour),
-		RevokedCertificateEntries: entries,
+		Number: big.NewInt(1), ThisUpdate: thisUpdate, NextUpdate: thisUpdate.Add(7 * 24 * time.Hour),
+		RevokedCertificateEntries: entries, ExtraExtensions: ext,
 	}, ca.Cert, ca.Key)
 	if err != nil {
 		t.Fatal(err)
