@@ -11,5 +11,5 @@
 // rendering, the manifest and the verification script; it reads no store
 // and checks no signature. What goes in, and what was verified, is the
 // caller's (archive.Export): this package writes it down. The format is in
-// docs/FORMAT.md, "The evidence pack".
+// docs/PACK.md (and docs/FORMAT.md, "The evidence pack").
 package evidencepack

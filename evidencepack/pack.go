@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// The pack's own files (docs/FORMAT.md, "The evidence pack").
+// The pack's own files (docs/PACK.md).
 const (
 	reportJSON  = "report.json"
 	reportHTML  = "report.html"
