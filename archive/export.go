@@ -46,8 +46,12 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, opts Expo
 	if err != nil {
 		return nil, err
 	}
+	providers, err := packTrustFiles(opts.TrustFiles)
+	if err != nil {
+		return nil, err
+	}
 	rep := &evidencepack.Report{ExportedAt: time.Now().UTC(), Dossier: pd, PackIntact: true, Verdicts: map[pec.Verdict]int{},
-		Conservator: k.signer.Cert.Subject.CommonName, TSA: k.tsaName, Providers: packTrustFiles(opts.TrustFiles)}
+		Conservator: k.signer.Cert.Subject.CommonName, TSA: k.tsaName, Providers: providers}
 	pw := evidencepack.NewWriter(w, rep.ExportedAt)
 	pkgIDs := map[string][]*Record{}
 	for _, r := range d.records {
@@ -167,15 +171,19 @@ func packDossier(d *Dossier) (*evidencepack.Dossier, error) {
 
 // packTrustFiles are the providers' trust files as the pack's report lists
 // them.
-func packTrustFiles(files []TrustFile) []evidencepack.TrustFile {
+func packTrustFiles(files []TrustFile) ([]evidencepack.TrustFile, error) {
 	if files == nil {
-		return nil
+		return nil, nil
 	}
 	out := make([]evidencepack.TrustFile, 0, len(files))
 	for _, f := range files {
-		out = append(out, evidencepack.TrustFile(f))
+		js, err := json.Marshal(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evidencepack.TrustFile{Name: f.Name, Anchors: f.Anchors, SHA256: f.SHA256, Record: js})
 	}
-	return out
+	return out, nil
 }
 
 // signManifest signs the pack's manifest (CAdES-T) and timestamps the

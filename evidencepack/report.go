@@ -45,25 +45,32 @@ type Dossier struct {
 }
 
 // MarshalJSON is the archive's record of the dossier.
-func (d Dossier) MarshalJSON() ([]byte, error) {
-	if len(d.Record) == 0 {
-		return []byte("null"), nil
-	}
-	return d.Record, nil
-}
+func (d Dossier) MarshalJSON() ([]byte, error) { return recordJSON(d.Record), nil }
 
 // Recipient is where one recipient of the dossier stands: Status is one of
 // delivered, failed, accepted, pending.
 type Recipient struct{ Address, Status string }
 
-// TrustFile is one file of the providers' trust anchors the pack was judged
-// with (shipped together as providers/anchors.pem).
+// TrustFile is one file of the providers' trust anchors the verdicts were
+// given with (shipped together as providers/anchors.pem): what report.html
+// shows of it, and the archive's record of it, which report.json holds as
+// it is.
 type TrustFile struct {
-	SHA256  string    `json:"sha256"`
-	Key     string    `json:"key"`
-	Name    string    `json:"name"` // the file's base name when it was given
-	Anchors int       `json:"anchors"`
-	Added   time.Time `json:"added"`
+	Name    string // the file's base name when it was given
+	Anchors int
+	SHA256  string
+	Record  json.RawMessage // JSON
+}
+
+// MarshalJSON is the archive's record of the file.
+func (f TrustFile) MarshalJSON() ([]byte, error) { return recordJSON(f.Record), nil }
+
+// recordJSON is a record given as JSON, null when none was.
+func recordJSON(js json.RawMessage) []byte {
+	if len(js) == 0 {
+		return []byte("null")
+	}
+	return js
 }
 
 // Root is a pinned root shipped in the pack.
