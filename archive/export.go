@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/conserva/conserva/evidencepack"
 	"github.com/conserva/conserva/pec"
+	"github.com/conserva/conserva/segment"
 	"github.com/conserva/conserva/sip"
 	"github.com/conserva/conserva/storage"
 	"github.com/conserva/conserva/timestamp"
@@ -262,7 +264,7 @@ func (a *Archive) exportPackage(ctx context.Context, id string, recs []*Record, 
 	exported := map[string]bool{}
 	for _, r := range recs {
 		name := "meta/" + r.ID + ".xml"
-		data, err := a.readAll(ctx, prefix+name)
+		data, err := a.readAllOnce(ctx, prefix+name)
 		if err != nil {
 			ep.Problems = append(ep.Problems, prefix+name+": "+err.Error())
 			continue
@@ -313,6 +315,47 @@ func (a *Archive) exportPackage(ctx context.Context, id string, recs []*Record, 
 	}
 	ep.Development = dev.found
 	return ep, listed, nil
+}
+
+// readOnce opens a package file as readEvidence does, but one kept in a
+// segment is found by reading the segment's headers (segment.Find), not
+// through the cached index of all its members (17 MB at 100,000): an
+// export reads a handful, and its memory must not grow with the package.
+func (a *Archive) readOnce(ctx context.Context, key string) (io.ReadCloser, error) {
+	seg, member, ok := segmentOf(key)
+	if !ok {
+		return a.readEvidence(ctx, key)
+	}
+	rc, err := storage.ReadEvidence(ctx, a.Store, seg)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.ReadEvidence(ctx, a.Store, key) // format 1: loose files
+	}
+	if err != nil {
+		return nil, err
+	}
+	m, err := segment.Find(rc, member)
+	rc.Close()
+	if errors.Is(err, segment.ErrNotFound) {
+		return nil, fmt.Errorf("%s: not in %s: %w", key, seg, storage.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", seg, err)
+	}
+	// Opened again: a stream (S3) was read to its end by Find.
+	if rc, err = storage.ReadEvidence(ctx, a.Store, seg); err != nil {
+		return nil, err
+	}
+	return openMember(rc, seg, m)
+}
+
+// readAllOnce is the whole of a package file read through readOnce.
+func (a *Archive) readAllOnce(ctx context.Context, key string) ([]byte, error) {
+	rc, err := a.readOnce(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
 }
 
 // containsWriter notes whether the bytes written to it, as one stream,

@@ -41,9 +41,10 @@ func (a *Archive) exportERS(ctx context.Context, rep *evidencepack.Report, pw *e
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: its package %s has no evidence records yet", m.File, m.Package))
 			continue
 		}
-		rec, err := a.readERS(ctx, ersKey(m.Package, m.ID, v))
+		// Found in its segment without indexing it (readOnce).
+		rec, err := readERSWith(ctx, ersKey(m.Package, m.ID, v), a.readOnce)
 		for w := v - 1; w >= 1 && err != nil; w-- {
-			rec, err = a.readERS(ctx, ersKey(m.Package, m.ID, w))
+			rec, err = readERSWith(ctx, ersKey(m.Package, m.ID, w), a.readOnce)
 		}
 		if err != nil {
 			rep.PackIntact = false

@@ -101,3 +101,55 @@ func TestExportIndexChangedWhileRead(t *testing.T) {
 		t.Fatalf("a changed index in the pack: intact %v, problems %q", rep.PackIntact, rep.Packages[0].Problems)
 	}
 }
+
+// TestExportReadsSegmentMembers: export finds a message's metadata and
+// evidence record in their segments by reading the headers (not through
+// the cached index), and what it finds is checked: a byte changed in the
+// metadata, a records segment cut short, a record named twice each make
+// the pack not intact; restored, it is intact again.
+func TestExportReadsSegmentMembers(t *testing.T) {
+	a, p := sealedWithERS(t, 3)
+	ids := catalogIDs(a)
+	export := func() (*evidencepack.Report, string) {
+		t.Helper()
+		rep, err := a.Export(context.Background(), ids[0], io.Discard, archive.ExportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []string
+		for _, pk := range rep.Packages {
+			all = append(all, pk.Problems...)
+		}
+		return rep, strings.Join(append(all, rep.Notes...), "\n")
+	}
+	intact := func(when string) {
+		t.Helper()
+		rep, probs := export()
+		for _, m := range rep.Messages {
+			if m.ID == ids[0] && (!m.EvidenceRecordOK || !m.InIndex) {
+				t.Fatalf("%s: %+v", when, m)
+			}
+		}
+		if !rep.PackIntact {
+			t.Fatalf("%s: not intact:\n%s", when, probs)
+		}
+	}
+	intact("as sealed")
+	restore := flipMetadata(t, a, p.ID, ids[0])
+	if rep, probs := export(); rep.PackIntact || !strings.Contains(probs, "meta/"+ids[0]+".xml: damaged") {
+		t.Fatalf("changed metadata inside the segment: intact %v\n%s", rep.PackIntact, probs)
+	}
+	restore()
+	intact("metadata restored")
+	restore = cutRecords(t, a, p.ID)
+	if rep, probs := export(); rep.PackIntact || !strings.Contains(probs, "evidence record missing") {
+		t.Fatalf("records segment cut short: intact %v\n%s", rep.PackIntact, probs)
+	}
+	restore()
+	restore = recordTwice(t, a, p.ID, ids[0])
+	if rep, probs := export(); rep.PackIntact || !strings.Contains(probs, "appears twice") {
+		t.Fatalf("a record named twice in its segment: intact %v\n%s", rep.PackIntact, probs)
+	}
+	restore()
+	intact("records restored")
+}
