@@ -31,9 +31,8 @@ const (
 // SHA-256, which VERIFY.txt checks.
 func MessageFile(id string) string { return "messages/" + id + ".eml" }
 
-// PackageFile is where a file of a package goes (name as inside the
-// package: index.xml, meta/<id>.xml, validation/…).
-func PackageFile(pkg, name string) string { return "packages/" + pkg + "/" + name }
+// A package's files go in under their keys in the store,
+// packages/<id>/<name>, as the archive keeps them.
 
 // ERSFile is where a message's evidence record goes.
 func ERSFile(id string) string { return "ers/" + id + ".ers" }
