@@ -163,8 +163,9 @@ func (a *Archive) auditMessage(ctx context.Context, r *Record, inIndex bool) (in
 // timestamp when they verify (nil fields otherwise), for callers that also
 // name or compare them: checked once, not again.
 type sealCheck struct {
-	sig *sip.Verified
-	ts  *timestamp.Verified
+	sig   *sip.Verified
+	ts    *timestamp.Verified
+	index [sha256.Size]byte // SHA-256 of the index whose signature sig is
 }
 
 func (a *Archive) auditPackage(ctx context.Context, id string, have map[string][]byte, metaOf map[string]bool) (map[string]bool, []Problem, sealCheck) {
@@ -231,6 +232,7 @@ func (a *Archive) auditPackageEach(ctx context.Context, id string, have map[stri
 		if _, given := have["index.xml"]; !given {
 			indexSum = sum
 		}
+		check.index = sum
 	}
 	if p7s != nil && tsr != nil {
 		var err error

@@ -1,108 +1,24 @@
 package archive
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"path"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/conserva/conserva/evidencepack"
 	"github.com/conserva/conserva/pec"
+	"github.com/conserva/conserva/segment"
 	"github.com/conserva/conserva/sip"
 	"github.com/conserva/conserva/storage"
 	"github.com/conserva/conserva/timestamp"
 )
-
-// ExportReport is report.json: the dossier and what was verified when the
-// pack was made.
-type ExportReport struct {
-	ExportedAt time.Time       `json:"exported_at"`
-	Dossier    *Dossier        `json:"dossier"`
-	Messages   []ExportMessage `json:"verified_messages"`
-	Packages   []ExportPackage `json:"packages"`
-	// PackIntact: every message hashes to its name, every sealed message is
-	// listed in its package's signed index, and every package signature and
-	// timestamp holds against the pinned roots.
-	PackIntact bool `json:"pack_intact"`
-	// Verdicts counts the providers' signatures by verdict; ProvidersValid
-	// says whether every one is valid. They say nothing of the pack.
-	Verdicts       map[pec.Verdict]int `json:"provider_verdicts"`
-	ProvidersValid bool                `json:"provider_signatures_all_valid"`
-	// AllOK is both: the pack is intact and every provider signature valid.
-	AllOK bool `json:"all_ok"`
-	// Who signs the pack's manifest, and the roots everything is checked
-	// against (shipped in roots/).
-	Conservator string      `json:"conservator"`
-	TSA         string      `json:"tsa"`
-	Roots       []PackRoot  `json:"roots"`
-	Providers   []TrustFile `json:"provider_trust"`
-	Unsealed    []string    `json:"unsealed,omitempty"` // ids of messages in no package yet
-	Notes       []string    `json:"notes,omitempty"`
-}
-
-// PackRoot is a pinned root shipped in the pack.
-type PackRoot struct {
-	Role    string `json:"role"` // signer or tsa
-	File    string `json:"file"`
-	Subject string `json:"subject"`
-	SHA256  string `json:"sha256"` // of the certificate's DER
-}
-
-// ExportMessage is one message as verified at export time.
-type ExportMessage struct {
-	ID          string           `json:"id"`
-	File        string           `json:"file"`
-	Kind        pec.Kind         `json:"kind"`
-	ReceiptType string           `json:"receipt_type"`
-	From        string           `json:"from"`
-	To          []string         `json:"to"`
-	Recipient   string           `json:"recipient,omitempty"`
-	Date        *time.Time       `json:"date"`
-	Subject     string           `json:"subject"`
-	Signature   pec.Verdict      `json:"signature"`
-	Reason      string           `json:"reason"`
-	Signer      string           `json:"signer"`
-	SignedAt    *time.Time       `json:"signed_at"`
-	HashOK      bool             `json:"hash_ok"`
-	Package     string           `json:"package"`
-	InIndex     bool             `json:"listed_in_signed_index"`
-	Sources     []string         `json:"sources"`
-	IngestedAt  time.Time        `json:"ingested_at"`
-	Attachments []pec.Attachment `json:"attachments,omitempty"`
-	// Its latest evidence record (export_ers.go), checked at export time:
-	// the first archive timestamp's time, and when it must be renewed.
-	EvidenceRecord   string     `json:"evidence_record,omitempty"`
-	EvidenceRecordOK bool       `json:"evidence_record_ok,omitempty"`
-	ProvenAt         *time.Time `json:"proven_at,omitempty"`
-	RenewBefore      time.Time  `json:"renew_before,omitzero"`
-	ersTSARoot       string
-}
-
-// ExportPackage is one package as verified at export time.
-type ExportPackage struct {
-	ID          string    `json:"id"`
-	Timestamp   time.Time `json:"timestamp"`
-	SignatureOK bool      `json:"signature_ok"`
-	TimestampOK bool      `json:"timestamp_ok"`
-	Signer      string    `json:"signer"`
-	TSA         string    `json:"tsa"`
-	SignerRoot  string    `json:"signer_root,omitempty"` // file under roots/
-	TSARoot     string    `json:"tsa_root,omitempty"`
-	Problems    []string  `json:"problems,omitempty"`
-	Development bool      `json:"development_keys"`
-	// Validation lists the package's validation data shipped (validation/…).
-	Validation []string `json:"validation,omitempty"`
-	listed     map[string]bool
-	crlChecks  []crlCheck // for VERIFY.txt (validation.go)
-}
 
 // ExportOptions are the trust an export judges with.
 type ExportOptions struct {
@@ -118,7 +34,7 @@ type ExportOptions struct {
 // report.json and VERIFY.txt, all listed in SHA256SUMS, which the
 // conservator signs (CAdES-T) and the TSA timestamps. Nothing of another
 // dossier goes in.
-func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, opts ExportOptions) (*ExportReport, error) {
+func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, opts ExportOptions) (*evidencepack.Report, error) {
 	d, err := a.FindDossier(ref)
 	if err != nil {
 		return nil, err
@@ -128,29 +44,17 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, opts Expo
 		return nil, err
 	}
 	a.roots = k.roots
-	rep := &ExportReport{ExportedAt: time.Now().UTC(), Dossier: d, PackIntact: true, Verdicts: map[pec.Verdict]int{},
-		Conservator: k.signer.Cert.Subject.CommonName, TSA: k.tsaName, Providers: opts.TrustFiles}
-	zw := zip.NewWriter(w)
-	sums := map[string]string{}
-	addFrom := func(name string, src io.Reader) error {
-		if err := safeName(name); err != nil {
-			return err
-		}
-		if _, dup := sums[name]; dup {
-			return nil
-		}
-		f, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: rep.ExportedAt})
-		if err != nil {
-			return err
-		}
-		h := sha256.New()
-		if _, err := io.Copy(io.MultiWriter(f, h), src); err != nil {
-			return err
-		}
-		sums[name] = hex.EncodeToString(h.Sum(nil))
-		return nil
+	pd, err := packDossier(d)
+	if err != nil {
+		return nil, err
 	}
-	add := func(name string, data []byte) error { return addFrom(name, bytes.NewReader(data)) }
+	providers, err := packTrustFiles(opts.TrustFiles)
+	if err != nil {
+		return nil, err
+	}
+	rep := &evidencepack.Report{ExportedAt: time.Now().UTC(), Dossier: pd, PackIntact: true, Verdicts: map[pec.Verdict]int{},
+		Conservator: k.signer.Cert.Subject.CommonName, TSA: k.tsaName, Providers: providers}
+	pw := evidencepack.NewWriter(w, rep.ExportedAt)
 	pkgIDs := map[string][]*Record{}
 	for _, r := range d.records {
 		// Ids go into file names and into VERIFY.txt: a catalog that says
@@ -162,8 +66,8 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, opts Expo
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.Key, err)
 		}
-		name := "messages/" + r.ID + ".eml"
-		put := func(src io.Reader) error { return addFrom(name, src) }
+		name := evidencepack.MessageFile(r.ID)
+		put := func(src io.Reader) error { return pw.Add(name, src) }
 		var m *pec.Message
 		held := io.Closer(io.NopCloser(nil))
 		if lim := a.Limits(); r.Size > spoolOver && r.Size <= lim.MaxSize {
@@ -181,7 +85,7 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, opts Expo
 		if recipient == "" {
 			recipient = strings.Join(r.To, ", ")
 		}
-		em := ExportMessage{ID: r.ID, File: name, Kind: r.Kind, ReceiptType: r.ReceiptType, From: r.From, To: r.To, Recipient: recipient, Date: r.Date,
+		em := evidencepack.Message{ID: r.ID, File: name, Kind: r.Kind, ReceiptType: r.ReceiptType, From: r.From, To: r.To, Recipient: recipient, Date: r.Date,
 			Subject: r.Subject, Signature: v.Verdict, Reason: v.Reason, Signer: v.Signer, SignedAt: v.SignedAt,
 			HashOK: m.SHA256 == r.ID, Package: r.Package, Sources: r.Sources, IngestedAt: r.IngestedAt}
 		if atts, err := m.Attachments(); err != nil {
@@ -207,9 +111,10 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, opts Expo
 		pkgs = append(pkgs, id)
 	}
 	sort.Strings(pkgs)
-	roots := newPackRoots()
+	roots := evidencepack.NewRoots()
+	listed := map[string]map[string]bool{}
 	for _, id := range pkgs {
-		ep, err := a.exportPackage(ctx, id, pkgIDs[id], add, roots)
+		ep, inIndex, err := a.exportPackage(ctx, id, pkgIDs[id], pw, roots)
 		if err != nil {
 			return nil, err
 		}
@@ -217,10 +122,7 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, opts Expo
 			rep.PackIntact = false
 		}
 		rep.Packages = append(rep.Packages, ep)
-	}
-	listed := map[string]map[string]bool{}
-	for _, p := range rep.Packages {
-		listed[p.ID] = p.listed
+		listed[id] = inIndex
 	}
 	for i := range rep.Messages {
 		m := &rep.Messages[i]
@@ -233,67 +135,57 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, opts Expo
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s is not sealed in a package yet: its integrity rests on this pack's signed manifest only", m.File))
 		}
 	}
-	if err := a.exportERS(ctx, rep, add); err != nil {
+	if err := a.exportERS(ctx, rep, pw); err != nil {
 		return nil, err
 	}
 	rep.ProvidersValid = rep.Verdicts[pec.Valid] == len(rep.Messages)
 	rep.AllOK = rep.PackIntact && rep.ProvidersValid
 	// The manifest's own signer and TSA roots.
-	manifestSigner := roots.add("signer", chainRoot(k.signer.Cert, k.signer.Chain, k.roots.Signer))
+	manifestSigner := roots.Add("signer", chainRoot(k.signer.Cert, k.signer.Chain, k.roots.Signer))
 	manifestTSA, err := a.manifestTSARoot(k, roots)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range roots.list {
-		if err := add(r.File, roots.pem[r.File]); err != nil {
-			return nil, err
-		}
-	}
-	rep.Roots = roots.list
+	var anchors []byte
 	if opts.Trust.Len() > 0 {
-		if err := add("providers/anchors.pem", anchorsPEM(opts.Trust)); err != nil {
+		anchors = anchorsPEM(opts.Trust)
+	}
+	err = pw.Finish(rep, roots, evidencepack.Seal{SignerRoot: manifestSigner, TSARoot: manifestTSA, Anchors: anchors,
+		Sign: func(manifest []byte) ([]byte, []byte, error) { return a.signManifest(ctx, k, manifest) }})
+	if err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// packDossier is the dossier as the pack's report shows it.
+func packDossier(d *Dossier) (*evidencepack.Dossier, error) {
+	js, err := json.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	pd := &evidencepack.Dossier{MessageID: d.MessageID, Warnings: d.Warnings, Record: js}
+	for _, r := range d.Recipients {
+		pd.Recipients = append(pd.Recipients, evidencepack.Recipient{Address: r.Address, Status: r.Status})
+	}
+	return pd, nil
+}
+
+// packTrustFiles are the providers' trust files as the pack's report lists
+// them.
+func packTrustFiles(files []TrustFile) ([]evidencepack.TrustFile, error) {
+	if files == nil {
+		return nil, nil
+	}
+	out := make([]evidencepack.TrustFile, 0, len(files))
+	for _, f := range files {
+		js, err := json.Marshal(f)
+		if err != nil {
 			return nil, err
 		}
+		out = append(out, evidencepack.TrustFile{Name: f.Name, Anchors: f.Anchors, SHA256: f.SHA256, Record: js})
 	}
-	js, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := add("report.json", js); err != nil {
-		return nil, err
-	}
-	html, err := renderReport(rep)
-	if err != nil {
-		return nil, err
-	}
-	if err := add("report.html", html); err != nil {
-		return nil, err
-	}
-	if err := add("VERIFY.txt", verifyScript(rep, manifestSigner, manifestTSA, opts.Trust.Len() > 0)); err != nil {
-		return nil, err
-	}
-	var names []string
-	for n := range sums {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var manifest bytes.Buffer
-	for _, n := range names {
-		fmt.Fprintf(&manifest, "%s  %s\n", sums[n], n)
-	}
-	p7s, tsr, err := a.signManifest(ctx, k, manifest.Bytes())
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{"SHA256SUMS", manifest.Bytes()}, {"SHA256SUMS.p7s", p7s}, {"SHA256SUMS.p7s.tsr", tsr}} {
-		if err := add(f.name, f.data); err != nil {
-			return nil, err
-		}
-	}
-	return rep, zw.Close()
+	return out, nil
 }
 
 // signManifest signs the pack's manifest (CAdES-T) and timestamps the
@@ -319,13 +211,13 @@ func (a *Archive) signManifest(ctx context.Context, k *sealKit, manifest []byte)
 // manifestTSARoot names the root file of the TSA that will timestamp the
 // manifest: the TSA's own chain for the development TSA, else the pinned
 // TSA root that issued the packages' timestamps (or the first pinned one).
-func (a *Archive) manifestTSARoot(k *sealKit, roots *packRoots) (string, error) {
+func (a *Archive) manifestTSARoot(k *sealKit, roots *evidencepack.Roots) (string, error) {
 	if d, ok := k.tsa.(*timestamp.Dev); ok {
-		if f := roots.add("tsa", chainRoot(d.Cert, d.Chain, k.roots.TSA)); f != "" {
+		if f := roots.Add("tsa", chainRoot(d.Cert, d.Chain, k.roots.TSA)); f != "" {
 			return f, nil
 		}
 	}
-	for _, r := range roots.list {
+	for _, r := range roots.List() {
 		if r.Role == "tsa" {
 			return r.File, nil
 		}
@@ -333,54 +225,46 @@ func (a *Archive) manifestTSARoot(k *sealKit, roots *packRoots) (string, error) 
 	if len(k.roots.TSA) == 0 {
 		return "", fmt.Errorf("no TSA roots")
 	}
-	return roots.add("tsa", k.roots.TSA[0]), nil
+	return roots.Add("tsa", k.roots.TSA[0]), nil
 }
 
-// packRoots collects the roots shipped in a pack, one file each.
-type packRoots struct {
-	list []PackRoot
-	pem  map[string][]byte
-}
-
-func newPackRoots() *packRoots { return &packRoots{pem: map[string][]byte{}} }
-
-// add ships a root (once) and returns its file name; "" for nil.
-func (p *packRoots) add(role string, c *x509.Certificate) string {
-	if c == nil {
-		return ""
-	}
-	fp := Fingerprint(c)
-	name := "roots/" + role + "-" + fp[:16] + ".pem"
-	if _, ok := p.pem[name]; !ok {
-		p.pem[name] = pemChain([]*x509.Certificate{c})
-		p.list = append(p.list, PackRoot{Role: role, File: name, Subject: c.Subject.String(), SHA256: fp})
-	}
-	return name
-}
-
-func (a *Archive) exportPackage(ctx context.Context, id string, recs []*Record, add func(string, []byte) error, roots *packRoots) (ExportPackage, error) {
+// exportPackage puts in the pack the files of a package that seal recs
+// (and only their metadata), checked as put there; it returns the package
+// as verified and which of recs its signed index lists. Its index is
+// streamed, never held (145 MB at 100,000 messages): the memory of an
+// export does not grow with the package.
+func (a *Archive) exportPackage(ctx context.Context, id string, recs []*Record, pw *evidencepack.Writer, roots *evidencepack.Roots) (evidencepack.Package, map[string]bool, error) {
 	prefix := "packages/" + id + "/"
-	ep := ExportPackage{ID: id}
+	ep := evidencepack.Package{ID: id}
+	add := func(name string, data []byte) error { return pw.AddBytes(name, data) }
+	open := func() (io.ReadCloser, error) { return a.readEvidence(ctx, prefix+"index.xml") }
+	dev := &containsWriter{needle: []byte("no legal value")}
+	if rc, err := open(); err == nil {
+		err = pw.Add(prefix+"index.xml", io.TeeReader(rc, dev))
+		rc.Close()
+		if err != nil {
+			return ep, nil, fmt.Errorf("%sindex.xml: %w", prefix, err)
+		}
+	} // else named by the checks below; the pack is still made, and says so
 	files := map[string][]byte{}
-	for _, name := range []string{"index.xml", "index.xml.p7s", "index.xml.p7s.tsr", "signer-chain.pem", "tsa-chain.pem"} {
+	for _, name := range []string{"index.xml.p7s", "index.xml.p7s.tsr", "signer-chain.pem", "tsa-chain.pem"} {
 		data, err := a.readAll(ctx, prefix+name)
 		if err != nil {
-			// Named by the checks below; the pack is still made, and says so.
-			continue
+			continue // named by the checks below
 		}
 		files[name] = data
 		if err := add(prefix+name, data); err != nil {
-			return ep, err
+			return ep, nil, err
 		}
 	}
 	var err error
-	if ep.Validation, err = a.exportValidation(ctx, prefix, files, add); err != nil {
-		return ep, err
+	if ep.Validation, err = a.exportValidation(ctx, prefix, open, files, add); err != nil {
+		return ep, nil, err
 	}
 	exported := map[string]bool{}
 	for _, r := range recs {
 		name := "meta/" + r.ID + ".xml"
-		data, err := a.readAll(ctx, prefix+name)
+		data, err := a.readAllOnce(ctx, prefix+name)
 		if err != nil {
 			ep.Problems = append(ep.Problems, prefix+name+": "+err.Error())
 			continue
@@ -388,13 +272,25 @@ func (a *Archive) exportPackage(ctx context.Context, id string, recs []*Record, 
 		files[name] = data
 		exported[r.ID] = true
 		if err := add(prefix+name, data); err != nil {
-			return ep, err
+			return ep, nil, err
 		}
 	}
-	// Checked on the bytes just put in the pack, the exported messages'
-	// metadata only, against the pinned roots.
-	listed, probs, check := a.auditPackage(ctx, id, files, exported)
-	ep.listed = listed
+	// Checked on the bytes just put in the pack (the index read again from
+	// the store, as a stream, and compared with the copy put in the pack),
+	// the exported messages' metadata only, against the pinned roots.
+	want := map[string]bool{}
+	for _, r := range recs {
+		want[r.ID] = true
+	}
+	listed := map[string]bool{}
+	probs, check := a.auditPackageEach(ctx, id, files, exported, func(m string) {
+		if want[m] {
+			listed[m] = true
+		}
+	})
+	if sum := pw.Sum(prefix + "index.xml"); check.sig != nil && sum != hex.EncodeToString(check.index[:]) {
+		probs = append(probs, Problem{Key: prefix + "index.xml", Problem: "the copy in the pack is not the index whose signature was checked: it changed while it was read"})
+	}
 	ep.SignatureOK, ep.TimestampOK = true, true
 	for _, p := range probs {
 		ep.Problems = append(ep.Problems, p.Key+": "+p.Problem)
@@ -407,25 +303,87 @@ func (a *Archive) exportPackage(ctx context.Context, id string, recs []*Record, 
 	}
 	if sig := check.sig; sig != nil {
 		ep.Signer = sig.Signer.Subject.CommonName
-		ep.SignerRoot = roots.add("signer", sig.Chain[len(sig.Chain)-1])
+		ep.SignerRoot = roots.Add("signer", sig.Chain[len(sig.Chain)-1])
 	}
-	ep.crlChecks = crlChecks(prefix, files, check)
+	ep.CRLChecks = crlChecks(prefix, files, check)
 	if ts := check.ts; ts != nil {
 		ep.Timestamp = ts.Time.UTC()
 		ep.TSA = ts.TSA.Subject.CommonName
-		ep.TSARoot = roots.add("tsa", ts.Chain[len(ts.Chain)-1])
+		ep.TSARoot = roots.Add("tsa", ts.Chain[len(ts.Chain)-1])
 	} else if tok, err := timestamp.Parse(files["index.xml.p7s.tsr"]); err == nil {
 		ep.Timestamp = tok.Time.UTC()
 	}
-	ep.Development = strings.Contains(string(files["index.xml"]), "no legal value")
-	return ep, nil
+	ep.Development = dev.found
+	return ep, listed, nil
 }
 
-// safeName refuses zip entry names that could escape the folder they are
-// unzipped into.
-func safeName(name string) error {
-	if name == "" || path.IsAbs(name) || strings.Contains(name, "\\") || path.Clean(name) != name || strings.HasPrefix(name, "..") || strings.Contains(name, "/../") {
-		return fmt.Errorf("unsafe zip entry name %q", name)
+// readOnce opens a package file as readEvidence does, but one kept in a
+// segment is found by reading the segment's headers (segment.Find), not
+// through the cached index of all its members (17 MB at 100,000): an
+// export reads a handful, and its memory must not grow with the package.
+func (a *Archive) readOnce(ctx context.Context, key string) (io.ReadCloser, error) {
+	seg, member, ok := segmentOf(key)
+	if !ok {
+		return a.readEvidence(ctx, key)
 	}
-	return nil
+	rc, err := storage.ReadEvidence(ctx, a.Store, seg)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.ReadEvidence(ctx, a.Store, key) // format 1: loose files
+	}
+	if err != nil {
+		return nil, err
+	}
+	m, err := segment.Find(rc, member)
+	rc.Close()
+	if errors.Is(err, segment.ErrNotFound) {
+		return nil, fmt.Errorf("%s: not in %s: %w", key, seg, storage.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", seg, err)
+	}
+	// Opened again: a stream (S3) was read to its end by Find.
+	if rc, err = storage.ReadEvidence(ctx, a.Store, seg); err != nil {
+		return nil, err
+	}
+	return openMember(rc, seg, m)
+}
+
+// readAllOnce is the whole of a package file read through readOnce.
+func (a *Archive) readAllOnce(ctx context.Context, key string) ([]byte, error) {
+	rc, err := a.readOnce(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+// containsWriter notes whether the bytes written to it, as one stream,
+// contain needle; it keeps only the last len(needle)-1 bytes.
+type containsWriter struct {
+	needle []byte
+	tail   []byte
+	found  bool
+}
+
+func (c *containsWriter) Write(p []byte) (int, error) {
+	if c.found || len(c.needle) == 0 {
+		c.found = true
+		return len(p), nil
+	}
+	keep := len(c.needle) - 1
+	// Across the previous write and this one, then within this one.
+	joint := append(c.tail, p[:min(len(p), keep)]...)
+	if bytes.Contains(joint, c.needle) || bytes.Contains(p, c.needle) {
+		c.found = true
+		return len(p), nil
+	}
+	if len(joint) > keep {
+		joint = joint[len(joint)-keep:]
+	}
+	if len(p) >= keep {
+		joint = p[len(p)-keep:]
+	}
+	c.tail = append(c.tail[:0], joint...)
+	return len(p), nil
 }

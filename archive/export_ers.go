@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/conserva/conserva/ers"
+	"github.com/conserva/conserva/evidencepack"
 	"github.com/conserva/conserva/storage"
 )
 
@@ -13,7 +14,7 @@ import (
 // as ers/<sha256>.ers, checked against the pinned TSA roots and the
 // message's stored bytes; one that does not verify goes in all the same
 // (it is evidence) and the pack says it is not intact.
-func (a *Archive) exportERS(ctx context.Context, rep *ExportReport, add func(string, []byte) error) error {
+func (a *Archive) exportERS(ctx context.Context, rep *evidencepack.Report, pw *evidencepack.Writer) error {
 	r, err := a.verifyRoots()
 	if err != nil {
 		return err
@@ -40,17 +41,18 @@ func (a *Archive) exportERS(ctx context.Context, rep *ExportReport, add func(str
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: its package %s has no evidence records yet", m.File, m.Package))
 			continue
 		}
-		rec, err := a.readERS(ctx, ersKey(m.Package, m.ID, v))
+		// Found in its segment without indexing it (readOnce).
+		rec, err := readERSWith(ctx, ersKey(m.Package, m.ID, v), a.readOnce)
 		for w := v - 1; w >= 1 && err != nil; w-- {
-			rec, err = a.readERS(ctx, ersKey(m.Package, m.ID, w))
+			rec, err = readERSWith(ctx, ersKey(m.Package, m.ID, w), a.readOnce)
 		}
 		if err != nil {
 			rep.PackIntact = false
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: evidence record missing: %v", m.File, err))
 			continue
 		}
-		name := "ers/" + m.ID + ".ers"
-		if err := add(name, rec); err != nil {
+		name := evidencepack.ERSFile(m.ID)
+		if err := pw.AddBytes(name, rec); err != nil {
 			return err
 		}
 		m.EvidenceRecord = name
@@ -69,7 +71,7 @@ func (a *Archive) exportERS(ctx context.Context, rep *ExportReport, add func(str
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: %v", name, err))
 			continue
 		}
-		m.EvidenceRecordOK, m.ersTSARoot = true, tsaRoot[m.Package]
+		m.EvidenceRecordOK, m.ERSRoot = true, tsaRoot[m.Package]
 		first := res.Stamps[0].Time.UTC()
 		m.ProvenAt, m.RenewBefore = &first, res.Expires().UTC()
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"io"
 
+	"github.com/conserva/conserva/internal/countio"
 	"github.com/conserva/conserva/pec"
 )
 
@@ -16,11 +17,11 @@ import (
 func exportMessage(rc io.Reader, size int64, lim pec.Limits, put func(io.Reader) error) (*pec.Message, error) {
 	stream := func(src io.Reader, describe func(string, int64, pec.Limits) *pec.Message) (*pec.Message, error) {
 		h := sha256.New()
-		cr := &countingReader{r: io.TeeReader(src, h)}
+		cr := &countio.Reader{R: io.TeeReader(src, h)}
 		if err := put(cr); err != nil {
 			return nil, err
 		}
-		return describe(hex.EncodeToString(h.Sum(nil)), cr.n, lim), nil
+		return describe(hex.EncodeToString(h.Sum(nil)), cr.N, lim), nil
 	}
 	if size > lim.MaxSize {
 		return stream(rc, pec.TooLarge)
@@ -43,15 +44,4 @@ func exportMessage(rc io.Reader, size int64, lim pec.Limits, put func(io.Reader)
 		return nil, err
 	}
 	return pec.Parse(raw, lim), nil
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }

@@ -355,7 +355,12 @@ func (c *Catalog) deleteKey(bucket []byte, key string) error {
 
 // readERS reads a record, refusing anything larger than a record can be.
 func (a *Archive) readERS(ctx context.Context, key string) ([]byte, error) {
-	rc, err := a.readEvidence(ctx, key)
+	return readERSWith(ctx, key, a.readEvidence)
+}
+
+// readERSWith is readERS reading through open.
+func readERSWith(ctx context.Context, key string, open func(context.Context, string) (io.ReadCloser, error)) ([]byte, error) {
+	rc, err := open(ctx, key)
 	if err != nil {
 		return nil, err
 	}

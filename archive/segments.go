@@ -192,6 +192,12 @@ func (a *Archive) readMember(ctx context.Context, key, seg, member string) (io.R
 		rc.Close()
 		return nil, fmt.Errorf("%s: not in %s: %w", key, seg, storage.ErrNotFound)
 	}
+	return openMember(rc, seg, m)
+}
+
+// openMember is a reader of member m of the segment seg read by rc, which
+// it closes.
+func openMember(rc io.ReadCloser, seg string, m segment.Member) (io.ReadCloser, error) {
 	r, err := segment.Open(rc, m)
 	if err != nil {
 		rc.Close()

@@ -62,22 +62,18 @@ func TestAuditNamesDamageInsideSegments(t *testing.T) {
 	if rep := auditNow(t, a); len(rep.Problems) != 0 {
 		t.Fatalf("intact: %s", problemsOf(rep))
 	}
-	var ids []string
-	a.Catalog.Scan(func(r *archive.Record) error { ids = append(ids, r.ID); return nil })
+	ids := catalogIDs(a)
 	dir := packageDir(a, p.ID)
 	meta := filepath.Join(dir, "metadata.tar")
 	good, _ := os.ReadFile(meta)
 
 	// One byte of one message's metadata.
-	testutil.EditMember(t, meta, "meta/"+ids[0]+".xml", func(b []byte) []byte {
-		b[len(b)/2] ^= 1
-		return b
-	})
+	restore := flipMetadata(t, a, p.ID, ids[0])
 	probs := problemsOf(auditNow(t, a))
 	if !strings.Contains(probs, "meta/"+ids[0]+".xml: damaged") || !strings.Contains(probs, "metadata.tar: damaged") {
 		t.Fatalf("changed metadata inside the segment:\n%s", probs)
 	}
-	overwrite(t, meta, good)
+	restore()
 
 	// A member the index does not list.
 	appendMember(t, meta, "meta/"+strings.Repeat("0", 64)+".xml", []byte("<DocumentoInformatico/>"))
@@ -91,30 +87,65 @@ func TestAuditNamesDamageInsideSegments(t *testing.T) {
 	}
 
 	// The records: cut short, then a name twice.
-	recs := filepath.Join(dir, "ers", "records.tar")
-	goodRecs, _ := os.ReadFile(recs)
-	overwrite(t, recs, goodRecs[:len(goodRecs)-2048])
+	restore = cutRecords(t, a, p.ID)
 	probs = problemsOf(auditNow(t, a))
 	if !strings.Contains(probs, "cut short") && !strings.Contains(probs, "unexpected EOF") {
 		t.Fatalf("records segment cut short:\n%s", probs)
 	}
-	overwrite(t, recs, goodRecs)
-	first := testutil.ReadMember(t, recs, ids[1]+".ers")
-	appendMember(t, recs, ids[1]+".ers.tmp", first) // a legal new name...
-	raw, _ := os.ReadFile(recs)
-	// ...renamed in its header to the name already there (checksum fixed).
-	i := bytes.LastIndex(raw, []byte(ids[1]+".ers.tmp"))
-	copy(raw[i:], append([]byte(ids[1]+".ers"), 0, 0, 0, 0))
-	fixChecksum(raw[i-i%512 : i-i%512+512])
-	overwrite(t, recs, raw)
+	restore()
+	restore = recordTwice(t, a, p.ID, ids[1])
 	probs = problemsOf(auditNow(t, a))
 	if !strings.Contains(probs, "appears twice") {
 		t.Fatalf("a record named twice in its segment:\n%s", probs)
 	}
-	overwrite(t, recs, goodRecs)
+	restore()
 	if rep := auditNow(t, a); len(rep.Problems) != 0 {
 		t.Fatalf("restored: %s", problemsOf(rep))
 	}
+}
+
+// catalogIDs are the ids of the catalogued messages.
+func catalogIDs(a *archive.Archive) []string {
+	var ids []string
+	a.Catalog.Scan(func(r *archive.Record) error { ids = append(ids, r.ID); return nil })
+	return ids
+}
+
+// flipMetadata changes one byte of a message's metadata inside its
+// package's metadata.tar; restore puts the segment back.
+func flipMetadata(t *testing.T, a *archive.Archive, pkg, id string) (restore func()) {
+	t.Helper()
+	meta := filepath.Join(packageDir(a, pkg), "metadata.tar")
+	good, _ := os.ReadFile(meta)
+	testutil.EditMember(t, meta, "meta/"+id+".xml", func(b []byte) []byte {
+		b[len(b)/2] ^= 1
+		return b
+	})
+	return func() { overwrite(t, meta, good) }
+}
+
+// cutRecords cuts a package's records segment short (its last 2 KB).
+func cutRecords(t *testing.T, a *archive.Archive, pkg string) (restore func()) {
+	t.Helper()
+	recs := filepath.Join(packageDir(a, pkg), "ers", "records.tar")
+	good, _ := os.ReadFile(recs)
+	overwrite(t, recs, good[:len(good)-2048])
+	return func() { overwrite(t, recs, good) }
+}
+
+// recordTwice names a message's record twice in its records segment.
+func recordTwice(t *testing.T, a *archive.Archive, pkg, id string) (restore func()) {
+	t.Helper()
+	recs := filepath.Join(packageDir(a, pkg), "ers", "records.tar")
+	good, _ := os.ReadFile(recs)
+	appendMember(t, recs, id+".ers.tmp", testutil.ReadMember(t, recs, id+".ers")) // a legal new name...
+	raw, _ := os.ReadFile(recs)
+	// ...renamed in its header to the name already there (checksum fixed).
+	i := bytes.LastIndex(raw, []byte(id+".ers.tmp"))
+	copy(raw[i:], append([]byte(id+".ers"), 0, 0, 0, 0))
+	fixChecksum(raw[i-i%512 : i-i%512+512])
+	overwrite(t, recs, raw)
+	return func() { overwrite(t, recs, good) }
 }
 
 // fixChecksum recomputes a ustar header's checksum after an edit.

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -8,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"slices"
 	"sort"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/conserva/conserva/ers"
+	"github.com/conserva/conserva/evidencepack"
 	"github.com/conserva/conserva/internal/devpki"
 	"github.com/conserva/conserva/sip"
 	"github.com/conserva/conserva/storage"
@@ -275,21 +278,22 @@ func withCryptoInfos(rec, infos []byte) ([]byte, error) {
 
 // exportValidation ships the validation files a package's index names
 // (into files too, for the checks of the pack) and returns their names.
-func (a *Archive) exportValidation(ctx context.Context, prefix string, files map[string][]byte, add func(string, []byte) error) ([]string, error) {
-	index, ok := files["index.xml"]
-	if !ok {
-		return nil, nil
+// The index is read from open token by token: 145 MB at 100,000 messages.
+func (a *Archive) exportValidation(ctx context.Context, prefix string, open func() (io.ReadCloser, error), files map[string][]byte, add func(string, []byte) error) ([]string, error) {
+	rc, err := open()
+	if err != nil {
+		return nil, nil // named by the checks of the pack
 	}
-	// Read token by token: the index of 100,000 messages is 145 MB.
 	var listed []indexFile
-	err := eachIndexFile(index, func(f indexFile) error {
+	err = walkIndexFiles(bufio.NewReaderSize(rc, 64<<10), func(f indexFile) error {
 		if name, ok := strings.CutPrefix(f.Path, prefix); ok && strings.HasPrefix(name, validationDir) {
 			listed = append(listed, f)
 		}
 		return nil
 	})
+	rc.Close()
 	if err != nil {
-		return nil, nil // named by the checks of the pack
+		return nil, nil // an index that does not parse lists nothing; named by the checks of the pack
 	}
 	var out []string
 	for _, f := range listed {
@@ -307,19 +311,10 @@ func (a *Archive) exportValidation(ctx context.Context, prefix string, files map
 	return out, nil
 }
 
-// crlCheck is one `openssl verify -crl_check` of VERIFY.txt: a chain's
-// leaf against the CRLs kept, at the timestamp's time.
-type crlCheck struct {
-	role          string // "signer" or "tsa"
-	leaf          string // file in the pack (DER certificate)
-	intermediates []string
-	crls          []string
-}
-
 // crlChecks are the checks VERIFY.txt can make of a package's validation
 // data with openssl: the conservator's and the TSA's certificates, where
 // the package keeps their certificates and at least one CRL.
-func crlChecks(prefix string, files map[string][]byte, check sealCheck) []crlCheck {
+func crlChecks(prefix string, files map[string][]byte, check sealCheck) []evidencepack.CRLCheck {
 	var crls []string
 	have := map[string]bool{}
 	for name := range files {
@@ -340,18 +335,18 @@ func crlChecks(prefix string, files map[string][]byte, check sealCheck) []crlChe
 		}
 		return prefix + name
 	}
-	var out []crlCheck
+	var out []evidencepack.CRLCheck
 	add := func(role string, chain []*x509.Certificate) {
 		if len(chain) < 2 || len(chain[0].CRLDistributionPoints) == 0 {
 			return
 		}
-		c := crlCheck{role: role, leaf: certFile(chain[0]), crls: crls}
+		c := evidencepack.CRLCheck{Role: role, Leaf: certFile(chain[0]), CRLs: crls}
 		for _, i := range chain[1 : len(chain)-1] {
 			if f := certFile(i); f != "" {
-				c.intermediates = append(c.intermediates, f)
+				c.Intermediates = append(c.Intermediates, f)
 			}
 		}
-		if c.leaf != "" {
+		if c.Leaf != "" {
 			out = append(out, c)
 		}
 	}
@@ -362,33 +357,6 @@ func crlChecks(prefix string, files map[string][]byte, check sealCheck) []crlChe
 		add("tsa", check.ts.Chain)
 	}
 	return out
-}
-
-// writeCRLChecks writes a package's crlChecks into VERIFY.txt: openssl
-// verify -crl_check, at the timestamp's time, under the pinned root.
-func writeCRLChecks(b *bytes.Buffer, d string, p ExportPackage, signerRoot, tsaRoot string) {
-	if len(p.crlChecks) == 0 {
-		return
-	}
-	fmt.Fprintf(b, "# %s: the conservator's and the TSA's certificates were not revoked at the timestamp's time,\n#   per the CRLs kept in %s/validation/ at seal time (openssl verify -crl_check).\n", d, d)
-	for _, c := range p.crlChecks {
-		root := signerRoot
-		if c.role == "tsa" {
-			root = tsaRoot
-		}
-		args := ""
-		for _, f := range c.crls {
-			args += " -CRLfile " + f
-		}
-		for _, f := range c.intermediates {
-			args += " -untrusted " + f
-		}
-		if !p.Timestamp.IsZero() {
-			args += fmt.Sprintf(" -attime %d", p.Timestamp.Unix())
-		}
-		fmt.Fprintf(b, "if run openssl verify -crl_check -purpose any -CAfile %s%s %s; then ok \"%s: the %s certificate %s is not revoked (CRL kept in the package)\"; else bad \"%s: the %s certificate %s fails the CRL check: $out\"; fi\n",
-			root, args, c.leaf, d, c.role, c.leaf, d, c.role, c.leaf)
-	}
 }
 
 // auditERSValidation judges the validation data each package's evidence

@@ -164,6 +164,14 @@ func TestRefusesForeignSegments(t *testing.T) {
 		if _, err := segment.ReadIndex(bytes.NewReader(data)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+		// Find, which keeps no index, refuses them too.
+		sought := "a"
+		if name == "twice" {
+			sought = "meta/a.xml"
+		}
+		if m, err := segment.Find(bytes.NewReader(data), sought); err == nil {
+			t.Errorf("%s: Find found %+v", name, m)
+		}
 	}
 	if _, err := segment.ReadIndex(bytes.NewReader(good)); err != nil {
 		t.Fatalf("good: %v", err)

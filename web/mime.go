@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/conserva/conserva/internal/countio"
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // decode the charsets PEC mail uses
 )
@@ -92,7 +93,7 @@ func (v *View) walk(e *message.Entity, path string, depth int, nested bool) {
 		name = firstNonEmpty(name, "message.eml")
 		at := len(v.Files)
 		v.Files = append(v.Files, Part{Path: path, Type: ct, Name: name, Nested: nested})
-		body := &countingReader{r: e.Body}
+		body := &countio.Reader{R: e.Body}
 		inner, err := message.Read(body)
 		if inner != nil && (err == nil || message.IsUnknownCharset(err) || message.IsUnknownEncoding(err)) {
 			if subj, err := inner.Header.Text("Subject"); err == nil && subj != "" {
@@ -101,7 +102,7 @@ func (v *View) walk(e *message.Entity, path string, depth int, nested bool) {
 			v.walk(inner, path, depth+1, true)
 		}
 		io.Copy(io.Discard, body)
-		v.Files[at].Size = body.n
+		v.Files[at].Size = body.N
 		return
 	}
 	body, _ := io.ReadAll(io.LimitReader(e.Body, maxShownText+1))
@@ -121,17 +122,6 @@ func (v *View) walk(e *message.Entity, path string, depth int, nested bool) {
 		p.Name = firstNonEmpty(name, "(unnamed)")
 		v.Files = append(v.Files, p)
 	}
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 func firstNonEmpty(s ...string) string {

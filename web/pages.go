@@ -16,6 +16,7 @@ import (
 
 	"github.com/conserva/conserva/accesslog"
 	"github.com/conserva/conserva/archive"
+	"github.com/conserva/conserva/evidencepack"
 	"github.com/conserva/conserva/pec"
 	"github.com/conserva/conserva/storage"
 )
@@ -658,7 +659,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, sess *session) {
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	var rep *archive.ExportReport
+	var rep *evidencepack.Report
 	do := func(a *archive.Archive) error {
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 			return err

@@ -1,4 +1,4 @@
-package archive
+package evidencepack
 
 import (
 	"bytes"
@@ -28,11 +28,12 @@ var verdictLabels = map[pec.Verdict]string{
 	pec.Absent:    "assente / absent",
 }
 
+// statusLabels name a Recipient's Status.
 var statusLabels = map[string]string{
-	StatusDelivered: "consegnato / delivered",
-	StatusFailed:    "mancata consegna / failed",
-	StatusAccepted:  "accettato, in attesa di consegna / accepted",
-	StatusPending:   "in attesa / pending",
+	"delivered": "consegnato / delivered",
+	"failed":    "mancata consegna / failed",
+	"accepted":  "accettato, in attesa di consegna / accepted",
+	"pending":   "in attesa / pending",
 }
 
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
@@ -119,7 +120,8 @@ Le firme e le marche sono verificate rispetto a queste radici, da confrontare co
 </body></html>
 `))
 
-func renderReport(rep *ExportReport) ([]byte, error) {
+// renderReport is report.html: the report, readable and printable.
+func renderReport(rep *Report) ([]byte, error) {
 	var b bytes.Buffer
 	err := reportTmpl.Execute(&b, rep)
 	return b.Bytes(), err
@@ -132,21 +134,4 @@ func rome() *time.Location {
 		return loc
 	}
 	return time.UTC
-}
-
-// Original is the message the report describes first: the envelope of the
-// original message when the pack holds it, else its acceptance receipt,
-// else the first message.
-func (r *ExportReport) Original() *ExportMessage {
-	for _, k := range []pec.Kind{pec.KindPostaCertificata, pec.KindAnomalia, pec.KindAccettazione} {
-		for i := range r.Messages {
-			if r.Messages[i].Kind == k {
-				return &r.Messages[i]
-			}
-		}
-	}
-	if len(r.Messages) > 0 {
-		return &r.Messages[0]
-	}
-	return nil
 }

@@ -1,4 +1,4 @@
-package archive
+package evidencepack
 
 import (
 	"bytes"
@@ -54,13 +54,13 @@ EOF
 
 // writeERSChecks adds section 7 of VERIFY.txt: each message's evidence
 // record, its first archive timestamp judged at its own time.
-func writeERSChecks(b *bytes.Buffer, rep *ExportReport, manifestTSA string) {
+func writeERSChecks(b *bytes.Buffer, rep *Report, manifestTSA string) {
 	var calls []string
 	for _, m := range rep.Messages {
 		if m.EvidenceRecord == "" {
 			continue
 		}
-		root, at := m.ersTSARoot, int64(0)
+		root, at := m.ERSRoot, int64(0)
 		if root == "" {
 			root = manifestTSA // under no pinned root: the check fails, as it must
 		}

@@ -1,4 +1,4 @@
-package archive
+package evidencepack
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 // with sh, sha256sum, openssl and grep alone, inside the unzipped folder
 // (sh VERIFY.txt). It does not stop at the first failure: every check says
 // "ok:" or "FAILED:", and the exit status is 1 when any failed.
-func verifyScript(rep *ExportReport, manifestSigner, manifestTSA string, anchors bool) []byte {
+func verifyScript(rep *Report, manifestSigner, manifestTSA string, anchors bool) []byte {
 	var b bytes.Buffer
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	w("# VERIFY.txt - how to check this evidence pack with sh, sha256sum, openssl (3.x) and grep alone.")
@@ -168,4 +168,31 @@ func verifyScript(rep *ExportReport, manifestSigner, manifestTSA string, anchors
 	w(`fi`)
 	w(`echo "ALL CHECKS PASSED, with the roots you gave"`)
 	return b.Bytes()
+}
+
+// writeCRLChecks writes a package's crlChecks into VERIFY.txt: openssl
+// verify -crl_check, at the timestamp's time, under the pinned root.
+func writeCRLChecks(b *bytes.Buffer, d string, p Package, signerRoot, tsaRoot string) {
+	if len(p.CRLChecks) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "# %s: the conservator's and the TSA's certificates were not revoked at the timestamp's time,\n#   per the CRLs kept in %s/validation/ at seal time (openssl verify -crl_check).\n", d, d)
+	for _, c := range p.CRLChecks {
+		root := signerRoot
+		if c.Role == "tsa" {
+			root = tsaRoot
+		}
+		args := ""
+		for _, f := range c.CRLs {
+			args += " -CRLfile " + f
+		}
+		for _, f := range c.Intermediates {
+			args += " -untrusted " + f
+		}
+		if !p.Timestamp.IsZero() {
+			args += fmt.Sprintf(" -attime %d", p.Timestamp.Unix())
+		}
+		fmt.Fprintf(b, "if run openssl verify -crl_check -purpose any -CAfile %s%s %s; then ok \"%s: the %s certificate %s is not revoked (CRL kept in the package)\"; else bad \"%s: the %s certificate %s fails the CRL check: $out\"; fi\n",
+			root, args, c.Leaf, d, c.Role, c.Leaf, d, c.Role, c.Leaf)
+	}
 }
