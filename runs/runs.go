@@ -1,7 +1,7 @@
 // Package runs is the history of the archive's runs (ingest, seal, audit,
-// renew, reverify, the steps of a disposal and the nightly run): what each
-// did, what went wrong, how long it took and who started it, for the
-// records manager's page. The catalog keeps the last Keep of them.
+// renew, export, reverify, the steps of a disposal and the nightly run):
+// what each did, what went wrong, how long it took and who started it, for
+// the records manager's page. The catalog keeps the last Keep of them.
 package runs
 
 import (

@@ -28,7 +28,7 @@ func exportCommand() *cli.Command {
 			&cli.StringFlag{Name: "trust", Usage: "trust anchors for the providers' signatures (default: conserva.toml)", Sources: cli.EnvVars("CONSERVA_TRUST")},
 			jsonFlag(),
 		},
-		Action: func(ctx context.Context, cmd *cli.Command) error {
+		Action: func(ctx context.Context, cmd *cli.Command) (err error) {
 			if cmd.Args().Len() != 1 {
 				return usageErrorf("export: give one ID or Message-ID")
 			}
@@ -37,6 +37,10 @@ func exportCommand() *cli.Command {
 				return err
 			}
 			defer a.Close()
+			// Who took the evidence out, and when, is kept as the web's
+			// downloads are in the access log.
+			run := startRun("export")
+			defer func() { recordRun(a, run, err) }()
 			trust, tfiles, err := a.ProviderTrust(ctx, cmd.String("trust"))
 			if err != nil {
 				return usageErrorf("%v", err)
@@ -59,6 +63,11 @@ func exportCommand() *cli.Command {
 			}
 			if err := os.Rename(tmp.Name(), out); err != nil {
 				return err
+			}
+			run.Count("messages", int64(len(rep.Messages)))
+			run.Count("packages", int64(len(rep.Packages)))
+			if !rep.PackIntact {
+				run.Error("the pack is not intact: see its report.html")
 			}
 			if cmd.Bool("json") {
 				err := json.NewEncoder(cmd.Root().Writer).Encode(map[string]any{"file": out, "messages": len(rep.Messages), "packages": len(rep.Packages),

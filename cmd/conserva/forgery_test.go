@@ -396,6 +396,11 @@ func TestForgedArchiveFailsAuditAndExport(t *testing.T) {
 	if !strings.Contains(string(report), `"pack_intact": false`) || !strings.Contains(string(report), `"signature_ok": false`) {
 		t.Fatalf("report.json of a forged package:\n%s", report)
 	}
+	// The run history keeps the export and what it found.
+	hist := decodeLines(t, conserva(t, append(cfg, "runs", "--json", "--limit", "1")...).stdout)
+	if len(hist) != 1 || hist[0]["command"] != "export" || hist[0]["outcome"] != "findings" || !strings.Contains(fmt.Sprint(hist[0]["errors"]), "not intact") {
+		t.Fatalf("the run history after exporting a forged package: %v", hist)
+	}
 }
 
 // TestProviderTrustIsKept: the anchors given at ingest judge the providers'

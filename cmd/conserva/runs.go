@@ -16,7 +16,7 @@ import (
 )
 
 // startRun begins the summary of a run (ingest, seal, audit, renew, run,
-// reverify, each step of a scarto)
+// export, reverify, each step of a scarto)
 // that recordRun keeps in the catalog's run history when it ends.
 func startRun(command string) *runs.Run {
 	r := runs.New(command, os.Args[1:])
@@ -80,7 +80,7 @@ func renewCounts(r *runs.Run, s archive.RenewSummary) {
 func runsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "runs",
-		Usage: "the last runs of ingest, seal, audit, renew, run, reverify and scarto, with their summaries (newest first)",
+		Usage: "the last runs of ingest, seal, audit, renew, run, export, reverify and scarto, with their summaries (newest first)",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "limit", Value: 20, Usage: "how many runs (the catalog keeps the last 1000)"},
 			jsonFlag(),
