@@ -132,6 +132,10 @@ func TestSearchMatchesScan(t *testing.T) {
 		{Address: catbench.Recipient(d)},
 		{Subject: "Decreto"},
 		{Subject: "PRATICA12 decr"},
+		// A word of every twelfth dossier, between two of its dates: the
+		// first included, the last excluded.
+		{Subject: "notifica", Since: catbench.Date(12), Until: catbench.Date(48)},
+		{Subject: "pratica1"},
 		{Kind: pec.KindAccettazione, Since: catbench.Date(10), Until: catbench.Date(20)},
 		{Flagged: true},
 		{Mailbox: "imaps://protocollo3@pec.example/INBOX"},
