@@ -41,6 +41,7 @@ func main() {
 	insert := fs.Bool("insert", false, "gen: insert in batches of a thousand, as ingest does (slow), instead of loading each bucket in key order")
 	tmp := fs.String("tmp", "", "gen: directory for the sort's temporary runs (default: the system's)")
 	cold := fs.Bool("cold", false, "evict catalog.db from the page cache first (posix_fadvise DONTNEED): the first queries read from disk")
+	only := fs.String("only", "", "query: run only the kinds whose name contains this")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the queries to this file")
 	fs.Parse(os.Args[2:])
 	if *dir == "" {
@@ -83,7 +84,7 @@ func main() {
 				break
 			}
 		}
-		err = query(*dir, *n, *count, *slow)
+		err = query(*dir, *n, *count, *slow, *only)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -94,7 +95,7 @@ func main() {
 	}
 }
 
-func query(dir string, n, count, slow int) error {
+func query(dir string, n, count, slow int, only string) error {
 	sh, err := archive.OpenShared(dir, nil)
 	if err != nil {
 		return err
@@ -142,6 +143,9 @@ func query(dir string, n, count, slow int) error {
 	fmt.Printf("catalog.db: %d bytes for %d messages, %.0f bytes per message\n", fileSize(dir+"/catalog.db"), n, float64(fileSize(dir+"/catalog.db"))/float64(n))
 	fmt.Printf("RSS at start: %s\n", rss())
 	for _, qu := range queries {
+		if !strings.Contains(qu.name, only) {
+			continue
+		}
 		var lat, cpu []time.Duration
 		var first time.Duration
 		var minflt, majflt int64
