@@ -3,11 +3,13 @@
 //
 //	catbench gen -archive DIR -n N [-insert] [-tmp DIR]
 //	catbench store -archive DIR -n N   (messages in the store, no catalog)
-//	catbench query -archive DIR -n N [-count 300] [-slow 5]
+//	catbench query -archive DIR -n N [-count 300] [-slow 5] [-cold] [-only NAME]
 //
 // query opens the archive as conserva serve does (archive.Shared, one
-// catalog use per query) and prints, per query, p50/p99 and the hits, then
-// the process's resident memory after each kind of query.
+// catalog use per query) and prints, per kind of query, the hits, p50/p99
+// of every run (none left out), the first and the worst, the CPU time and
+// page faults a run took, then the process's resident memory. -cold evicts
+// catalog.db from the page cache first. Every command takes -cpuprofile.
 package main
 
 import (
