@@ -3,7 +3,7 @@
 //
 //	catbench gen -archive DIR -n N [-insert] [-tmp DIR]
 //	catbench store -archive DIR -n N   (messages in the store, no catalog)
-//	catbench query -archive DIR -n N [-count 300] [-slow 5] [-cold] [-only NAME]
+//	catbench query -archive DIR -n N [-count 300] [-slow 5] [-cold] [-only REGEXP]
 //
 // query opens the archive as conserva serve does (archive.Shared, one
 // catalog use per query) and prints, per kind of query, the hits, p50/p99
@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -43,7 +44,7 @@ func main() {
 	insert := fs.Bool("insert", false, "gen: insert in batches of a thousand, as ingest does (slow), instead of loading each bucket in key order")
 	tmp := fs.String("tmp", "", "gen: directory for the sort's temporary runs (default: the system's)")
 	cold := fs.Bool("cold", false, "evict catalog.db from the page cache first (posix_fadvise DONTNEED): the first queries read from disk")
-	only := fs.String("only", "", "query: run only the kinds whose name contains this")
+	only := fs.String("only", "", "query: run only the kinds whose name matches this regular expression")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the queries to this file")
 	fs.Parse(os.Args[2:])
 	if *dir == "" {
@@ -86,7 +87,10 @@ func main() {
 				break
 			}
 		}
-		err = query(*dir, *n, *count, *slow, *only)
+		var re *regexp.Regexp
+		if re, err = regexp.Compile(*only); err == nil {
+			err = query(*dir, *n, *count, *slow, re)
+		}
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -97,7 +101,7 @@ func main() {
 	}
 }
 
-func query(dir string, n, count, slow int, only string) error {
+func query(dir string, n, count, slow int, only *regexp.Regexp) error {
 	sh, err := archive.OpenShared(dir, nil)
 	if err != nil {
 		return err
@@ -145,7 +149,7 @@ func query(dir string, n, count, slow int, only string) error {
 	fmt.Printf("catalog.db: %d bytes for %d messages, %.0f bytes per message\n", fileSize(dir+"/catalog.db"), n, float64(fileSize(dir+"/catalog.db"))/float64(n))
 	fmt.Printf("RSS at start: %s\n", rss())
 	for _, qu := range queries {
-		if !strings.Contains(qu.name, only) {
+		if !only.MatchString(qu.name) {
 			continue
 		}
 		var lat, cpu []time.Duration
