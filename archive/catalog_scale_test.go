@@ -132,6 +132,10 @@ func TestSearchMatchesScan(t *testing.T) {
 		{Address: catbench.Recipient(d)},
 		{Subject: "Decreto"},
 		{Subject: "PRATICA12 decr"},
+		// A word of every twelfth dossier, between two of its dates: the
+		// first included, the last excluded.
+		{Subject: "notifica", Since: catbench.Date(12), Until: catbench.Date(48)},
+		{Subject: "pratica1"},
 		{Kind: pec.KindAccettazione, Since: catbench.Date(10), Until: catbench.Date(20)},
 		{Flagged: true},
 		{Mailbox: "imaps://protocollo3@pec.example/INBOX"},
@@ -157,5 +161,70 @@ func TestSearchMatchesScan(t *testing.T) {
 		if want != len(got) || want == 0 {
 			t.Errorf("%+v: %d found, %d match", q, len(got), want)
 		}
+	}
+}
+
+// TestFindDossierMatchesScan: a dossier found by any Message-ID, an
+// identificativo or an id holds the records a full scan gives for its
+// key, each once, whichever index found it; one that nothing carries is
+// ErrNoDossier.
+func TestFindDossierMatchesScan(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a")
+	if err := catbench.Generate(dir, 400, nil); err != nil {
+		t.Fatal(err)
+	}
+	a, err := archive.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	// An object of dossier 17 also carries dossier 18's Message-ID: found
+	// under both, it belongs to 17 only.
+	stray := catbench.Record(17 * 4)
+	stray.ID, stray.Key = catbench.ID(-1000), ""
+	stray.MessageID, stray.Msgid = "<reply@client.example>", "<"+catbench.MessageID(18)+">"
+	if _, err := a.Catalog.Insert([]*archive.Record{stray}); err != nil {
+		t.Fatal(err)
+	}
+	var all []*archive.Record
+	a.Catalog.Scan(func(r *archive.Record) error { all = append(all, r); return nil })
+	for _, ref := range []string{
+		catbench.MessageID(17), "<" + catbench.MessageID(17) + ">", catbench.MessageID(18),
+		"<acc." + catbench.MessageID(17) + ">", "opec." + catbench.MessageID(17), "reply@client.example",
+		catbench.ID(17 * 4), catbench.ID(17 * 4)[:12],
+	} {
+		d, err := a.FindDossier(ref)
+		if err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+		got := map[string]bool{}
+		var ids []string
+		for _, r := range d.Messages {
+			ids = append(ids, r.ID)
+		}
+		for _, r := range d.Receipts {
+			ids = append(ids, r.ID)
+		}
+		for _, id := range ids {
+			if got[id] {
+				t.Errorf("%s: %s twice", ref, id)
+			}
+			got[id] = true
+		}
+		want := 0
+		for _, r := range all {
+			if r.Dossier == d.MessageID {
+				want++
+				if !got[r.ID] {
+					t.Errorf("%s: dossier %s lacks %s", ref, d.MessageID, r.ID)
+				}
+			}
+		}
+		if want != len(got) || want < 4 {
+			t.Errorf("%s: %d records, the scan gives %d", ref, len(got), want)
+		}
+	}
+	if _, err := a.FindDossier("<nobody@client.example>"); !errors.Is(err, archive.ErrNoDossier) {
+		t.Fatalf("unknown Message-ID: %v", err)
 	}
 }

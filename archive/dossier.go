@@ -2,6 +2,7 @@ package archive
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"sort"
 	"strings"
@@ -80,29 +81,62 @@ func (a *Archive) FindDossier(ref string) (*Dossier, error) {
 		key = k
 	}
 	if key == "" {
-		ids, err := a.Catalog.ByMessageID(ref)
+		k, recs, found, err := a.Catalog.dossierByMessageID(ref)
 		if err != nil {
 			return nil, err
 		}
-		if len(ids) == 0 {
-			if ids, err = a.Catalog.ByIdentificativo(ref); err != nil {
-				return nil, err
-			}
-		}
-		if len(ids) == 0 {
+		if !found {
 			return nil, fmt.Errorf("%s: %w", ref, ErrNoDossier)
 		}
-		r, err := a.Catalog.Get(ids[0])
-		if err != nil || r == nil {
-			return nil, fmt.Errorf("%s: %w", ref, ErrNoDossier)
+		if recs != nil {
+			return buildDossier(k, recs), nil
 		}
-		key = r.Dossier
+		key = k
 	}
 	recs, err := a.Catalog.DossierRecords(key)
 	if err != nil {
 		return nil, err
 	}
 	return buildDossier(key, recs), nil
+}
+
+// dossierByMessageID finds the dossier of the objects carrying a
+// Message-ID (or, failing that, an identificativo), in one transaction:
+// its key (found false when nothing carries it) and, when the Message-ID is the
+// dossier's own (the usual case), its records, read once; nil records
+// when they are under another Message-ID (DossierRecords reads them).
+func (c *Catalog) dossierByMessageID(ref string) (key string, recs []*Record, found bool, err error) {
+	err = c.view(func(t *txn) error {
+		id := NormalizeMessageID(ref)
+		var under []*Record
+		collect := func(r *Record, _ []byte) error { under = append(under, r); return nil }
+		if err := t.each(bucketMsgID, id, false, 0, math.MaxUint32, collect); err != nil {
+			return err
+		}
+		fromMsgID := len(under) > 0
+		if !fromMsgID {
+			if err := t.each(bucketIdent, id, false, 0, math.MaxUint32, collect); err != nil {
+				return err
+			}
+		}
+		if len(under) == 0 {
+			return nil
+		}
+		key, found = under[0].Dossier, true
+		if !fromMsgID || ixValue(key) != ixValue(id) {
+			return nil // another Message-ID's objects: DossierRecords reads them
+		}
+		// The dossier's records are those under its Message-ID whose
+		// dossier it is (DossierRecords): the ones just read.
+		recs = []*Record{}
+		for _, r := range under {
+			if r.Dossier == key {
+				recs = append(recs, r)
+			}
+		}
+		return nil
+	})
+	return key, recs, found, err
 }
 
 func recordTime(r *Record) time.Time {

@@ -111,6 +111,9 @@ func (c *Catalog) search(q Query, fn func(*Record) error) error {
 // choice costs the number of words times the fewest keys, and no record
 // is read.
 func (t *txn) rarest(words []string) string {
+	if len(words) == 1 {
+		return words[0] // nothing to choose: stepping through its keys would read them twice
+	}
 	curs := make([]*bolt.Cursor, len(words))
 	keys := make([][]byte, len(words))
 	for i, w := range words {

@@ -96,7 +96,8 @@ func Record(i int) *archive.Record {
 
 // Generate makes the archive home dir with a catalog of n synthetic
 // messages (replacing any catalog there), inserting them in date order in
-// batches of a thousand, as ingest does, and reports progress.
+// batches of a thousand, as ingest does, and reports progress. Load makes
+// the same catalog much faster.
 func Generate(dir string, n int, progress func(done int)) error {
 	os.Remove(filepath.Join(dir, "catalog.db"))
 	a, err := archive.Open(dir, nil)
@@ -119,6 +120,21 @@ func Generate(dir string, n int, progress func(done int)) error {
 		}
 	}
 	return nil
+}
+
+// Load makes the archive home dir with a catalog of n synthetic messages
+// (replacing any catalog there) through archive.LoadCatalog: the records
+// of Generate, each bucket written in key order, temporary sort runs in
+// tmp ("" for the system's temporary directory).
+func Load(dir, tmp string, n int) error {
+	a, err := archive.Open(dir, nil)
+	if err != nil {
+		return err
+	}
+	a.Close()
+	path := filepath.Join(dir, "catalog.db")
+	os.Remove(path)
+	return archive.LoadCatalog(path, tmp, n, Record)
 }
 
 // Raw is the i-th message of a synthetic store: a plain mail (no PEC
