@@ -344,13 +344,11 @@ func (s *IngestSummary) add(c IngestSummary) {
 // catalogChunk bounds the records of one catalog transaction. Ids and
 // Message-IDs are random keys: a transaction changes pages all over the
 // catalog, and each page read through the mapping brings its neighbours
-// with it (the kernel maps 64 KB around a fault); the pages are released
-// after each commit. A batch that waited for a busy committer (up to
-// 2,048) made 60 MB of the catalog resident at 100,000 messages. Larger
-// transactions write each changed page fewer times (30,000 messages in
-// chunks of 256 wrote 231 MB of catalog pages, one transaction per batch
-// 89 MB); 1,024 is the middle way.
-const catalogChunk = 1024
+// with it (the kernel maps 64 KB around a fault). A batch that waited for
+// a busy committer (up to 2,048) made 60 MB of the catalog resident at
+// 100,000 messages; chunks of 256, each released after its commit, keep
+// that bounded for a few more catalog syncs.
+const catalogChunk = 256
 
 // commit records a batch whose objects are durable.
 func (a *Archive) commit(batch []outcome, sum *IngestSummary, stored bool) error {
