@@ -187,9 +187,12 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 	return sum, err
 }
 
-// collect gathers finished messages into batches; one committer makes each
-// batch durable and catalogues it in one transaction while collect gathers
-// the next, so workers never wait for the disk.
+// collect gathers finished messages into batches. Two stages follow, each
+// on its own goroutine so that neither waits for the other's disk: the
+// syncer makes a batch's objects durable (one pass for the whole batch),
+// then hands it to the cataloguer, which records it while the syncer
+// already makes the next batch durable. A batch reaches the catalog only
+// through the syncer, after its Sync returned.
 func (a *Archive) collect(ctx context.Context, stop context.CancelCauseFunc, results <-chan outcome, opts IngestOptions, savers []markSaver) (IngestSummary, error) {
 	var (
 		storeFails int // consecutive
@@ -200,21 +203,50 @@ func (a *Archive) collect(ctx context.Context, stop context.CancelCauseFunc, res
 		timer      = time.NewTimer(opts.BatchWait)
 		timerOn    = true
 		batches    = make(chan []outcome)
-		committed  = make(chan struct{})
-		csum       IngestSummary // the committer's
-		werr       error         // the committer's, read once it is done
+		// One durable batch may wait for a busy cataloguer while the next
+		// is synced; the cataloguer takes all that wait at once.
+		durable   = make(chan []outcome, 1)
+		committed = make(chan struct{})
+		csum      IngestSummary // the cataloguer's
+		serr      error         // the syncer's, read once it is done
+		werr      error         // the cataloguer's, read once it is done
 	)
 	go func() {
-		defer close(committed)
+		defer close(durable)
 		for b := range batches {
+			if serr == nil { // after a failed Sync nothing more is handed on
+				if serr = a.syncStored(ctx, !opts.NoStore); serr != nil {
+					serr = fmt.Errorf("making stored objects durable: %w", serr)
+					continue
+				}
+				durable <- b
+			}
+		}
+	}()
+	go func() {
+		defer close(committed)
+		for b := range durable {
+			// The batches synced meanwhile go in the same transactions.
+			for more := true; more; {
+				select {
+				case m, ok := <-durable:
+					if !ok {
+						more = false
+						break
+					}
+					b = append(b, m...)
+				default:
+					more = false
+				}
+			}
 			if werr == nil { // after a catalog failure nothing more is recorded
-				werr = a.commit(ctx, b, &csum, !opts.NoStore)
+				werr = a.commit(b, &csum, !opts.NoStore)
 				saveMarks(savers)
 			}
 		}
 		saveMarks(savers) // duplicates at the end of a mailbox
 	}()
-	// handoff gives the batch to the committer; unless wait, only when it
+	// handoff gives the batch to the syncer; unless wait, only when it
 	// is idle (else the batch grows and goes as one).
 	handoff := func(wait bool) bool {
 		if len(batch) == 0 {
@@ -246,7 +278,7 @@ func (a *Archive) collect(ctx context.Context, stop context.CancelCauseFunc, res
 				close(batches)
 				<-committed
 				sum.add(csum)
-				return sum, werr
+				return sum, errors.Join(serr, werr)
 			}
 			sum.Seen++
 			switch {
@@ -318,11 +350,8 @@ func (s *IngestSummary) add(c IngestSummary) {
 // that bounded for a few more catalog syncs.
 const catalogChunk = 256
 
-// commit makes the batch's objects durable, then records them.
-func (a *Archive) commit(ctx context.Context, batch []outcome, sum *IngestSummary, stored bool) error {
-	if err := a.syncStored(ctx, stored); err != nil {
-		return fmt.Errorf("making stored objects durable: %w", err)
-	}
+// commit records a batch whose objects are durable.
+func (a *Archive) commit(batch []outcome, sum *IngestSummary, stored bool) error {
 	for len(batch) > 0 {
 		n := min(len(batch), catalogChunk)
 		if err := a.catalogue(batch[:n], sum, stored); err != nil {

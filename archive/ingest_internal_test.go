@@ -22,7 +22,7 @@ func TestUncataloguableRecordIsNamedError(t *testing.T) {
 	bad := &Record{ID: strings.Repeat("f", 40000), Key: "messages/ff/bad.eml"}
 	batch := []outcome{{source: "one.eml", rec: good(0)}, {source: "huge.eml", rec: bad}, {source: "three.eml", rec: good(2)}}
 	var sum IngestSummary
-	if err := a.commit(t.Context(), batch, &sum, true); err != nil {
+	if err := a.commit(batch, &sum, true); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := c.Count(); n != 2 || sum.Archived != 2 || sum.Errors != 1 || len(sum.Failures) != 1 ||

@@ -199,7 +199,7 @@ func (d Dir) walk(ctx context.Context, dir string, seen map[dirID]string, fn fun
 				return err
 			}
 		case st.Mode().IsRegular():
-			if err := d.file(p, fn); err != nil {
+			if err := d.file(p, st, fn); err != nil {
 				return err
 			}
 		default:
@@ -211,7 +211,7 @@ func (d Dir) walk(ctx context.Context, dir string, seen map[dirID]string, fn fun
 
 // file takes one regular file of a directory: an mbox, a message, or
 // (with AllFiles) anything.
-func (d Dir) file(p string, fn func(Item) error) error {
+func (d Dir) file(p string, st fs.FileInfo, fn func(Item) error) error {
 	f, err := os.Open(p)
 	if err != nil {
 		return fn(Item{Source: p, Size: -1, Err: err})
@@ -232,7 +232,9 @@ func (d Dir) file(p string, fn func(Item) error) error {
 			return nil
 		}
 	}
-	return fn(fileItem(p))
+	// The size is the walk's Stat (no second one): a file that changed
+	// since is read to its end all the same.
+	return fn(Item{Source: p, Size: st.Size(), open: func() (io.ReadCloser, error) { return os.Open(p) }})
 }
 
 // Maildir reads cur/ and new/ (never tmp/, where deliveries are incomplete).

@@ -59,3 +59,47 @@ func TestLocalPutHashed(t *testing.T) {
 		t.Fatalf("second put: %+v %v", res, err)
 	}
 }
+
+// Held bytes are written without a look at the name first: a name
+// already taken (here by other bytes, as damage would leave) is found when
+// the link refuses it, the stored object is compared and never replaced,
+// and nothing of the refused write stays behind.
+func TestLocalPutHashedOverExisting(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l, err := storage.OpenLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := storage.NewHashed([]byte("evidence"))
+	key := storage.MessageKey(h.Hex())
+	p := filepath.Join(dir, filepath.FromSlash(key))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("damaged!"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.PutDeferred(ctx, key, h.Reader(), h.Hex()); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("put over other bytes: %v, want ErrConflict", err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "damaged!" {
+		t.Fatalf("the stored object was replaced: %q", got)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(p))
+	left, _ := os.ReadDir(filepath.Join(dir, ".tmp"))
+	if len(entries) != 1 || len(left) != 0 {
+		t.Fatalf("left behind: %d entries beside the object, %d in .tmp", len(entries)-1, len(left))
+	}
+	// The same bytes again: found, not written twice.
+	if err := os.Chmod(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("evidence"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.PutDeferred(ctx, key, h.Reader(), h.Hex())
+	if err != nil || !res.Existed || res.SHA256 != h.Hex() {
+		t.Fatalf("put over the same bytes: %+v %v", res, err)
+	}
+}

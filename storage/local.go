@@ -109,8 +109,13 @@ func (l *Local) put(ctx context.Context, key string, r io.Reader, wantSHA256 str
 	if err != nil {
 		return PutResult{}, err
 	}
-	if st, err := os.Stat(p); err == nil {
-		return l.existing(key, p, st.Size(), wantSHA256, r)
+	// Bytes held in memory (an ingest's messages) are new objects almost
+	// always: no look first (a path walk per object); an existing one is
+	// found when the link refuses the name, and compared then.
+	if _, held := known(r, wantSHA256); !held {
+		if st, err := os.Stat(p); err == nil {
+			return l.existing(key, p, st.Size(), wantSHA256, r)
+		}
 	}
 	dir := filepath.Dir(p)
 	if _, ok := l.dirs.Load(dir); !ok {
