@@ -3,6 +3,7 @@ package archive
 import (
 	"encoding/hex"
 	"iter"
+	"time"
 
 	"github.com/conserva/conserva/internal/catalogfmt"
 	bolt "go.etcd.io/bbolt"
@@ -33,7 +34,7 @@ func (c *Catalog) ByID() iter.Seq2[*Record, error] {
 			return
 		}
 		var after []byte
-		for n := 0; ; n++ {
+		for {
 			var chunk []*Record
 			err := c.db.View(func(tx *bolt.Tx) error {
 				t := c.newTxn(tx)
@@ -69,9 +70,7 @@ func (c *Catalog) ByID() iter.Seq2[*Record, error] {
 			if len(chunk) == 0 {
 				return
 			}
-			if n%4 == 3 {
-				_ = c.ReleaseMapped() // memory only
-			}
+			_ = c.ReleaseMapped() // memory only
 			for _, r := range chunk {
 				if !yield(r, nil) {
 					return
@@ -86,3 +85,36 @@ type stopIter struct{}
 func (stopIter) Error() string { return "stopped" }
 
 var errStopIter error = stopIter{}
+
+// releaseMappedPeriod is how often a long read of the catalog drops its
+// mapped pages (releasingMapped).
+const releaseMappedPeriod = 20 * time.Millisecond
+
+// releasingMapped drops the catalog's mapped pages from resident memory
+// every releaseMappedPeriod until the returned stop is called: for passes
+// that read much of the catalog in one transaction or at random (the page
+// check, bbolt's Check in a goroutine of its own, the rebuild's lookups in
+// the old catalog). Every page they touch would otherwise stay resident,
+// and the kernel maps up to 64 KB around each one read: the whole file
+// (1.2 KB per message) would count in the process's memory.
+func (c *Catalog) releasingMapped() (stop func()) {
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(releaseMappedPeriod)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = c.ReleaseMapped() // memory only
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		_ = c.ReleaseMapped()
+	}
+}

@@ -277,6 +277,12 @@ func (a *Archive) rebuildInto(ctx context.Context, old *Catalog, trust *pec.Trus
 	if err != nil {
 		return err
 	}
+	// From here both catalogs are read at random, record by record: their
+	// pages are dropped as the rebuild goes (memory only).
+	defer a.Catalog.releasingMapped()()
+	if old != nil {
+		defer old.releasingMapped()()
+	}
 	// Objects that could not be read back, or whose bytes are not the ones
 	// their name promises: kept as records marked damaged.
 	var marked []*Record
