@@ -42,7 +42,27 @@ type RebuildSummary struct {
 	Previous       string    `json:"previous_catalog,omitempty"`
 	CarriedFrom    string    `json:"carried_from,omitempty"` // the catalog sources and ingestion times came from
 	Failures       []Failure `json:"failures,omitempty"`
-	Warnings       []string  `json:"warnings,omitempty"`
+	// FailuresOmitted counts the failures about single messages beyond the
+	// first maxMessageProblems, which Failures lists (a warning says so);
+	// Errors counts every one.
+	FailuresOmitted int      `json:"failures_omitted,omitempty"`
+	Warnings        []string `json:"warnings,omitempty"`
+
+	messageFailures int // listed in Failures
+}
+
+// fail lists a failure: every one not about a single message, and at most
+// maxMessageProblems about messages (a store that lost everything would
+// list one per message); the rest are counted.
+func (s *RebuildSummary) fail(f Failure) {
+	if strings.HasPrefix(f.Source, "messages/") {
+		if s.messageFailures >= maxMessageProblems {
+			s.FailuresOmitted++
+			return
+		}
+		s.messageFailures++
+	}
+	s.Failures = append(s.Failures, f)
 }
 
 // Rebuild makes a new catalog from the store alone: every message is read
@@ -82,6 +102,9 @@ func (a *Archive) Rebuild(ctx context.Context, trust *pec.TrustStore, progress f
 	b := *a
 	b.Catalog = cat
 	err = b.rebuildInto(ctx, old, trust, progress, hasJournal, j, &sum)
+	if sum.FailuresOmitted > 0 {
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%d more failures about messages were found and not listed: only the first %d are (the store is badly damaged; the counts above include every one)", sum.FailuresOmitted, maxMessageProblems))
+	}
 	if err == nil && hasJournal {
 		err = cat.putJSON(bucketMeta, journalKey, j)
 	}
@@ -291,7 +314,7 @@ func (a *Archive) rebuildInto(ctx context.Context, old *Catalog, trust *pec.Trus
 		id := strings.TrimSuffix(path.Base(key), ".eml")
 		if !ok || !validID(id) || storage.MessageKey(id) != key {
 			sum.Errors++
-			sum.Failures = append(sum.Failures, f)
+			sum.fail(f)
 			continue
 		}
 		r := a.knownRecord(old, id)
@@ -302,7 +325,14 @@ func (a *Archive) rebuildInto(ctx context.Context, old *Catalog, trust *pec.Trus
 		marked = append(marked, r)
 		sum.Damaged++
 		sum.Errors++
-		sum.Failures = append(sum.Failures, Failure{Source: key, Error: r.Damage})
+		sum.fail(Failure{Source: key, Error: r.Damage})
+		if len(marked) == restoreChunk {
+			// Written as found: a store whose every object is damaged is not held.
+			if err := a.insertMarked(marked); err != nil {
+				return err
+			}
+			marked = nil
+		}
 	}
 	if err := a.insertMarked(marked); err != nil {
 		return err
@@ -421,7 +451,7 @@ func (a *Archive) markMissing(old *Catalog, sum *RebuildSummary) error {
 		for _, r := range gone {
 			sum.Missing++
 			sum.Errors++
-			sum.Failures = append(sum.Failures, Failure{Source: r.Key, Error: r.Damage})
+			sum.fail(Failure{Source: r.Key, Error: r.Damage})
 		}
 		err := a.insertMarked(gone)
 		gone = gone[:0]
@@ -548,7 +578,7 @@ func (a *Archive) restorePackages(ctx context.Context, old *Catalog, hasJournal 
 		if problem != "" {
 			sum.BrokenPackages++
 			sum.Errors++
-			sum.Failures = append(sum.Failures, Failure{Source: "packages/" + id + "/", Error: problem})
+			sum.fail(Failure{Source: "packages/" + id + "/", Error: problem})
 		}
 		sum.Packages++
 	}
@@ -574,7 +604,7 @@ func (a *Archive) sealRestored(p PackageRecord, members []string, problem string
 			missing = append(missing, r)
 			sum.Missing++
 			sum.Errors++
-			sum.Failures = append(sum.Failures, Failure{Source: r.Key, Error: "listed in package " + p.ID + " but missing from the store"})
+			sum.fail(Failure{Source: r.Key, Error: "listed in package " + p.ID + " but missing from the store"})
 		}
 		if len(missing) == restoreChunk {
 			if err := a.insertMarked(missing); err != nil {
@@ -597,7 +627,7 @@ func (a *Archive) sealRestored(p PackageRecord, members []string, problem string
 				}
 				if r.Package != "" && r.Package != p.ID {
 					sum.Errors++
-					sum.Failures = append(sum.Failures, Failure{Source: r.Key, Error: fmt.Sprintf("listed in two packages: %s and %s", r.Package, p.ID)})
+					sum.fail(Failure{Source: r.Key, Error: fmt.Sprintf("listed in two packages: %s and %s", r.Package, p.ID)})
 					continue
 				}
 				r.Package, r.PackageProblem = p.ID, problem

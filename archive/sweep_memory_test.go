@@ -157,3 +157,44 @@ func TestAuditHoldsNoSealedRecordList(t *testing.T) {
 		t.Errorf("audit of %d sealed messages: heap peak %d KB over %d KB", n, peak>>10, bound>>10)
 	}
 }
+
+// TestRebuildListsAtMostMaxFailures: a store that lost every message makes
+// the rebuild keep and mark each record, count each as an error, and list
+// the first 10,000 failures about messages, the rest counted and said in a
+// warning (audit caps its problems alike): the summary does not grow with
+// the archive's damage.
+func TestRebuildListsAtMostMaxFailures(t *testing.T) {
+	_, a := setup(t)
+	const n = 10050
+	now := time.Now()
+	for start := 0; start < n; start += 5000 {
+		var recs []*archive.Record
+		for i := start; i < min(n, start+5000); i++ {
+			sum := sha256.Sum256([]byte(fmt.Sprint(i)))
+			id := hex.EncodeToString(sum[:])
+			recs = append(recs, &archive.Record{ID: id, Key: storage.MessageKey(id), Size: 100, Kind: "not-pec", Signature: "absent", Sources: []string{"test"}, IngestedAt: now})
+		}
+		if _, err := a.Catalog.Insert(recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum, err := a.Rebuild(context.Background(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := a.Catalog.Count(); sum.Missing != n || sum.Errors != n || c != n {
+		t.Fatalf("rebuild: %d marked missing, %d errors, %d records, want %d", sum.Missing, sum.Errors, c, n)
+	}
+	warned := false
+	for _, w := range sum.Warnings {
+		warned = warned || strings.Contains(w, fmt.Sprintf("%d more failures about messages", sum.FailuresOmitted))
+	}
+	if len(sum.Failures) != 10000 || sum.FailuresOmitted != n-10000 || !warned {
+		t.Fatalf("%d failures listed, %d omitted, warnings %q", len(sum.Failures), sum.FailuresOmitted, sum.Warnings)
+	}
+	for _, f := range sum.Failures[:3] {
+		if f.Error != "missing from the store" {
+			t.Errorf("failure %+v", f)
+		}
+	}
+}
