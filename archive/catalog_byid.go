@@ -3,7 +3,6 @@ package archive
 import (
 	"encoding/hex"
 	"iter"
-	"time"
 
 	"github.com/conserva/conserva/internal/catalogfmt"
 	bolt "go.etcd.io/bbolt"
@@ -86,35 +85,6 @@ func (stopIter) Error() string { return "stopped" }
 
 var errStopIter error = stopIter{}
 
-// releaseMappedPeriod is how often a long read of the catalog drops its
-// mapped pages (releasingMapped).
-const releaseMappedPeriod = 20 * time.Millisecond
-
-// releasingMapped drops the catalog's mapped pages from resident memory
-// every releaseMappedPeriod until the returned stop is called: for passes
-// that read much of the catalog in one transaction or at random (the page
-// check, bbolt's Check in a goroutine of its own, the rebuild's lookups in
-// the old catalog). Every page they touch would otherwise stay resident,
-// and the kernel maps up to 64 KB around each one read: the whole file
-// (1.2 KB per message) would count in the process's memory.
-func (c *Catalog) releasingMapped() (stop func()) {
-	done, finished := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(releaseMappedPeriod)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				_ = c.ReleaseMapped() // memory only
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		<-finished
-		_ = c.ReleaseMapped()
-	}
-}
+// releaseAbove is how much the catalog's pages resident may grow during a
+// long read before they are dropped (releasingMapped).
+const releaseAbove = 16 << 20

@@ -28,16 +28,16 @@ func TestReleasingMappedDropsPagesDuringOneTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = c.ReleaseMapped()
-	stop := c.releasingMapped()
+	stop := c.releasingMapped(64 << 10) // the catalog is some hundreds of KB
 	var touched, left int
 	err = c.db.View(func(tx *bolt.Tx) error {
 		if err := walkBuckets(tx); err != nil {
 			return err
 		}
 		touched = mappedKB(t, path)
-		// The watcher runs every releaseMappedPeriod: wait for it (no
+		// The watcher looks every releaseCheckPeriod: wait for it (no
 		// bound on how soon, only that it happens inside the transaction).
-		for start := time.Now(); time.Since(start) < time.Minute; time.Sleep(releaseMappedPeriod) {
+		for start := time.Now(); time.Since(start) < time.Minute; time.Sleep(releaseCheckPeriod) {
 			if left = mappedKB(t, path); left <= touched/10 {
 				break
 			}

@@ -267,6 +267,13 @@ func copyBucket(from, to *Catalog, bucket []byte) error {
 // rebuildInto fills a.Catalog (the new catalog) from the store, with what
 // old (may be nil, may be damaged) knew.
 func (a *Archive) rebuildInto(ctx context.Context, old *Catalog, trust *pec.TrustStore, progress func(int), hasJournal bool, j journal, sum *RebuildSummary) error {
+	// Both catalogs are read and written at random, record by record
+	// (random keys: each page read brings 64 KB of its neighbours): their
+	// pages are dropped as the rebuild goes (memory only).
+	defer a.Catalog.releasingMapped(releaseAbove)()
+	if old != nil {
+		defer old.releasingMapped(releaseAbove)()
+	}
 	src := storeSource{store: a.Store}
 	// The providers' anchors the archive kept judge as ingest did, with
 	// whatever was given now: those the old catalog listed when it can be
@@ -299,12 +306,6 @@ func (a *Archive) rebuildInto(ctx context.Context, old *Catalog, trust *pec.Trus
 	sum.Messages, sum.Flagged = ing.Archived+ing.Duplicates, ing.Flagged
 	if err != nil {
 		return err
-	}
-	// From here both catalogs are read at random, record by record: their
-	// pages are dropped as the rebuild goes (memory only).
-	defer a.Catalog.releasingMapped()()
-	if old != nil {
-		defer old.releasingMapped()()
 	}
 	// Objects that could not be read back, or whose bytes are not the ones
 	// their name promises: kept as records marked damaged.

@@ -85,7 +85,7 @@ type reconciliation struct {
 // also checked (signature, timestamp, metadata), counted in audited.
 func (a *Archive) reconcile(ctx context.Context, opts sweepOptions, sink *problemSink, audited *int) (reconciliation, error) {
 	var res reconciliation
-	stop := a.Catalog.releasingMapped() // the check reads every page
+	stop := a.Catalog.releasingMapped(releaseAbove) // the check reads every page
 	for _, p := range a.Catalog.checkPages() {
 		sink.add(p)
 	}
