@@ -267,13 +267,9 @@ func copyBucket(from, to *Catalog, bucket []byte) error {
 // rebuildInto fills a.Catalog (the new catalog) from the store, with what
 // old (may be nil, may be damaged) knew.
 func (a *Archive) rebuildInto(ctx context.Context, old *Catalog, trust *pec.TrustStore, progress func(int), hasJournal bool, j journal, sum *RebuildSummary) error {
-	// Both catalogs are read and written at random, record by record
-	// (random keys: each page read brings 64 KB of its neighbours): their
-	// pages are dropped as the rebuild goes (memory only).
-	defer a.Catalog.releasingMapped(releaseAbove)()
-	if old != nil {
-		defer old.releasingMapped(releaseAbove)()
-	}
+	// Both catalogs' pages stay resident as they are read (up to 280 MB
+	// at 100,000 messages): releasingMapped here cut the peak to 231 MB but
+	// took 44% more CPU (each release makes the random reads fault again).
 	src := storeSource{store: a.Store}
 	// The providers' anchors the archive kept judge as ingest did, with
 	// whatever was given now: those the old catalog listed when it can be
