@@ -73,21 +73,17 @@ func (a *Archive) Audit(ctx context.Context, sample int, trust *pec.TrustStore, 
 	for _, p := range a.auditTrust(ctx) {
 		sink.add(p)
 	}
-	rec, err := a.reconcile(ctx, sweepOptions{audit: true, sample: sample, trust: trust, progress: progress}, sink, &rep.Packages)
+	// Evidence records (audit_ers.go): each sealed message's checked in
+	// the pass, once it is read back intact; the package files' after.
+	ersPass := a.newERSPass(ctx, sink)
+	rec, err := a.reconcile(ctx, sweepOptions{audit: true, sample: sample, trust: trust, progress: progress, ers: ersPass}, sink, &rep.Packages)
 	if err != nil {
 		return rep, err
 	}
 	rep.Stored, rep.Catalogued, rep.Reverified, rep.Notes = rec.stored, rec.catalogued, rec.reverified, rec.notes
 	rep.Objects, rep.OK, rep.Bytes, rep.Unsealed = rec.objects, rec.ok, rec.bytes, rec.unsealed
-	// The sealed messages read back intact, each reduced to its id, key,
-	// package and version; the problems kept so far name the others.
-	recs := rec.ers
-	rep.Problems, _ = sink.sorted()
-	ersRep, ersProbs, ersNotes := a.auditERS(ctx, recs, rep.Problems)
+	ersRep, ersNotes := ersPass.finish(ctx)
 	rep.ERS, rep.Notes = ersRep, append(rep.Notes, ersNotes...)
-	for _, p := range ersProbs {
-		sink.add(p)
-	}
 	for _, p := range a.auditERSValidation(ctx) { // validation.go
 		sink.add(p)
 	}

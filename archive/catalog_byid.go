@@ -33,7 +33,7 @@ func (c *Catalog) ByID() iter.Seq2[*Record, error] {
 			return
 		}
 		var after []byte
-		for n := 0; ; n++ {
+		for {
 			var chunk []*Record
 			err := c.db.View(func(tx *bolt.Tx) error {
 				t := c.newTxn(tx)
@@ -69,9 +69,7 @@ func (c *Catalog) ByID() iter.Seq2[*Record, error] {
 			if len(chunk) == 0 {
 				return
 			}
-			if n%4 == 3 {
-				_ = c.ReleaseMapped() // memory only
-			}
+			_ = c.ReleaseMapped() // memory only
 			for _, r := range chunk {
 				if !yield(r, nil) {
 					return
@@ -86,3 +84,7 @@ type stopIter struct{}
 func (stopIter) Error() string { return "stopped" }
 
 var errStopIter error = stopIter{}
+
+// releaseAbove is how much the catalog's pages resident may grow during a
+// long read before they are dropped (releasingMapped).
+const releaseAbove = 16 << 20

@@ -85,10 +85,11 @@ type reconciliation struct {
 // also checked (signature, timestamp, metadata), counted in audited.
 func (a *Archive) reconcile(ctx context.Context, opts sweepOptions, sink *problemSink, audited *int) (reconciliation, error) {
 	var res reconciliation
+	stop := a.Catalog.releasingMapped(releaseAbove) // the check reads every page
 	for _, p := range a.Catalog.checkPages() {
 		sink.add(p)
 	}
-	_ = a.Catalog.ReleaseMapped() // the check read every page: memory only
+	stop()
 	if audited == nil {
 		audited = new(int)
 	}

@@ -191,6 +191,9 @@ func (a *Archive) packagePass(ctx context.Context, audit bool, sink *problemSink
 				member = func(string) {}
 			}
 			probs, check := a.auditPackageEach(ctx, p.ID, nil, nil, member)
+			// Its metadata were read: their segment's index (some 15 MB
+			// at 100,000 messages) is not kept through the pass.
+			a.segs.forget("packages/" + p.ID + "/" + metadataSegment)
 			for _, pr := range probs {
 				sink.add(pr)
 			}
@@ -362,14 +365,12 @@ type sweepOptions struct {
 	sample   int  // read back and re-verify N records chosen at random, not all
 	trust    *pec.TrustStore
 	progress func(int)
+	ers      *ersPass // with audit: each sealed record read back intact has its evidence record checked
 }
 
 type sweepResult struct {
 	stored, catalogued, reverified, objects, ok, unsealed int
 	bytes                                                 int64
-	// ers are the sealed records read back without a problem, reduced to
-	// what auditERS reads of them.
-	ers []*Record
 }
 
 // sweep merges the store's listing, the catalog and the package indexes in
@@ -380,13 +381,6 @@ func (a *Archive) sweep(ctx context.Context, ps *packageSet, opts sweepOptions, 
 	var mu sync.Mutex
 	lim := a.Limits()
 	done := 0
-	intern := map[string]string{}
-	for _, n := range ps.names {
-		intern[n] = n
-	}
-	for n := range ps.catalogued {
-		intern[n] = n
-	}
 	check := func(e *sweepEntry) {
 		r := e.rec
 		var n int64
@@ -402,6 +396,9 @@ func (a *Archive) sweep(ctx context.Context, ps *packageSet, opts sweepOptions, 
 			for _, d := range a.reverifyOne(ctx, r, opts.trust, lim) {
 				e.bad(r.ID, r.Key, "%s", d)
 			}
+		}
+		if opts.audit && len(e.probs) == 0 {
+			opts.ers.message(ctx, r)
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -419,13 +416,6 @@ func (a *Archive) sweep(ctx context.Context, ps *packageSet, opts sweepOptions, 
 			}
 			if r.Package == "" {
 				res.unsealed++
-			}
-			if len(e.probs) == 0 && r.Package != "" {
-				pkg := intern[r.Package]
-				if pkg == "" {
-					pkg = r.Package
-				}
-				res.ers = append(res.ers, &Record{ID: r.ID, Key: r.Key, Package: pkg, VersionID: r.VersionID})
 			}
 		}
 		if opts.audit || reverified {

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/conserva/conserva/archive"
+	"github.com/conserva/conserva/pec"
 	"github.com/conserva/conserva/storage"
 )
 
@@ -113,5 +116,85 @@ func TestAuditCheckRebuildHoldNoRecordList(t *testing.T) {
 	}
 	if c, _ := a.Catalog.Count(); sum.Missing != n || c != n {
 		t.Errorf("rebuild: %d marked missing, %d records, want %d", sum.Missing, c, n)
+	}
+}
+
+// TestAuditHoldsNoSealedRecordList: audit checks the evidence record of
+// each sealed message as it reads the message back, and holds nothing per
+// message for it (before: one trimmed record per sealed message, 90 MB at
+// 100,000 messages, some 1.4 KB each with the list of records to check).
+// 5,000 sealed messages, every record checked and valid, with the heap
+// within the index of the records' segment (some 150 bytes a member) and
+// a few MB of work; the old list alone took 7 MB more.
+func TestAuditHoldsNoSealedRecordList(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seals 5,000 messages")
+	}
+	_, a := setup(t)
+	const n, bound = 5000, 6 << 20
+	var mbox strings.Builder
+	for i := range n {
+		fmt.Fprintf(&mbox, "From sender@example.it Mon Nov 30 10:00:00 2026\nFrom: sender@example.it\nTo: r@example.it\nSubject: %d\nMessage-ID: <%d@example.it>\n\nmessage %d\n\n", i, i, i)
+	}
+	file := filepath.Join(t.TempDir(), "many.mbox")
+	if err := os.WriteFile(file, []byte(mbox.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if sum := run(t, a, pec.NewTrustStore(), file); sum.Archived != n {
+		t.Fatalf("archived %d of %d", sum.Archived, n)
+	}
+	ctx := context.Background()
+	if pkgs, _, err := a.Seal(ctx, archive.SealOptions{}); err != nil || len(pkgs) != 1 || pkgs[0].Messages != n {
+		t.Fatalf("seal: %+v %v", pkgs, err)
+	}
+	var rep archive.AuditReport
+	var err error
+	peak := peakHeap(t, func() { rep, err = a.Audit(ctx, 0, pec.NewTrustStore(), nil) })
+	if err != nil || len(rep.Problems) != 0 || rep.ERS == nil || rep.ERS.Valid < n || rep.ERS.Checked != rep.ERS.Valid {
+		t.Fatalf("audit: %v, %d problems (%v), records %+v", err, len(rep.Problems), rep.Problems[:min(3, len(rep.Problems))], rep.ERS)
+	}
+	if peak > bound {
+		t.Errorf("audit of %d sealed messages: heap peak %d KB over %d KB", n, peak>>10, bound>>10)
+	}
+}
+
+// TestRebuildListsAtMostMaxFailures: a store that lost every message makes
+// the rebuild keep and mark each record, count each as an error, and list
+// the first 10,000 failures about messages, the rest counted and said in a
+// warning (audit caps its problems alike): the summary does not grow with
+// the archive's damage.
+func TestRebuildListsAtMostMaxFailures(t *testing.T) {
+	_, a := setup(t)
+	const n = 10050
+	now := time.Now()
+	for start := 0; start < n; start += 5000 {
+		var recs []*archive.Record
+		for i := start; i < min(n, start+5000); i++ {
+			sum := sha256.Sum256([]byte(fmt.Sprint(i)))
+			id := hex.EncodeToString(sum[:])
+			recs = append(recs, &archive.Record{ID: id, Key: storage.MessageKey(id), Size: 100, Kind: "not-pec", Signature: "absent", Sources: []string{"test"}, IngestedAt: now})
+		}
+		if _, err := a.Catalog.Insert(recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum, err := a.Rebuild(context.Background(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := a.Catalog.Count(); sum.Missing != n || sum.Errors != n || c != n {
+		t.Fatalf("rebuild: %d marked missing, %d errors, %d records, want %d", sum.Missing, sum.Errors, c, n)
+	}
+	warned := false
+	for _, w := range sum.Warnings {
+		warned = warned || strings.Contains(w, fmt.Sprintf("%d more failures about messages", sum.FailuresOmitted))
+	}
+	if len(sum.Failures) != 10000 || sum.FailuresOmitted != n-10000 || !warned {
+		t.Fatalf("%d failures listed, %d omitted, warnings %q", len(sum.Failures), sum.FailuresOmitted, sum.Warnings)
+	}
+	for _, f := range sum.Failures[:3] {
+		if f.Error != "missing from the store" {
+			t.Errorf("failure %+v", f)
+		}
 	}
 }
