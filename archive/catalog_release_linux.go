@@ -23,11 +23,14 @@ const releaseCheckPeriod = 10 * time.Millisecond
 // walk of the whole mapping.
 func (c *Catalog) releasingMapped(above int64) (stop func()) {
 	done, finished := make(chan struct{}), make(chan struct{})
+	// The starting level is read before returning: read in the
+	// goroutine, it could come after the pass's first reads (a loaded
+	// machine schedules it late) and count them as the base.
+	base, ok := residentShared()
 	go func() {
 		defer close(finished)
 		t := time.NewTicker(releaseCheckPeriod)
 		defer t.Stop()
-		base, ok := residentShared()
 		for ok {
 			select {
 			case <-done:
@@ -38,6 +41,8 @@ func (c *Catalog) releasingMapped(above int64) (stop func()) {
 			if now, ok = residentShared(); ok && now > base+above {
 				_ = c.ReleaseMapped() // memory only
 				base, ok = residentShared()
+			} else if ok && now < base {
+				base = now // other file pages went: growth counts from here
 			}
 		}
 	}()
