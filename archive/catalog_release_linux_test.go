@@ -1,8 +1,6 @@
 package archive
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,23 +11,10 @@ import (
 // it is still open (the page check reads the whole catalog in one; bbolt's
 // Check in a goroutine of its own), and every record still reads back.
 func TestReleasingMappedDropsPagesDuringOneTransaction(t *testing.T) {
-	path := t.TempDir() + "/catalog.db"
-	c, err := OpenCatalog(path, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var recs []*Record
-	for i := range 3000 {
-		id := fmt.Sprintf("%064x", i)
-		recs = append(recs, &Record{ID: id, Key: "messages/" + id[:2] + "/" + id + ".eml", Subject: strings.Repeat("oggetto ", 100), Sources: []string{"src"}})
-	}
-	if _, err := c.Insert(recs); err != nil {
-		t.Fatal(err)
-	}
+	path, c, recs := pagedCatalog(t)
 	// Without the watcher, a read of every page leaves them resident.
 	var touched, left int
-	err = c.db.View(func(tx *bolt.Tx) error {
+	err := c.db.View(func(tx *bolt.Tx) error {
 		err := walkBuckets(tx)
 		touched = mappedKB(t, path)
 		return err

@@ -32,15 +32,16 @@ func mappedKB(t *testing.T, path string) int {
 	return kb
 }
 
-// After ReleaseMapped the catalog's pages read so far no longer count in
-// the process's resident memory, and every record still reads back.
-func TestReleaseMappedDropsResidentPages(t *testing.T) {
+// pagedCatalog is a catalog of 3,000 records of some hundreds of KB, and
+// its path.
+func pagedCatalog(t *testing.T) (string, *Catalog, []*Record) {
+	t.Helper()
 	path := t.TempDir() + "/catalog.db"
 	c, err := OpenCatalog(path, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	var recs []*Record
 	for i := range 3000 {
 		id := fmt.Sprintf("%064x", i)
@@ -49,6 +50,13 @@ func TestReleaseMappedDropsResidentPages(t *testing.T) {
 	if _, err := c.Insert(recs); err != nil {
 		t.Fatal(err)
 	}
+	return path, c, recs
+}
+
+// After ReleaseMapped the catalog's pages read so far no longer count in
+// the process's resident memory, and every record still reads back.
+func TestReleaseMappedDropsResidentPages(t *testing.T) {
+	path, c, recs := pagedCatalog(t)
 	read := func() {
 		n := 0
 		if err := c.Scan(func(*Record) error { n++; return nil }); err != nil || n != len(recs) {

@@ -21,6 +21,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/conserva/conserva/internal/countio"
 )
 
 // Limits on what is read back: a segment is written by conserva, but read
@@ -49,7 +51,7 @@ type Member struct {
 // crash rewrites an identical object.
 type Writer struct {
 	tw    *tar.Writer
-	cw    *countWriter
+	cw    *countio.Writer
 	mtime time.Time
 	names map[string]bool
 	n     int
@@ -57,7 +59,7 @@ type Writer struct {
 
 // NewWriter starts a segment written to w; mtime is every member's time.
 func NewWriter(w io.Writer, mtime time.Time) *Writer {
-	cw := &countWriter{w: w}
+	cw := &countio.Writer{W: w}
 	return &Writer{tw: tar.NewWriter(cw), cw: cw, mtime: mtime.UTC().Truncate(time.Second), names: map[string]bool{}}
 }
 
@@ -79,7 +81,7 @@ func (w *Writer) Add(name string, data []byte) (Member, error) {
 	}
 	// tar.Writer writes a header as whole blocks, unbuffered: the data
 	// starts where the count stands now.
-	m := Member{Name: name, Offset: w.cw.n, Size: int64(len(data))}
+	m := Member{Name: name, Offset: w.cw.N, Size: int64(len(data))}
 	if _, err := w.tw.Write(data); err != nil {
 		return Member{}, err
 	}
@@ -93,17 +95,6 @@ func (w *Writer) Len() int { return w.n }
 
 // Close writes the end of the archive (it does not close the underlying writer).
 func (w *Writer) Close() error { return w.tw.Close() }
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
 
 func checkName(name string) error {
 	if name == "" || len(name) > maxNameLen || strings.HasPrefix(name, "/") || path.Clean(name) != name ||

@@ -11,17 +11,24 @@ import (
 	"github.com/conserva/conserva/storage"
 )
 
-// Bytes whose hash the store knows are stored as they are, and only under
-// that hash: an announced hash that differs, or a reader already partly
-// read, is refused or checked as any other content.
-func TestLocalPutHashed(t *testing.T) {
-	ctx := context.Background()
+// heldEvidence is a new local store, its folder, and "evidence" held with
+// its hash.
+func heldEvidence(t *testing.T) (string, *storage.Local, *storage.Hashed) {
+	t.Helper()
 	dir := t.TempDir()
 	l, err := storage.OpenLocal(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := storage.NewHashed([]byte("evidence"))
+	return dir, l, storage.NewHashed([]byte("evidence"))
+}
+
+// Bytes whose hash the store knows are stored as they are, and only under
+// that hash: an announced hash that differs, or a reader already partly
+// read, is refused or checked as any other content.
+func TestLocalPutHashed(t *testing.T) {
+	ctx := context.Background()
+	dir, l, h := heldEvidence(t)
 	if h.Hex() != sum("evidence") {
 		t.Fatalf("hash %s, want %s", h.Hex(), sum("evidence"))
 	}
@@ -66,12 +73,7 @@ func TestLocalPutHashed(t *testing.T) {
 // and nothing of the refused write stays behind.
 func TestLocalPutHashedOverExisting(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	l, err := storage.OpenLocal(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := storage.NewHashed([]byte("evidence"))
+	dir, l, h := heldEvidence(t)
 	key := storage.MessageKey(h.Hex())
 	p := filepath.Join(dir, filepath.FromSlash(key))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

@@ -13,15 +13,23 @@ func TestGenerate(t *testing.T) {
 	if err := Generate(dir, 400, nil); err != nil {
 		t.Fatal(err)
 	}
+	openWithDossier(t, dir)
+}
+
+// openWithDossier opens the archive at dir and checks dossier 17 is there,
+// whole.
+func openWithDossier(t *testing.T, dir string) *archive.Archive {
+	t.Helper()
 	a, err := archive.Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
+	t.Cleanup(func() { a.Close() })
 	d, err := a.FindDossier(MessageID(17))
 	if err != nil || len(d.Messages)+len(d.Receipts) != 4 {
 		t.Fatalf("%+v %v", d, err)
 	}
+	return a
 }
 
 // TestLoad makes the same small catalog by loading it, and finds a dossier
@@ -32,15 +40,7 @@ func TestLoad(t *testing.T) {
 	if err := Load(dir, t.TempDir(), 400); err != nil {
 		t.Fatal(err)
 	}
-	a, err := archive.Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	d, err := a.FindDossier(MessageID(17))
-	if err != nil || len(d.Messages)+len(d.Receipts) != 4 {
-		t.Fatalf("%+v %v", d, err)
-	}
+	a := openWithDossier(t, dir)
 	hits := 0
 	a.Search(archive.Query{Subject: "pratica17"}, func(*archive.Record) error { hits++; return nil })
 	if n, _ := a.Catalog.Count(); hits != 4 || n != 400 {
