@@ -115,6 +115,12 @@ func fileItem(path string) Item {
 	if err != nil {
 		return Item{Source: path, Size: -1, Err: err}
 	}
+	return statItem(path, st)
+}
+
+// statItem is the file at path, of the size st says; a file that changed
+// since is read to its end all the same.
+func statItem(path string, st fs.FileInfo) Item {
 	return Item{Source: path, Size: st.Size(), open: func() (io.ReadCloser, error) { return os.Open(path) }}
 }
 
@@ -232,9 +238,7 @@ func (d Dir) file(p string, st fs.FileInfo, fn func(Item) error) error {
 			return nil
 		}
 	}
-	// The size is the walk's Stat (no second one): a file that changed
-	// since is read to its end all the same.
-	return fn(Item{Source: p, Size: st.Size(), open: func() (io.ReadCloser, error) { return os.Open(p) }})
+	return fn(statItem(p, st)) // the walk's Stat: no second one
 }
 
 // Maildir reads cur/ and new/ (never tmp/, where deliveries are incomplete).
