@@ -27,23 +27,29 @@ var oidExpiredCertsOnCRL = asn1.ObjectIdentifier{2, 5, 29, 60}
 // notAfter covers c only if it says it keeps expired certificates
 // (expiredCertsOnCRL, X.509 §9.6.2.9) from before then.
 func crlScope(crl *x509.RevocationList, c *x509.Certificate) error {
+	var kept time.Time // from when expired certificates stay listed
+	var keptErr error  // it matters only for a CRL issued after c expired
 	for _, e := range crl.Extensions {
 		switch {
 		case e.Id.Equal(oidIssuingDistributionPoint):
 			if err := idpCovers(e.Value, c); err != nil {
 				return err
 			}
+		case e.Id.Equal(oidExpiredCertsOnCRL):
+			if rest, err := asn1.UnmarshalWithParams(e.Value, &kept, "generalized"); err != nil || len(rest) != 0 {
+				keptErr = errors.New("the CRL's expiredCertsOnCRL cannot be read")
+			}
 		}
 	}
-	if crl.ThisUpdate.After(c.NotAfter) {
-		kept, err := expiredCertsOnCRL(crl)
-		if err != nil {
-			return err
-		}
-		if kept.IsZero() || kept.After(c.NotAfter) {
-			return fmt.Errorf("the CRL was issued on %s, after the certificate expired (%s), and need not list it any more",
-				crl.ThisUpdate.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339))
-		}
+	if !crl.ThisUpdate.After(c.NotAfter) {
+		return nil
+	}
+	if keptErr != nil {
+		return keptErr
+	}
+	if kept.IsZero() || kept.After(c.NotAfter) {
+		return fmt.Errorf("the CRL was issued on %s, after the certificate expired (%s), and need not list it any more",
+			crl.ThisUpdate.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339))
 	}
 	return nil
 }
@@ -129,20 +135,4 @@ func fullNameURIs(dp cryptobyte.String) ([]string, bool) {
 		}
 	}
 	return out, len(out) > 0
-}
-
-// expiredCertsOnCRL returns the date from which crl keeps expired
-// certificates, zero without the extension.
-func expiredCertsOnCRL(crl *x509.RevocationList) (time.Time, error) {
-	for _, e := range crl.Extensions {
-		if !e.Id.Equal(oidExpiredCertsOnCRL) {
-			continue
-		}
-		var t time.Time
-		if rest, err := asn1.UnmarshalWithParams(e.Value, &t, "generalized"); err != nil || len(rest) != 0 {
-			return time.Time{}, errors.New("the CRL's expiredCertsOnCRL cannot be read")
-		}
-		return t, nil
-	}
-	return time.Time{}, nil
 }
