@@ -277,6 +277,9 @@ type txn struct {
 	tally  map[string]*Tally      // count changes, written by flush
 	count  int
 	reads  *atomic.Int64
+	// skipped counts index keys a read stepped over because they were
+	// unreadable or named no record: damage, which a search must not hide.
+	skipped int
 }
 
 // recordState is what a record contributes to the indexes and counts.
@@ -565,6 +568,9 @@ func (t *txn) each(bucket []byte, value string, prefix bool, from, to uint32, fn
 	for k, _ := cur.Seek(start); k != nil; k, _ = cur.Next() {
 		v, stamp, seq, ok := catalogfmt.ParseIndexKey(k)
 		if !ok {
+			if own := []byte(catalogfmt.Value(value)); bytes.HasPrefix(k, own) && (prefix || len(k) > len(own) && k[len(own)] == 0) {
+				t.skipped++ // among the value's keys, so maybe one of its records
+			}
 			continue
 		}
 		if !prefix && string(v) != catalogfmt.Value(value) || prefix && !bytes.HasPrefix(v, []byte(catalogfmt.Value(value))) {
@@ -592,7 +598,8 @@ func (t *txn) each(bucket []byte, value string, prefix bool, from, to uint32, fn
 			return err
 		}
 		if r == nil {
-			continue // an index key left by a damaged record
+			t.skipped++ // an index key left by a damaged record
+			continue
 		}
 		if err := fn(r, v); err != nil {
 			return err

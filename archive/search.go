@@ -2,14 +2,15 @@ package archive
 
 import (
 	"bytes"
-	"github.com/conserva/conserva/internal/catalogfmt"
-	bolt "go.etcd.io/bbolt"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/conserva/conserva/internal/catalogfmt"
 	"github.com/conserva/conserva/pec"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Query selects catalogued messages. Empty fields match everything.
@@ -56,7 +57,9 @@ func (c *Catalog) search(q Query, fn func(*Record) error) error {
 		return nil
 	}
 	words := catalogfmt.Words(q.Subject)
-	return c.view(func(t *txn) error {
+	skipped := 0
+	err := c.view(func(t *txn) error {
+		defer func() { skipped = t.skipped }()
 		switch {
 		case q.MessageID != "":
 			found := false
@@ -104,6 +107,22 @@ func (c *Catalog) search(q Query, fn func(*Record) error) error {
 			return match(r, nil)
 		})
 	})
+	if err == nil && skipped > 0 {
+		return &IncompleteError{Skipped: skipped}
+	}
+	return err
+}
+
+// IncompleteError: a search streamed every record it could read, but the
+// index it went through had keys it could not follow (unreadable, or
+// naming a record that is not there). The hits given may be missing some:
+// the catalog is damaged, and `conserva catalog check` names where.
+type IncompleteError struct {
+	Skipped int // index keys stepped over
+}
+
+func (e *IncompleteError) Error() string {
+	return fmt.Sprintf("the search stepped over %d damaged catalog index entries: results may be incomplete (conserva catalog check names the damage; conserva catalog rebuild mends it)", e.Skipped)
 }
 
 // rarest is the word with the fewest index keys beginning with it: the

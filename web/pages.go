@@ -234,6 +234,9 @@ type searchData struct {
 	PrevURL, NextURL            string
 	SortURL                     map[string]string // the same search, sorted by a column
 	Searched                    bool
+	Capped                      bool // stopped at maxResults
+	Skipped                     int  // damaged index entries stepped over
+	MaxResults                  int
 }
 
 var (
@@ -244,7 +247,7 @@ var (
 func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *session) {
 	q := r.URL.Query()
 	d := searchData{Q: strings.TrimSpace(q.Get("q")), Kind: q.Get("kind"), Since: q.Get("since"), Until: q.Get("until"),
-		Sort: q.Get("sort"), Flagged: q.Get("flagged") != "", Source: strings.TrimSpace(q.Get("source"))}
+		Sort: q.Get("sort"), Flagged: q.Get("flagged") != "", Source: strings.TrimSpace(q.Get("source")), MaxResults: maxResults}
 	for _, k := range []pec.Kind{pec.KindPostaCertificata, pec.KindAccettazione, pec.KindNonAccettazione, pec.KindPresaInCarico,
 		pec.KindAvvenutaConsegna, pec.KindErroreConsegna, pec.KindPreavvisoErroreConsegna, pec.KindRilevazioneVirus, pec.KindAnomalia, pec.KindNotPEC} {
 		d.Kinds = append(d.Kinds, string(k))
@@ -283,8 +286,8 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *session) {
 	d.Searched = d.Q != "" || d.Kind != "" || d.Since != "" || d.Until != "" || d.Flagged || d.Source != ""
 	if d.Searched {
 		err := s.arch.View(r.Context(), func(a *archive.Archive) error {
-			var err error
-			d.Rows, err = find(a, d.Q, filter)
+			f, err := find(a, d.Q, filter)
+			d.Rows, d.Capped, d.Skipped = f.rows, f.capped, f.skipped
 			return err
 		})
 		if d.Source != "" {
@@ -360,73 +363,84 @@ const maxResults = 10000
 
 var errEnough = errors.New("enough results")
 
+// found is what one search gave: the records (at most maxResults), whether
+// it stopped there, and how many damaged index entries it stepped over.
+type found struct {
+	rows    []*archive.Record
+	capped  bool
+	skipped int
+}
+
 // find interprets free text: a Message-ID (or identificativo), an id or
 // its prefix, an address, else words of the subject (all of them).
-func find(a *archive.Archive, text string, filter archive.Query) ([]*archive.Record, error) {
-	var out []*archive.Record
+func find(a *archive.Archive, text string, filter archive.Query) (found, error) {
+	var f found
 	seen := map[string]bool{}
 	collect := func(r *archive.Record) error {
-		if len(out) >= maxResults {
+		if len(f.rows) >= maxResults {
+			f.capped = true
 			return errEnough // the stream stops here
 		}
 		if !seen[r.ID] {
 			seen[r.ID] = true
-			out = append(out, r)
+			f.rows = append(f.rows, r)
 		}
 		return nil
 	}
-	if text == "" {
-		if err := a.Search(filter, collect); err != nil && err != errEnough {
-			return nil, err
+	// search runs one query: a damaged index is told on the page beside
+	// the hits that could be read, not in place of them.
+	search := func(q archive.Query) error {
+		err := a.Search(q, collect)
+		var inc *archive.IncompleteError
+		if errors.As(err, &inc) {
+			f.skipped += inc.Skipped
+			return nil
 		}
-		return out, nil
+		if err == errEnough {
+			return nil
+		}
+		return err
+	}
+	if text == "" {
+		return f, search(filter)
 	}
 	lower := strings.ToLower(text)
 	if hexRef.MatchString(lower) {
 		ids, err := a.Catalog.ByIDPrefix(lower, 1000)
 		if err != nil {
-			return nil, err
+			return f, err
 		}
 		recs, err := a.Catalog.Records(ids)
 		if err != nil {
-			return nil, err
+			return f, err
 		}
 		for _, r := range recs {
 			if matches(filter, r) {
 				collect(r)
 			}
 		}
-		if len(out) > 0 {
-			return out, nil
+		if len(f.rows) > 0 {
+			return f, nil
 		}
 	}
 	if looksMID.MatchString(text) {
 		q := filter
 		q.MessageID = text
-		if err := a.Search(q, collect); err != nil && err != errEnough {
-			return nil, err
-		}
-		if len(out) > 0 {
-			return out, nil
+		if err := search(q); err != nil || len(f.rows) > 0 {
+			return f, err
 		}
 		// An address: the address index (senders and recipients alike),
 		// read in date order, each record once.
 		q = filter
 		q.Address = strings.Trim(text, "<>")
-		if err := a.Search(q, collect); err != nil && err != errEnough {
-			return nil, err
-		}
-		if len(out) > 0 {
-			return out, nil
+		if err := search(q); err != nil || len(f.rows) > 0 {
+			return f, err
 		}
 	}
 	// Words of the subject, through the subject index.
 	q := filter
 	q.Subject = text
-	if err := a.Search(q, collect); err != nil && err != errEnough {
-		return nil, err
-	}
-	return out, nil
+	return f, search(q)
 }
 
 // matches applies the filters a search by id prefix does not go through.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -81,7 +82,7 @@ func runSearch(ctx context.Context, cmd *cli.Command) error {
 	if cmd.Bool("json") {
 		enc := json.NewEncoder(out)
 		enc.SetEscapeHTML(false)
-		return a.Search(q, func(r *archive.Record) error { return enc.Encode(r) })
+		return incomplete(a.Search(q, func(r *archive.Record) error { return enc.Encode(r) }))
 	}
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	header := "ID\tKIND\tDATE\tFROM\tTO\tSUBJECT\tSIGNATURE\tPACKAGE"
@@ -118,12 +119,24 @@ func runSearch(ctx context.Context, cmd *cli.Command) error {
 		}
 		return nil
 	})
-	if err != nil {
+	var inc *archive.IncompleteError
+	if err != nil && !errors.As(err, &inc) {
 		return err
 	}
 	tw.Flush()
 	fmt.Fprintln(out, plural(n, "message"))
-	return nil
+	return incomplete(err)
+}
+
+// incomplete turns a search that could not follow every index entry into
+// exit status 1 with the reason on stderr, after the hits it did print: a
+// damaged catalog must not pass for "nothing more found".
+func incomplete(err error) error {
+	var inc *archive.IncompleteError
+	if errors.As(err, &inc) {
+		return &exitError{code: exitFindings, msg: "search: " + inc.Error()}
+	}
+	return err
 }
 
 func clip(s string, n int) string {
