@@ -86,8 +86,14 @@ type reconciliation struct {
 func (a *Archive) reconcile(ctx context.Context, opts sweepOptions, sink *problemSink, audited *int) (reconciliation, error) {
 	var res reconciliation
 	stop := a.Catalog.releasingMapped(releaseAbove) // the check reads every page
-	for _, p := range a.Catalog.checkPages() {
+	pages := a.Catalog.checkPages()
+	for _, p := range pages {
 		sink.add(p)
+	}
+	if len(pages) == 0 { // on damaged pages the indexes say nothing more
+		for _, p := range a.Catalog.checkIndexes() {
+			sink.add(p)
+		}
 	}
 	stop()
 	if audited == nil {
