@@ -1,15 +1,10 @@
 package archive
 
-import (
-	"fmt"
-
-	"github.com/conserva/conserva/smistamento"
-)
+import "github.com/conserva/conserva/smistamento"
 
 // The classification of a record, as package smistamento models it (the
 // names the record and the CLI have always used).
 type (
-	ClassifyRule   = smistamento.Rule
 	Classification = smistamento.Classification
 	ClassEvent     = smistamento.Event
 	ClassChange    = smistamento.Change
@@ -17,8 +12,8 @@ type (
 
 // checkClassify compiles the rules, refusing a broken one at load time.
 func (c *Config) checkClassify() error {
-	if _, err := smistamento.TipoRegistro(c.AgID.TipoRegistro); err != nil {
-		return fmt.Errorf("[agid] %w", err)
+	if err := c.AgID.Check(); err != nil {
+		return err
 	}
 	return smistamento.Compile(c.Classify)
 }
@@ -26,10 +21,7 @@ func (c *Config) checkClassify() error {
 // classifyNew applies the first matching rule (or the defaults) to a new
 // record, and records it as the first classification event.
 func (a *Archive) classifyNew(rec *Record) {
-	cfg := a.Config.AgID
-	def := Classification{Piano: cfg.Piano, Riservato: cfg.Riservato, CodiceRegistro: cfg.CodiceRegistro}
-	def.TipoRegistro, _ = smistamento.TipoRegistro(cfg.TipoRegistro)
-	ev := smistamento.File(a.Config.Classify, def, smistamento.Message{
+	ev := smistamento.File(a.Config.Classify, a.Config.AgID.Defaults(), smistamento.Message{
 		Sources: rec.Sources, From: rec.From, To: rec.To, Subject: rec.Subject, Kind: rec.Kind})
 	rec.Class = ev.Class
 	rec.ClassHistory = []ClassEvent{ev}

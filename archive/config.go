@@ -9,7 +9,9 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/conserva/conserva/agid"
 	"github.com/conserva/conserva/internal/atomicfile"
+	"github.com/conserva/conserva/smistamento"
 	"github.com/conserva/conserva/storage"
 )
 
@@ -34,8 +36,8 @@ type Config struct {
 	ERS ERSConfig `toml:"ers"`
 
 	// AgID metadata and classification rules (docs/AGID.md).
-	AgID     AgIDConfig     `toml:"agid"`
-	Classify []ClassifyRule `toml:"classify"`
+	AgID     agid.Config        `toml:"agid"`
+	Classify []smistamento.Rule `toml:"classify"`
 
 	// Sources are what `conserva run` ingests every night.
 	Sources []SourceConfig `toml:"source"`

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/conserva/conserva/accesslog"
+	"github.com/conserva/conserva/agid"
 	"github.com/conserva/conserva/internal/devpki"
 	"github.com/conserva/conserva/internal/redact"
 	"github.com/conserva/conserva/segment"
@@ -515,13 +516,13 @@ func pemChain(certs []*x509.Certificate) []byte {
 	return out
 }
 
-// documentOf is the metadata of a catalogued message (archive/agid.go).
+// documentOf is the metadata of a catalogued message (agid.go).
 func documentOf(r *Record, retention string) *sip.Document {
 	return documentOfRecord(r, retention)
 }
 
 // writeMetadata stores the metadata of every message (meta/<sha256>.xml)
-// and the aggregazioni (agid.go) in one segment, metadata.tar
+// and the aggregazioni (package agid) in one segment, metadata.tar
 // (segments.go), and returns how the signed index lists them: each file,
 // then the segment itself, so that its every byte is signed.
 func (a *Archive) writeMetadata(ctx context.Context, pkg string, recs []*Record, retention string, resumed bool) ([]sip.File, error) {
@@ -556,7 +557,7 @@ func (a *Archive) writeMetadata(ctx context.Context, pkg string, recs []*Record,
 		if i < len(recs) {
 			return prefix + "meta/" + recs[i].ID + ".xml"
 		}
-		return aggregationKey(prefix, aggs[i-len(recs)].ID)
+		return agid.AggregationKey(prefix, aggs[i-len(recs)].ID)
 	}
 	res, err := a.putSegment(ctx, key, packageTime(pkg), func(w *segment.Writer) error {
 		return ordered(ctx, len(recs)+len(aggs), 2*runtime.GOMAXPROCS(0), func(i int) ([]byte, error) {
@@ -572,7 +573,7 @@ func (a *Archive) writeMetadata(ctx context.Context, pkg string, recs []*Record,
 			if i < len(recs) {
 				files = append(files, metaFile(recs[i].ID, k, data))
 			} else {
-				files = append(files, aggregationFile(k, data))
+				files = append(files, agid.AggregationFile(k, data))
 			}
 			return nil
 		})
@@ -608,7 +609,7 @@ func (a *Archive) listMetadataSegment(ctx context.Context, pkg string) ([]sip.Fi
 		if id, ok := strings.CutPrefix(m.Name, "meta/"); ok {
 			files = append(files, metaFile(strings.TrimSuffix(id, ".xml"), prefix+m.Name, data))
 		} else {
-			files = append(files, aggregationFile(prefix+m.Name, data))
+			files = append(files, agid.AggregationFile(prefix+m.Name, data))
 		}
 		return nil
 	})
