@@ -22,6 +22,7 @@ import (
 
 	"github.com/conserva/conserva/accesslog"
 	"github.com/conserva/conserva/agid"
+	"github.com/conserva/conserva/internal/bytesize"
 	"github.com/conserva/conserva/internal/devpki"
 	"github.com/conserva/conserva/internal/redact"
 	"github.com/conserva/conserva/segment"
@@ -339,7 +340,7 @@ func (a *Archive) nextJournal(ctx context.Context, k *sealKit) (*journal, bool, 
 	if maxMsgs <= 0 {
 		maxMsgs = 100000
 	}
-	maxBytes, err := ParseSize(firstNonEmpty(a.Config.Seal.MaxBytes, "10GB"))
+	maxBytes, err := bytesize.Parse(firstNonEmpty(a.Config.Seal.MaxBytes, "10GB"))
 	if err != nil {
 		return nil, false, fmt.Errorf("max_package_bytes: %w", err)
 	}
