@@ -24,6 +24,7 @@ import (
 	"github.com/conserva/conserva/agid"
 	"github.com/conserva/conserva/internal/bytesize"
 	"github.com/conserva/conserva/internal/devpki"
+	"github.com/conserva/conserva/internal/parallel"
 	"github.com/conserva/conserva/internal/redact"
 	"github.com/conserva/conserva/segment"
 	"github.com/conserva/conserva/sip"
@@ -561,7 +562,7 @@ func (a *Archive) writeMetadata(ctx context.Context, pkg string, recs []*Record,
 		return agid.AggregationKey(prefix, aggs[i-len(recs)].ID)
 	}
 	res, err := a.putSegment(ctx, key, packageTime(pkg), func(w *segment.Writer) error {
-		return ordered(ctx, len(recs)+len(aggs), 2*runtime.GOMAXPROCS(0), func(i int) ([]byte, error) {
+		return parallel.Ordered(ctx, len(recs)+len(aggs), 2*runtime.GOMAXPROCS(0), func(i int) ([]byte, error) {
 			if i < len(recs) {
 				return documentOf(recs[i], retention).MetadataXML()
 			}
@@ -633,7 +634,7 @@ func (a *Archive) listMetadataSegment(ctx context.Context, pkg string) ([]sip.Fi
 // of their own (format 1), in parallel, with one flush for all.
 func (a *Archive) writeLooseMetadata(ctx context.Context, prefix string, recs []*Record, retention string, resumed bool) ([]sip.File, error) {
 	files := make([]sip.File, len(recs))
-	err := forEach(ctx, len(recs), 8*runtime.GOMAXPROCS(0), func(i int) error {
+	err := parallel.ForEach(ctx, len(recs), 8*runtime.GOMAXPROCS(0), func(i int) error {
 		r := recs[i]
 		key := prefix + "meta/" + r.ID + ".xml"
 		if resumed {
