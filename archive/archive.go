@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conserva/conserva/internal/bytesize"
 	"github.com/conserva/conserva/pec"
 	"github.com/conserva/conserva/storage"
 )
@@ -85,7 +86,7 @@ func (a *Archive) Close() error {
 // Limits are the parsing limits from the configuration.
 func (a *Archive) Limits() pec.Limits {
 	lim := pec.DefaultLimits()
-	if n, err := ParseSize(a.Config.MaxMessageSize); err == nil {
+	if n, err := bytesize.Parse(a.Config.MaxMessageSize); err == nil {
 		lim.MaxSize = n
 	}
 	return lim
@@ -117,6 +118,6 @@ func openStore(dir string, cfg Config) (storage.Store, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	part, _ := ParseSize(cfg.Ingest.S3PartSize) // checked by loadConfig
+	part, _ := bytesize.Parse(cfg.Ingest.S3PartSize) // checked by loadConfig
 	return storage.OpenS3(ctx, cfg.Store, storage.S3Options{Retention: ret, Governance: strings.EqualFold(cfg.RetentionMode, "GOVERNANCE"), PartSize: part})
 }

@@ -9,7 +9,10 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/conserva/conserva/agid"
 	"github.com/conserva/conserva/internal/atomicfile"
+	"github.com/conserva/conserva/internal/bytesize"
+	"github.com/conserva/conserva/smistamento"
 	"github.com/conserva/conserva/storage"
 )
 
@@ -34,8 +37,8 @@ type Config struct {
 	ERS ERSConfig `toml:"ers"`
 
 	// AgID metadata and classification rules (docs/AGID.md).
-	AgID     AgIDConfig     `toml:"agid"`
-	Classify []ClassifyRule `toml:"classify"`
+	AgID     agid.Config        `toml:"agid"`
+	Classify []smistamento.Rule `toml:"classify"`
 
 	// Sources are what `conserva run` ingests every night.
 	Sources []SourceConfig `toml:"source"`
@@ -247,14 +250,14 @@ func loadConfig(home string) (Config, error) {
 	default:
 		return Config{}, fmt.Errorf("%s: retention_mode %q: COMPLIANCE or GOVERNANCE", path, cfg.RetentionMode)
 	}
-	if _, err := ParseSize(cfg.MaxMessageSize); err != nil {
+	if _, err := bytesize.Parse(cfg.MaxMessageSize); err != nil {
 		return Config{}, fmt.Errorf("%s: max_message_size: %w", path, err)
 	}
 	if cfg.Ingest.Workers < 0 || cfg.Ingest.Sources < 0 {
 		return Config{}, fmt.Errorf("%s: [ingest] workers and sources must not be negative", path)
 	}
 	if cfg.Ingest.S3PartSize != "" {
-		if n, err := ParseSize(cfg.Ingest.S3PartSize); err != nil || n < 5<<20 {
+		if n, err := bytesize.Parse(cfg.Ingest.S3PartSize); err != nil || n < 5<<20 {
 			return Config{}, fmt.Errorf("%s: [ingest] s3_part_size %q: a size of 5MB or more (S3's smallest part)", path, cfg.Ingest.S3PartSize)
 		}
 	}

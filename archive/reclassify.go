@@ -3,43 +3,22 @@ package archive
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/conserva/conserva/smistamento"
 	"github.com/conserva/conserva/storage"
 )
-
-// ClassChange is what a reclassification sets; empty fields keep their
-// current value.
-type ClassChange struct {
-	Code, Description, Fascicolo, TipoRegistro, CodiceRegistro, Numero string
-}
-
-// classEventKey keeps each reclassification write-once in the store, so
-// that a rebuilt catalog gets it back.
-func classEventKey(id string, at time.Time) string {
-	return "classifications/" + id + "/" + at.UTC().Format("20060102T150405.000000000Z") + ".json"
-}
 
 // Reclassify files a message anew. The change is a new event, stored
 // write-once and added to the record's history: the earlier
 // classifications stay. Metadata already sealed keep what they said.
 func (a *Archive) Reclassify(ctx context.Context, ref string, ch ClassChange, by, reason string) (*Record, error) {
-	if strings.TrimSpace(by) == "" {
-		return nil, errors.New("say who reclassifies (--by)")
-	}
-	if ch == (ClassChange{}) {
-		return nil, errors.New("nothing to change: give --class, --fascicolo, --tipo-registro, --codice-registro or --numero")
-	}
-	if ch.TipoRegistro != "" {
-		t, err := TipoRegistro(ch.TipoRegistro)
-		if err != nil {
-			return nil, err
-		}
-		ch.TipoRegistro = t
+	ch, err := ch.Check(by)
+	if err != nil {
+		return nil, err
 	}
 	id, err := a.resolveID(ref)
 	if err != nil {
@@ -49,24 +28,13 @@ func (a *Archive) Reclassify(ctx context.Context, ref string, ch ClassChange, by
 	if err != nil || r == nil {
 		return nil, fmt.Errorf("%s: %w", ref, ErrNoDossier)
 	}
-	c := r.Class
-	set := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	set(&c.Code, ch.Code)
-	set(&c.Description, ch.Description)
-	set(&c.Fascicolo, ch.Fascicolo)
-	set(&c.TipoRegistro, ch.TipoRegistro)
-	set(&c.CodiceRegistro, ch.CodiceRegistro)
-	set(&c.Numero, ch.Numero)
+	c := ch.Apply(r.Class)
 	ev := ClassEvent{At: time.Now().UTC(), By: by, Class: c, Reason: reason}
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return nil, err
 	}
-	if err := a.putBytes(ctx, classEventKey(id, ev.At), data); err != nil {
+	if err := a.putBytes(ctx, smistamento.EventKey(id, ev.At), data); err != nil {
 		return nil, err
 	}
 	var out *Record
@@ -105,7 +73,7 @@ func (a *Archive) resolveID(ref string) (string, error) {
 // for a record being rebuilt from the store.
 func (a *Archive) restoreClassifications(ctx context.Context, r *Record) error {
 	var keys []string
-	err := a.Store.List(ctx, "classifications/"+r.ID+"/", func(info storage.Info) error {
+	err := a.Store.List(ctx, smistamento.EventsPrefix(r.ID), func(info storage.Info) error {
 		keys = append(keys, info.Key)
 		return nil
 	})

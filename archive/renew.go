@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/conserva/conserva/ers"
+	"github.com/conserva/conserva/internal/parallel"
 	"github.com/conserva/conserva/storage"
 	"github.com/conserva/conserva/timestamp"
 )
@@ -380,7 +381,7 @@ func (a *Archive) renewalItems(ctx context.Context, vf *ers.Verifier, j *renewJo
 	}
 	items := make([]renewItem, len(objs))
 	bad := make([]string, len(objs))
-	err := forEach(ctx, len(objs), 2*runtime.GOMAXPROCS(0), func(i int) error {
+	err := parallel.ForEach(ctx, len(objs), 2*runtime.GOMAXPROCS(0), func(i int) error {
 		key := ersKey(objs[i].Package, objs[i].Name, from[i])
 		if skip[key] {
 			return nil

@@ -21,7 +21,10 @@ import (
 	"time"
 
 	"github.com/conserva/conserva/accesslog"
+	"github.com/conserva/conserva/agid"
+	"github.com/conserva/conserva/internal/bytesize"
 	"github.com/conserva/conserva/internal/devpki"
+	"github.com/conserva/conserva/internal/parallel"
 	"github.com/conserva/conserva/internal/redact"
 	"github.com/conserva/conserva/segment"
 	"github.com/conserva/conserva/sip"
@@ -338,7 +341,7 @@ func (a *Archive) nextJournal(ctx context.Context, k *sealKit) (*journal, bool, 
 	if maxMsgs <= 0 {
 		maxMsgs = 100000
 	}
-	maxBytes, err := ParseSize(firstNonEmpty(a.Config.Seal.MaxBytes, "10GB"))
+	maxBytes, err := bytesize.Parse(firstNonEmpty(a.Config.Seal.MaxBytes, "10GB"))
 	if err != nil {
 		return nil, false, fmt.Errorf("max_package_bytes: %w", err)
 	}
@@ -515,13 +518,13 @@ func pemChain(certs []*x509.Certificate) []byte {
 	return out
 }
 
-// documentOf is the metadata of a catalogued message (archive/agid.go).
+// documentOf is the metadata of a catalogued message (agid.go).
 func documentOf(r *Record, retention string) *sip.Document {
 	return documentOfRecord(r, retention)
 }
 
 // writeMetadata stores the metadata of every message (meta/<sha256>.xml)
-// and the aggregazioni (agid.go) in one segment, metadata.tar
+// and the aggregazioni (package agid) in one segment, metadata.tar
 // (segments.go), and returns how the signed index lists them: each file,
 // then the segment itself, so that its every byte is signed.
 func (a *Archive) writeMetadata(ctx context.Context, pkg string, recs []*Record, retention string, resumed bool) ([]sip.File, error) {
@@ -556,10 +559,10 @@ func (a *Archive) writeMetadata(ctx context.Context, pkg string, recs []*Record,
 		if i < len(recs) {
 			return prefix + "meta/" + recs[i].ID + ".xml"
 		}
-		return aggregationKey(prefix, aggs[i-len(recs)].ID)
+		return agid.AggregationKey(prefix, aggs[i-len(recs)].ID)
 	}
 	res, err := a.putSegment(ctx, key, packageTime(pkg), func(w *segment.Writer) error {
-		return ordered(ctx, len(recs)+len(aggs), 2*runtime.GOMAXPROCS(0), func(i int) ([]byte, error) {
+		return parallel.Ordered(ctx, len(recs)+len(aggs), 2*runtime.GOMAXPROCS(0), func(i int) ([]byte, error) {
 			if i < len(recs) {
 				return documentOf(recs[i], retention).MetadataXML()
 			}
@@ -572,7 +575,7 @@ func (a *Archive) writeMetadata(ctx context.Context, pkg string, recs []*Record,
 			if i < len(recs) {
 				files = append(files, metaFile(recs[i].ID, k, data))
 			} else {
-				files = append(files, aggregationFile(k, data))
+				files = append(files, agid.AggregationFile(k, data))
 			}
 			return nil
 		})
@@ -608,7 +611,7 @@ func (a *Archive) listMetadataSegment(ctx context.Context, pkg string) ([]sip.Fi
 		if id, ok := strings.CutPrefix(m.Name, "meta/"); ok {
 			files = append(files, metaFile(strings.TrimSuffix(id, ".xml"), prefix+m.Name, data))
 		} else {
-			files = append(files, aggregationFile(prefix+m.Name, data))
+			files = append(files, agid.AggregationFile(prefix+m.Name, data))
 		}
 		return nil
 	})
@@ -631,7 +634,7 @@ func (a *Archive) listMetadataSegment(ctx context.Context, pkg string) ([]sip.Fi
 // of their own (format 1), in parallel, with one flush for all.
 func (a *Archive) writeLooseMetadata(ctx context.Context, prefix string, recs []*Record, retention string, resumed bool) ([]sip.File, error) {
 	files := make([]sip.File, len(recs))
-	err := forEach(ctx, len(recs), 8*runtime.GOMAXPROCS(0), func(i int) error {
+	err := parallel.ForEach(ctx, len(recs), 8*runtime.GOMAXPROCS(0), func(i int) error {
 		r := recs[i]
 		key := prefix + "meta/" + r.ID + ".xml"
 		if resumed {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/conserva/conserva/ers"
+	"github.com/conserva/conserva/internal/parallel"
 	"github.com/conserva/conserva/segment"
 	"github.com/conserva/conserva/sip"
 	"github.com/conserva/conserva/storage"
@@ -331,7 +332,7 @@ func (a *Archive) writeRecords(ctx context.Context, objs []ersObject, v int, rec
 		idx := by[p]
 		dir := "packages/" + p + "/ers/"
 		_, err := a.putSegment(ctx, key, packageTime(p), func(w *segment.Writer) error {
-			return ordered(ctx, len(idx), 2*runtime.GOMAXPROCS(0), func(n int) ([]byte, error) {
+			return parallel.Ordered(ctx, len(idx), 2*runtime.GOMAXPROCS(0), func(n int) ([]byte, error) {
 				return rec(idx[n])
 			}, func(n int, data []byte) error {
 				_, err := w.Add(strings.TrimPrefix(ersKey(p, objs[idx[n]].Name, v), dir), data)

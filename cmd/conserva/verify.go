@@ -10,7 +10,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/conserva/conserva/archive"
+	"github.com/conserva/conserva/internal/bytesize"
 	"github.com/conserva/conserva/pec"
 	"github.com/urfave/cli/v3"
 )
@@ -45,7 +45,7 @@ func runVerify(ctx context.Context, cmd *cli.Command) error {
 		return usageErrorf("verify: no FILE given (see conserva verify --help)")
 	}
 	lim := pec.DefaultLimits()
-	size, err := archive.ParseSize(cmd.String("max-size"))
+	size, err := bytesize.Parse(cmd.String("max-size"))
 	if err != nil {
 		return usageErrorf("verify: --max-size: %v", err)
 	}

@@ -1,4 +1,7 @@
-package archive
+// Package bytesize reads the sizes conserva.toml and the command line give
+// (max_message_size, max_package_bytes, s3_part_size, --max-size): 200MB,
+// 1GB, 512KiB or a plain byte count.
+package bytesize
 
 import (
 	"fmt"
@@ -6,8 +9,10 @@ import (
 	"strings"
 )
 
-// ParseSize reads sizes such as 200MB, 1GB, 512KiB or a plain byte count.
-func ParseSize(s string) (int64, error) {
+// Parse reads sizes such as 200MB, 1GB, 512KiB or a plain byte count:
+// KB, MB, GB are powers of 1000; KiB, MiB, GiB and K, M, G powers of
+// 1024; case and spaces do not matter. Zero and negative sizes are refused.
+func Parse(s string) (int64, error) {
 	s = strings.TrimSpace(strings.ToUpper(s))
 	units := []struct {
 		suffix string
