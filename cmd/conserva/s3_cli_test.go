@@ -209,7 +209,17 @@ func TestS3OutageMidIngest(t *testing.T) {
 	if err := ing.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// MinIO goes once the ingest is storing: it holds more messages than
+	// the 5 of before (a fixed delay was too short on a loaded machine).
+	stored := func() int {
+		m, _ := filepath.Glob(filepath.Join(drive, "outage", "a", "messages", "*", "*"))
+		return len(m)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); stored() <= 5; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the ingest stored nothing in two minutes")
+		}
+	}
 	srv.Process.Kill()
 	srv.Wait()
 	err := ing.Wait()

@@ -5,6 +5,7 @@ package bytesize
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -13,6 +14,7 @@ import (
 // KB, MB, GB are powers of 1000; KiB, MiB, GiB and K, M, G powers of
 // 1024; case and spaces do not matter. Zero and negative sizes are refused.
 func Parse(s string) (int64, error) {
+	orig := s
 	s = strings.TrimSpace(strings.ToUpper(s))
 	units := []struct {
 		suffix string
@@ -32,6 +34,9 @@ func Parse(s string) (int64, error) {
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 {
 		return 0, fmt.Errorf("%q is not a size", s)
+	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is too large a size", orig)
 	}
 	return n * mult, nil
 }
