@@ -43,7 +43,7 @@ func reverifyCommand() *cli.Command {
 				return &exitError{code: exitFindings, msg: err.Error()}
 			}
 			run.Count("checked", int64(sum.Checked))
-			run.Count("verdicts changed", int64(len(sum.Changed)))
+			run.Count("verdicts changed", int64(sum.ChangedCount()))
 			run.Count("flagged", int64(sum.Flagged))
 			for _, p := range sum.Problems {
 				run.Error(p.Key + ": " + p.Problem)
@@ -55,12 +55,18 @@ func reverifyCommand() *cli.Command {
 				}
 			} else {
 				fmt.Fprintf(out, "re-verified %d messages against %d trust files: %d verdicts changed, %d flagged\n",
-					sum.Checked, len(sum.Trust), len(sum.Changed), sum.Flagged)
+					sum.Checked, len(sum.Trust), sum.ChangedCount(), sum.Flagged)
 				for _, c := range sum.Changed {
 					fmt.Fprintf(out, "  %s  %s -> %s  %s\n", archive.ShortID(c.ID), c.From, c.To, c.Reason)
 				}
+				if sum.ChangedOmitted > 0 {
+					fmt.Fprintf(out, "  … and %d more changed verdicts, not listed (each is in its message's history: conserva show)\n", sum.ChangedOmitted)
+				}
 				for _, p := range sum.Problems {
 					fmt.Fprintf(out, "PROBLEM %s: %s\n", p.Key, p.Problem)
+				}
+				if sum.ProblemsOmitted > 0 {
+					fmt.Fprintf(out, "… and %d more messages that could not be read back, not listed\n", sum.ProblemsOmitted)
 				}
 			}
 			if len(sum.Problems) > 0 {
