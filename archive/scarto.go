@@ -1,14 +1,20 @@
 package archive
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/beevik/etree"
+	"github.com/conserva/conserva/internal/extsort"
 	"github.com/conserva/conserva/scarto"
 	"github.com/conserva/conserva/storage"
 )
@@ -58,46 +64,13 @@ func (a *Archive) ProposeScarto(ctx context.Context, before time.Time) (*Proposa
 	if err != nil {
 		return nil, err
 	}
-	by := map[string][]*Record{}
-	err = a.Catalog.Scan(func(r *Record) error {
-		by[r.Dossier] = append(by[r.Dossier], r)
-		return nil
-	})
+	dossiers, err := a.expiredDossiers(ctx, before, ret)
 	if err != nil {
 		return nil, err
-	}
-	var dossiers []scarto.Dossier
-	for key, recs := range by {
-		d := scarto.Dossier{ID: key}
-		ok := true
-		for _, r := range recs {
-			end, err := a.retentionEnd(ctx, r, ret)
-			if err != nil {
-				ok = false
-				break
-			}
-			if r.LegalHold || r.Disposed != "" || r.Damage != "" || r.Package == "" || end.After(before) {
-				ok = false
-				break
-			}
-			if end.After(d.RetentionEnd) {
-				d.RetentionEnd = end
-			}
-			if d.Fascicolo == "" {
-				d.Fascicolo, d.Class = r.Class.Fascicolo, r.Class.Code
-			}
-			d.Messages = append(d.Messages, scarto.Message{ID: r.ID, Key: r.Key, Version: r.VersionID, Kind: string(r.Kind),
-				Size: r.Size, Package: r.Package, RetentionEnd: end})
-		}
-		if ok && len(d.Messages) > 0 {
-			sort.Slice(d.Messages, func(i, k int) bool { return d.Messages[i].ID < d.Messages[k].ID })
-			dossiers = append(dossiers, d)
-		}
 	}
 	if len(dossiers) == 0 {
 		return nil, nil
 	}
-	sort.Slice(dossiers, func(i, k int) bool { return dossiers[i].ID < dossiers[k].ID })
 	id, created := newPackageID()
 	p := &Proposal{ID: id, Created: created, Before: before.UTC(), Dossiers: dossiers}
 	data, err := scarto.ProposalXML(id, created, p.Before, a.Config.Seal.Holder, dossiers)
@@ -110,6 +83,117 @@ func (a *Archive) ProposeScarto(ctx context.Context, before time.Time) (*Proposa
 	}
 	p.Signed = &sd
 	return p, a.Catalog.putJSON(bucketScarto, id, p)
+}
+
+// scartoEntry is what expiredDossiers sorts of each record: its dossier
+// (hashed to a fixed size), its place in catalogue order, its raw id, and
+// whether it may go.
+const scartoEntry = 32 + 8 + 32 + 1
+
+// expiredDossiers lists the dossiers every message of which may go by
+// before (sealed, retention ended, no hold, no damage, not disposed of),
+// in dossier order. The catalog is read once, each record reduced to a
+// scartoEntry sorted on disk past a bound, so memory holds only what the
+// proposal will list, not the catalog.
+func (a *Archive) expiredDossiers(ctx context.Context, before time.Time, ret storage.Retention) ([]scarto.Dossier, error) {
+	tmp := a.spoolDir()
+	if os.MkdirAll(tmp, 0o700) != nil {
+		tmp = ""
+	}
+	sorted := extsort.New(tmp, scartoEntry, 1<<16)
+	defer sorted.Close()
+	// The packages, read first: a lookup per record would open a
+	// transaction inside the catalog's pass.
+	pkgs := map[string]PackageRecord{}
+	if err := a.Catalog.Packages(func(p PackageRecord) error { pkgs[p.ID] = p; return nil }); err != nil {
+		return nil, err
+	}
+	lookup := func(id string) (PackageRecord, bool, error) { p, ok := pkgs[id]; return p, ok, nil }
+	may := func(r *Record) (time.Time, bool) {
+		end, err := retentionEndOf(r, ret, lookup)
+		return end, err == nil && !r.LegalHold && r.Disposed == "" && r.Damage == "" && r.Package != "" && !end.After(before)
+	}
+	var n uint64
+	err := a.Catalog.Scan(func(r *Record) error {
+		raw, ok := rawID(r.ID)
+		if !ok {
+			return fmt.Errorf("catalog: %.80q is not a SHA-256", r.ID)
+		}
+		e := make([]byte, 0, scartoEntry)
+		h := sha256.Sum256([]byte(r.Dossier))
+		e = append(e, h[:]...)
+		e = binary.BigEndian.AppendUint64(e, n)
+		e = append(e, raw...)
+		_, ok = may(r)
+		e = append(e, boolByte(ok))
+		n++
+		return sorted.Add(e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var dossiers []scarto.Dossier
+	var group []string // ids of one dossier, in catalogue order
+	var groupHash []byte
+	groupOK := true
+	flush := func() error {
+		ids := group
+		group, groupHash = group[:0:0], nil
+		if !groupOK || len(ids) == 0 {
+			groupOK = true
+			return nil
+		}
+		recs, err := a.Catalog.records(ids)
+		if err != nil {
+			return err
+		}
+		d := scarto.Dossier{ID: recs[0].Dossier}
+		for _, r := range recs {
+			end, ok := may(r)
+			if !ok {
+				return nil // changed since it was read
+			}
+			if end.After(d.RetentionEnd) {
+				d.RetentionEnd = end
+			}
+			if d.Fascicolo == "" {
+				d.Fascicolo, d.Class = r.Class.Fascicolo, r.Class.Code
+			}
+			d.Messages = append(d.Messages, scarto.Message{ID: r.ID, Key: r.Key, Version: r.VersionID, Kind: string(r.Kind),
+				Size: r.Size, Package: r.Package, RetentionEnd: end})
+		}
+		sort.Slice(d.Messages, func(i, k int) bool { return d.Messages[i].ID < d.Messages[k].ID })
+		dossiers = append(dossiers, d)
+		return nil
+	}
+	err = sorted.Each(func(e []byte) error {
+		if groupHash != nil && !bytes.Equal(e[:32], groupHash) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if groupHash == nil {
+			groupHash = append([]byte(nil), e[:32]...)
+		}
+		group = append(group, hex.EncodeToString(e[40:72]))
+		groupOK = groupOK && e[72] == 1
+		return ctx.Err()
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(dossiers, func(i, k int) bool { return dossiers[i].ID < dossiers[k].ID })
+	return dossiers, nil
+}
+
+func boolByte(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Proposals lists the disposal proposals, oldest first: those the catalog
@@ -457,12 +541,20 @@ func (a *Archive) restoreDisposals(ctx context.Context, sum *RebuildSummary) err
 // so that shortening the configuration, by mistake or by malice, never ends
 // a retention early.
 func (a *Archive) retentionEnd(ctx context.Context, r *Record, ret storage.Retention) (time.Time, error) {
+	return retentionEndOf(r, ret, func(id string) (PackageRecord, bool, error) {
+		var p PackageRecord
+		found, err := a.Catalog.getJSON(bucketPackages, id, &p)
+		return p, found, err
+	})
+}
+
+// retentionEndOf is retentionEnd with the packages looked up by pkg.
+func retentionEndOf(r *Record, ret storage.Retention, pkg func(id string) (PackageRecord, bool, error)) (time.Time, error) {
 	end := ret.Until(r.IngestedAt).UTC()
 	if r.Package == "" || !ValidPackageID(r.Package) {
 		return end, fmt.Errorf("%s: not sealed", r.ID)
 	}
-	var p PackageRecord
-	found, err := a.Catalog.getJSON(bucketPackages, r.Package, &p)
+	p, found, err := pkg(r.Package)
 	if err != nil || !found {
 		return end, fmt.Errorf("%s: its package %s is not catalogued (%v)", r.ID, r.Package, err)
 	}

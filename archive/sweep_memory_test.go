@@ -132,17 +132,7 @@ func TestAuditHoldsNoSealedRecordList(t *testing.T) {
 	}
 	_, a := setup(t)
 	const n, bound = 5000, 6 << 20
-	var mbox strings.Builder
-	for i := range n {
-		fmt.Fprintf(&mbox, "From sender@example.it Mon Nov 30 10:00:00 2026\nFrom: sender@example.it\nTo: r@example.it\nSubject: %d\nMessage-ID: <%d@example.it>\n\nmessage %d\n\n", i, i, i)
-	}
-	file := filepath.Join(t.TempDir(), "many.mbox")
-	if err := os.WriteFile(file, []byte(mbox.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if sum := run(t, a, pec.NewTrustStore(), file); sum.Archived != n {
-		t.Fatalf("archived %d of %d", sum.Archived, n)
-	}
+	ingestMany(t, a, n)
 	ctx := context.Background()
 	if pkgs, _, err := a.Seal(ctx, archive.SealOptions{}); err != nil || len(pkgs) != 1 || pkgs[0].Messages != n {
 		t.Fatalf("seal: %+v %v", pkgs, err)
@@ -196,5 +186,21 @@ func TestRebuildListsAtMostMaxFailures(t *testing.T) {
 		if f.Error != "missing from the store" {
 			t.Errorf("failure %+v", f)
 		}
+	}
+}
+
+// ingestMany ingests n small plain messages (not PEC) from one mbox.
+func ingestMany(t *testing.T, a *archive.Archive, n int) {
+	t.Helper()
+	var mbox strings.Builder
+	for i := range n {
+		fmt.Fprintf(&mbox, "From sender@example.it Mon Nov 30 10:00:00 2026\nFrom: sender@example.it\nTo: r@example.it\nSubject: pratica %d\nMessage-ID: <%d@example.it>\n\nmessage %d\n\n", i, i, i)
+	}
+	file := filepath.Join(t.TempDir(), "many.mbox")
+	if err := os.WriteFile(file, []byte(mbox.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if sum := run(t, a, pec.NewTrustStore(), file); sum.Archived != n {
+		t.Fatalf("archived %d of %d", sum.Archived, n)
 	}
 }
