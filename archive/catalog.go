@@ -638,7 +638,8 @@ func (c *Catalog) ByAddress(addr string) ([]string, error) {
 }
 
 // DossierRecords returns every record of a dossier: those of its Message-ID
-// whose dossier it is.
+// whose dossier it is. With a damaged index it returns the records it could
+// read and an *IncompleteError.
 func (c *Catalog) DossierRecords(key string) ([]*Record, error) {
 	if id, ok := strings.CutPrefix(key, "sha256:"); ok {
 		r, err := c.Get(id)
@@ -648,7 +649,9 @@ func (c *Catalog) DossierRecords(key string) ([]*Record, error) {
 		return []*Record{r}, nil
 	}
 	var out []*Record
+	skipped := 0
 	err := c.view(func(t *txn) error {
+		defer func() { skipped = t.skipped }()
 		return t.each(bucketMsgID, key, false, 0, math.MaxUint32, func(r *Record, _ []byte) error {
 			if r.Dossier == key {
 				out = append(out, r)
@@ -656,6 +659,9 @@ func (c *Catalog) DossierRecords(key string) ([]*Record, error) {
 			return nil
 		})
 	})
+	if err == nil && skipped > 0 {
+		err = &IncompleteError{Skipped: skipped}
+	}
 	return out, err
 }
 

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -80,24 +81,43 @@ func (a *Archive) FindDossier(ref string) (*Dossier, error) {
 		}
 		key = k
 	}
+	// A damaged index may hide some of the dossier's messages: the ones it
+	// could read are shown, and a warning says so (on the page, in show,
+	// in an evidence pack's report).
+	skipped := 0
+	incomplete := func(err error) error {
+		var inc *IncompleteError
+		if errors.As(err, &inc) {
+			skipped += inc.Skipped
+			return nil
+		}
+		return err
+	}
+	build := func(key string, recs []*Record) *Dossier {
+		d := buildDossier(key, recs)
+		if skipped > 0 {
+			d.Warnings = append(d.Warnings, fmt.Sprintf("the catalog's index has %d damaged entries where this dossier's messages are listed: the dossier may lack some (conserva catalog check names the damage; conserva catalog rebuild mends it)", skipped))
+		}
+		return d
+	}
 	if key == "" {
 		k, recs, found, err := a.Catalog.dossierByMessageID(ref)
-		if err != nil {
+		if err = incomplete(err); err != nil {
 			return nil, err
 		}
 		if !found {
 			return nil, fmt.Errorf("%s: %w", ref, ErrNoDossier)
 		}
 		if recs != nil {
-			return buildDossier(k, recs), nil
+			return build(k, recs), nil
 		}
 		key = k
 	}
 	recs, err := a.Catalog.DossierRecords(key)
-	if err != nil {
+	if err = incomplete(err); err != nil {
 		return nil, err
 	}
-	return buildDossier(key, recs), nil
+	return build(key, recs), nil
 }
 
 // dossierByMessageID finds the dossier of the objects carrying a
@@ -106,7 +126,14 @@ func (a *Archive) FindDossier(ref string) (*Dossier, error) {
 // dossier's own (the usual case), its records, read once; nil records
 // when they are under another Message-ID (DossierRecords reads them).
 func (c *Catalog) dossierByMessageID(ref string) (key string, recs []*Record, found bool, err error) {
+	skipped := 0
+	defer func() {
+		if err == nil && skipped > 0 {
+			err = &IncompleteError{Skipped: skipped}
+		}
+	}()
 	err = c.view(func(t *txn) error {
+		defer func() { skipped = t.skipped }()
 		id := NormalizeMessageID(ref)
 		var under []*Record
 		collect := func(r *Record, _ []byte) error { under = append(under, r); return nil }

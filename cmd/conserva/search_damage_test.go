@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conserva/conserva/archive"
 	"github.com/conserva/conserva/internal/catalogfmt"
 	bolt "go.etcd.io/bbolt"
 )
@@ -89,5 +90,54 @@ func TestSearchTellsDamagedIndex(t *testing.T) {
 		if id := h["id"].(string); !strings.Contains(body, "/dossier/"+id) {
 			t.Fatalf("damaged page lost the readable hit %s", id)
 		}
+	}
+}
+
+// A dossier is read through the Message-ID index too: with an entry there
+// it cannot follow, show, the dossier page and an evidence pack's report
+// give the messages they could read and warn that some may be missing.
+func TestDossierTellsDamagedIndex(t *testing.T) {
+	w := newWebArchive(t)
+	const warning = "damaged entries where this dossier's messages are listed"
+	if r := conserva(t, append(w.cfg, "show", "--json", w.ref)...); r.code != 0 || strings.Contains(r.stdout, warning) {
+		t.Fatalf("intact dossier: %d %s", r.code, r.stdout)
+	}
+	db, err := bolt.Open(filepath.Join(w.home, "catalog.db"), 0o600, &bolt.Options{Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		value := archive.NormalizeMessageID(w.ref)
+		b := tx.Bucket([]byte("ix_mid"))
+		k, _ := b.Cursor().Seek([]byte(value + "\x00"))
+		if v, _, _, ok := catalogfmt.ParseIndexKey(k); !ok || string(v) != value {
+			t.Fatalf("no Message-ID key for %s: %q", value, k)
+		}
+		return b.Put(catalogfmt.IndexKey(value, 1, 1<<40), nil)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := conserva(t, append(w.cfg, "show", w.ref)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "warning: the catalog's index has 1 "+warning) || !strings.Contains(r.stdout, "delivered") {
+		t.Fatalf("show of the damaged dossier: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	zip := filepath.Join(t.TempDir(), "pack.zip")
+	if r := conserva(t, append(w.cfg, "export", "--out", zip, w.ref)...); r.code != 0 {
+		t.Fatalf("export: %d %s", r.code, r.stderr)
+	}
+	dir := t.TempDir()
+	unzip(t, zip, dir)
+	if report := string(mustRead(t, filepath.Join(dir, "report.json"))); !strings.Contains(report, warning) {
+		t.Fatalf("the pack's report does not warn:\n%.2000s", report)
+	}
+	base := startServe(t, w.cfg)
+	c := newClient(t, base)
+	if c.login("legal1", w.password) != http.StatusSeeOther {
+		t.Fatal("login")
+	}
+	if code, body, _ := c.get("/dossier/" + url.PathEscape(w.ref)); code != 200 || !strings.Contains(body, "damaged entries where this dossier&#39;s messages are listed") {
+		t.Fatalf("dossier page: %d, no warning", code)
 	}
 }
