@@ -14,6 +14,10 @@
 #   s3      a local MinIO: minio-go PUTs of the same objects against conserva ingest
 #           (needs MinIO in $CONSERVA_CACHE/bin, as scripts/test.sh builds it;
 #           BENCH_S3_WORKERS, default 32, for both)
+#   memory  peak RSS of every command that reads the whole catalog or store, on the N
+#           messages ingested and sealed (target < 150 MB whatever N): searches,
+#           audit, catalog check, reverify, export of one message, scarto propose,
+#           catalog rebuild
 #   catalog the catalog at scale, alone: scripts/bench-catalog.sh [N] [M] (its own
 #           arguments: a synthetic catalog of 1,000,000 messages; BENCH_BIG=1 10,000,000)
 set -euo pipefail
@@ -37,11 +41,11 @@ fi
 if ((${#sections[@]} == 0)); then
   sections=(ingest huge)
   [ "${BENCH_SEAL:-1}" = 1 ] && sections+=(seal)
-  [ "${BENCH_AUDIT:-1}" = 1 ] && sections+=(audit)
+  [ "${BENCH_AUDIT:-1}" = 1 ] && sections+=(audit memory)
 fi
 want() { local s; for s in "${sections[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 for s in "${sections[@]}"; do
-  case $s in ingest|huge|seal|audit|imap|s3) ;; catalog) echo "--section catalog runs alone" >&2; exit 2 ;; *) echo "unknown section $s (ingest huge seal audit imap s3 catalog)" >&2; exit 2 ;; esac
+  case $s in ingest|huge|seal|audit|memory|imap|s3) ;; catalog) echo "--section catalog runs alone" >&2; exit 2 ;; *) echo "unknown section $s (ingest huge seal audit memory imap s3 catalog)" >&2; exit 2 ;; esac
 done
 n=${1:-2000}
 attach=${2:-51200}
@@ -78,7 +82,7 @@ best() {
   echo "$b_s $b_rss"
 }
 
-if want ingest || want audit; then
+if want ingest || want audit || want memory; then
   echo "generating $n signed PEC envelopes with a ${attach}-byte attachment..."
   "$work/pecgen" -out "$work/src" -n "$n" -attachment "$attach" >/dev/null
   rm -f "$work/src/trust.pem.eml"
@@ -161,6 +165,36 @@ import sys
 b, sha, aud = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 print(f"audit: sha256sum {sha:.3f} s ({b/sha/1e6:.0f} MB/s); conserva audit {aud:.3f} s ({b/aud/1e6:.0f} MB/s) = {sha/aud*100:.0f}% of sha256sum's throughput (target >= 80%)")
 PY
+fi
+
+# Memory: peak RSS of each command that reads the whole catalog or store,
+# on the N messages ingested and sealed in one package. Each is printed
+# beside the target; none of them may grow with N.
+if want memory; then
+  echo "memory: peak RSS on $n messages, sealed (target < 150 MB whatever the number):"
+  if [ ! -d "$work/archive" ]; then
+    read -r s rss < <(measure "$work/conserva" --archive "$work/archive" ingest --json --trust "$work/src/trust.pem" "$work/src")
+    printf '  %-42s %8.1f s  peak RSS %4d MB\n' "ingest" "$s" $((rss / 1024))
+  fi
+  read -r s rss < <(measure "$work/conserva" --archive "$work/archive" seal --json)
+  printf '  %-42s %8.1f s  peak RSS %4d MB (one package: bounded by max_package_messages, not the archive)\n' "seal" "$s" $((rss / 1024))
+  "$work/conserva" --archive "$work/archive" search --json --kind posta-certificata >"$work/envelopes.json"
+  one=$(python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).readline())["id"])' "$work/envelopes.json")
+  while IFS='|' read -r label args; do
+    # shellcheck disable=SC2086
+    read -r s rss < <(measure "$work/conserva" --archive "$work/archive" $args)
+    printf '  %-42s %8.1f s  peak RSS %4d MB\n' "$label" "$s" $((rss / 1024))
+  done <<EOF2
+search, a subject word nothing has|search --json --subject zzzznessuno
+search, every message by date|search --json --since 2000-01-01
+search, every envelope by kind|search --json --kind posta-certificata
+audit|audit --json
+catalog check|catalog check --json
+reverify|reverify --json
+export of one message|export --out $work/one.zip $one
+scarto propose (nothing due)|scarto propose --json
+catalog rebuild|catalog rebuild --json
+EOF2
 fi
 
 # IMAP: the Go benchmark starts its own Dovecot (as the IMAP tests do).
