@@ -156,6 +156,7 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 	}()
 	var wg sync.WaitGroup
 	lim := a.Limits()
+	lim.Certs = pec.NewCertCache() // a provider's certificates come with each of its messages
 	for range opts.Workers {
 		wg.Add(1)
 		go func() {
@@ -411,9 +412,11 @@ func (a *Archive) catalogue(batch []outcome, sum *IngestSummary, stored bool) er
 // ingestOne hashes, parses, verifies and stores one message.
 func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, opts IngestOptions, lim pec.Limits) outcome {
 	o := outcome{source: it.Source, done: it.Done}
-	trust := opts.Trust
 	if it.Size > lim.MaxSize {
 		return a.ingestLarge(ctx, it, opts, lim, pec.TooLarge)
+	}
+	if b, held := it.Held(); held && it.Size <= int64(lim.MaxHeaderBytes) {
+		return a.ingestRaw(ctx, o, it, opts, lim, b) // read whole by the walk: not opened again
 	}
 	rc, err := it.Open()
 	if err != nil {
@@ -445,6 +448,11 @@ func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, opts IngestOpti
 		o.err = fmt.Errorf("reading: %w", err)
 		return o
 	}
+	return a.ingestRaw(ctx, o, it, opts, lim, raw)
+}
+
+// ingestRaw is ingestOne for a message read into memory.
+func (a *Archive) ingestRaw(ctx context.Context, o outcome, it ingest.Item, opts IngestOptions, lim pec.Limits, raw []byte) outcome {
 	if int64(len(raw)) > lim.MaxSize {
 		// The size was unknown or has grown: stream it instead.
 		return a.ingestLarge(ctx, it, opts, lim, pec.TooLarge)
@@ -455,7 +463,7 @@ func (a *Archive) ingestOne(ctx context.Context, it ingest.Item, opts IngestOpti
 		return o
 	}
 	m := pec.ParseHashed(raw, hb.Sum(), lim)
-	return a.storeParsed(ctx, o, it, opts, m, m.Verify(trust), hb.Reader())
+	return a.storeParsed(ctx, o, it, opts, m, m.Verify(opts.Trust), hb.Reader())
 }
 
 // arrived checks a message's hash against the one its source announced (a

@@ -30,6 +30,9 @@ func (m Mbox) Walk(ctx context.Context, fn func(Item) error) error {
 		start     int64 = -1
 		prevEmpty       = true
 		n         int
+		// The current message's bytes (and the line after them), while
+		// they fit: a small message is handed on as bytes, not read again.
+		kept keeper
 	)
 	emit := func(end int64) error {
 		if start < 0 {
@@ -37,23 +40,29 @@ func (m Mbox) Walk(ctx context.Context, fn func(Item) error) error {
 		}
 		n++
 		s, e := start, end
-		return fn(Item{
+		it := Item{
 			Source: fmt.Sprintf("%s#%d", m.Path, n),
 			Size:   e - s,
 			open:   func() (io.ReadCloser, error) { return openSection(m.Path, s, e) },
-		})
+		}
+		if kept.on && e-s <= holdMax && int64(len(kept.b)) >= e-s {
+			b := unquoteBytes(trimSeparator(kept.b[:e-s]))
+			it.Size, it.held, it.isHeld = int64(len(b)), b, true
+		}
+		return fn(it)
 	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		line, size, err := readLine(r)
+		line, size, err := readLine(r, &kept)
 		if size > 0 {
 			if prevEmpty && bytes.HasPrefix(line, []byte("From ")) {
 				if err := emit(offset); err != nil {
 					return err
 				}
 				start = offset + int64(size)
+				kept.b, kept.on = kept.b[:0], true
 			}
 			prevEmpty = size == len(line) && isEmptyLine(line)
 			offset += int64(size)
@@ -68,16 +77,76 @@ func (m Mbox) Walk(ctx context.Context, fn func(Item) error) error {
 }
 
 // readLine reads one line and returns its head (enough to recognise a
-// separator or an empty line) and its full length, however long it is.
-func readLine(r *bufio.Reader) ([]byte, int, error) {
+// separator or an empty line) and its full length, however long it is;
+// the line is added to k.
+func readLine(r *bufio.Reader, k *keeper) ([]byte, int, error) {
 	line, err := r.ReadSlice('\n')
 	head := append([]byte(nil), line[:min(len(line), 64)]...)
 	n := len(line)
+	k.add(line)
 	for err == bufio.ErrBufferFull {
 		line, err = r.ReadSlice('\n')
 		n += len(line)
+		k.add(line)
 	}
 	return head, n, err
+}
+
+// keeper holds a message's bytes while they stay within holdMax, with room
+// for the separator line read after them; past that it lets them go.
+type keeper struct {
+	b  []byte
+	on bool
+}
+
+func (k *keeper) add(p []byte) {
+	if !k.on {
+		return
+	}
+	if len(k.b)+len(p) > holdMax+1024 {
+		k.b, k.on = k.b[:0], false
+		return
+	}
+	k.b = append(k.b, p...)
+}
+
+// trimSeparator drops the empty line that, before the next separator,
+// belongs to the mbox (as openSection does).
+func trimSeparator(b []byte) []byte {
+	if len(b) >= 2 {
+		switch t := b[max(0, len(b)-4):]; {
+		case bytes.HasSuffix(t, []byte("\r\n\r\n")):
+			return b[:len(b)-2]
+		case bytes.HasSuffix(t, []byte("\n\n")):
+			return b[:len(b)-1]
+		}
+	}
+	return b
+}
+
+// unquoteBytes is unquoteFrom of a message held in memory (at most
+// holdMax bytes: no line is cut by unquoteFrom's buffer), into a new slice:
+// at a line start, ">From ", ">>From ", … lose one ">" (the ">"s and
+// "From " within the next 64 bytes, as unquoteFrom peeks).
+func unquoteBytes(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for len(b) > 0 {
+		head := b[:min(len(b), 64)]
+		i := 0
+		for i < len(head) && head[i] == '>' {
+			i++
+		}
+		if i > 0 && bytes.HasPrefix(head[i:], []byte("From ")) {
+			b = b[1:]
+		}
+		j := bytes.IndexByte(b, '\n')
+		if j < 0 {
+			return append(out, b...)
+		}
+		out = append(out, b[:j+1]...)
+		b = b[j+1:]
+	}
+	return out
 }
 
 func isEmptyLine(l []byte) bool {
@@ -86,7 +155,7 @@ func isEmptyLine(l []byte) bool {
 
 // openSection opens bytes [start,end) of an mbox as one message.
 func openSection(path string, start, end int64) (io.ReadCloser, error) {
-	f, err := os.Open(path)
+	f, err := openRead(path)
 	if err != nil {
 		return nil, err
 	}

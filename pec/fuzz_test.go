@@ -19,14 +19,18 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("Content-Type: application/pkcs7-mime\r\nContent-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHAqCAMIACAQEx\r\n"))
 	f.Add([]byte(""))
 	f.Add([]byte("Subject: s\r\nX-Long: " + strings.Repeat("l", 600) + "\r\n\tmore\r\nMessage-ID: <" + strings.Repeat("m", 5000) + ">\r\n\r\nb"))
+	certs := pec.NewCertCache()
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		orig := append([]byte(nil), raw...)
 		// Small header limits, so that the fuzzer reaches them.
 		lim := pec.Limits{MaxSize: 1 << 20, MaxDepth: 16, MaxParts: 200, MaxHeaderBytes: 4096, MaxHeaderLine: 512}
 		m := pec.Parse(raw, lim)
 		v := m.Verify(nil)
-		// Read from a file, in pieces, the message must give the same.
-		fm := pec.ParseReaderAtBuf(onlyReaderAt{bytes.NewReader(raw)}, int64(len(raw)), lim, 16)
+		// Read from a file, in pieces, with the certificates remembered
+		// across inputs, the message must give the same.
+		cached := lim
+		cached.Certs = certs
+		fm := pec.ParseReaderAtBuf(onlyReaderAt{bytes.NewReader(raw)}, int64(len(raw)), cached, 16)
 		if a, b := mustJSON(m), mustJSON(fm); a != b {
 			t.Fatalf("parsed differently from a file:\n%s\n%s", a, b)
 		}

@@ -24,6 +24,9 @@ type Limits struct {
 	// MaxHeaderLine bounds one header line: a field with a longer line is
 	// left out of the parsed view, with a warning.
 	MaxHeaderLine int
+	// Certs, when set, remembers the certificates signatures carry, parsed,
+	// across the messages of a run (NewCertCache); nil parses them each time.
+	Certs *CertCache
 }
 
 // DefaultLimits: 200 MB per message, 32 levels of nesting, 10,000 parts,

@@ -113,7 +113,7 @@ func detachedSignature(e *entity, params map[string]string, lim Limits) *signatu
 		s.problem = "signature part cannot be decoded: " + err.Error()
 		return s
 	}
-	s.p7, err = parsePKCS7(der)
+	s.p7, err = parsePKCS7(der, lim.Certs)
 	if err != nil {
 		s.problem = "signature part is not a DER PKCS#7 structure: " + err.Error()
 	}
@@ -129,7 +129,7 @@ func opaqueSignature(e *entity, lim Limits) *signature {
 		s.problem = "pkcs7-mime body cannot be decoded: " + err.Error()
 		return s
 	}
-	s.p7, err = parsePKCS7(der)
+	s.p7, err = parsePKCS7(der, lim.Certs)
 	if err != nil {
 		s.problem = "pkcs7-mime body is not a DER PKCS#7 structure: " + err.Error()
 		return s
@@ -142,8 +142,9 @@ func opaqueSignature(e *entity, lim Limits) *signature {
 	return s
 }
 
-// parsePKCS7 parses a CMS SignedData and insists that it is one.
-func parsePKCS7(der []byte) (p7 *pkcs7.PKCS7, err error) {
+// parsePKCS7 parses a CMS SignedData and insists that it is one; certs,
+// when set, gives the certificates it carries when they were seen before.
+func parsePKCS7(der []byte, certs *CertCache) (p7 *pkcs7.PKCS7, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			p7, err = nil, errPanic(r)
@@ -153,9 +154,14 @@ func parsePKCS7(der []byte) (p7 *pkcs7.PKCS7, err error) {
 	if _, err := ber.Check(der); err != nil {
 		return nil, err
 	}
-	p7, err = pkcs7.Parse(der)
-	if err != nil {
-		return nil, err
+	var cached bool
+	if certs != nil {
+		p7, cached = parseCached(der, certs)
+	}
+	if !cached {
+		if p7, err = pkcs7.Parse(der); err != nil {
+			return nil, err
+		}
 	}
 	if len(p7.Signers) == 0 {
 		return nil, errNoSigners

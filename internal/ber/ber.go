@@ -28,9 +28,18 @@ func Check(b []byte) (int, error) {
 	return end, err
 }
 
+// CheckDefinite is Check that also insists on definite lengths, each in
+// its shortest form, throughout: the form smallstep/pkcs7's BER-to-DER
+// conversion gives back unchanged.
+func CheckDefinite(b []byte) (int, error) {
+	c := checker{b: b, definite: true}
+	return c.object(0, len(b), 0)
+}
+
 type checker struct {
-	b []byte
-	n int
+	b        []byte
+	n        int
+	definite bool
 }
 
 // object checks the object at off, which must end by limit, and returns
@@ -66,6 +75,8 @@ func (c *checker) object(off, limit, depth int) (int, error) {
 	l := int(c.b[off])
 	off++
 	switch {
+	case l == 0x80 && c.definite:
+		return 0, errors.New("ber: indefinite length")
 	case l == 0x80:
 		if !constructed {
 			return 0, errors.New("ber: indefinite length on a primitive object")
@@ -87,10 +98,16 @@ func (c *checker) object(off, limit, depth int) (int, error) {
 		if off+n > limit {
 			return 0, errShort
 		}
+		if c.definite && c.b[off] == 0 {
+			return 0, errors.New("ber: length with a leading zero")
+		}
 		l = 0
 		for i := 0; i < n; i++ {
 			l = l<<8 | int(c.b[off])
 			off++
+		}
+		if c.definite && l < 0x80 {
+			return 0, errors.New("ber: length in the long form under 128")
 		}
 	}
 	if l < 0 || l > limit-off {

@@ -1,0 +1,88 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// unquoted is what unquoteFrom, the streaming reader, gives for b.
+func unquoted(t *testing.T, b []byte) []byte {
+	t.Helper()
+	out, err := io.ReadAll(unquoteFrom(bytes.NewReader(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestMboxSmallMessagesHeld: an mbox's small messages come with their
+// bytes, exactly as opening their section gives them (quoting undone, the
+// separator's empty line left out, LF or CRLF); a large one is read from
+// the file when taken.
+func TestMboxSmallMessagesHeld(t *testing.T) {
+	large := "From: a@b\n\n" + strings.Repeat("z", holdMax) + "\n"
+	mbox := "From x@y Mon Jan  1 00:00:00 2024\nFrom: a@b\nSubject: one\n\n>From here\n>>From there\n> From not\n\n" +
+		"From x@y Mon Jan  1 00:00:00 2024\r\nFrom: a@b\r\n\r\nbody\r\n\r\n" +
+		"From x@y Mon Jan  1 00:00:00 2024\n" + large + "\n" +
+		"From x@y Mon Jan  1 00:00:00 2024\nFrom: c@d\n\n" + strings.Repeat(">", 60) + "From kept\nlast line without newline"
+	p := filepath.Join(t.TempDir(), "box.mbox")
+	os.WriteFile(p, []byte(mbox), 0o644)
+	wantHeld := []bool{true, true, false, true}
+	i := 0
+	err := Mbox{Path: p}.Walk(context.Background(), func(it Item) error {
+		if it.Err != nil {
+			t.Fatal(it.Err)
+		}
+		b, held := it.Held()
+		if i >= len(wantHeld) || held != wantHeld[i] {
+			t.Fatalf("message %d: held %v", i+1, held)
+		}
+		it.isHeld = false // now as the file gives it
+		r, err := it.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := io.ReadAll(r)
+		r.Close()
+		if held && !bytes.Equal(b, want) {
+			t.Errorf("message %d: held %q, the file gives %q", i+1, b, want)
+		}
+		i++
+		return nil
+	})
+	if err != nil || i != len(wantHeld) {
+		t.Fatalf("walk: %v, %d messages", err, i)
+	}
+}
+
+// TestUnquoteBytesIsUnquoteFrom: the in-memory unquoting gives what the
+// streaming one gives, at the edges of its 64-byte look ahead too.
+func TestUnquoteBytesIsUnquoteFrom(t *testing.T) {
+	for _, in := range []string{
+		"", "\n", ">From a\n", ">>From a\n>From b", "x\n>From y\n", ">From", ">Fro", ">>>\n",
+		strings.Repeat(">", 59) + "From x\n", strings.Repeat(">", 60) + "From x\n", strings.Repeat(">", 70) + "From x\n",
+		"a\r\n>From b\r\n\r\n>>From c", ">\nFrom x\n", "\n>From \n",
+	} {
+		if got, want := unquoteBytes([]byte(in)), unquoted(t, []byte(in)); !bytes.Equal(got, want) {
+			t.Errorf("%q: %q, the stream gives %q", in, got, want)
+		}
+	}
+}
+
+func FuzzUnquoteBytes(f *testing.F) {
+	f.Add([]byte(">From a\n>>From b\r\nx"))
+	f.Add([]byte(strings.Repeat(">", 59) + "From x\n" + strings.Repeat(">", 60) + "From y"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) > holdMax {
+			return
+		}
+		if got, want := unquoteBytes(b), unquoted(t, b); !bytes.Equal(got, want) {
+			t.Fatalf("%q: %q, the stream gives %q", b, got, want)
+		}
+	})
+}
