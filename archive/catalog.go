@@ -68,6 +68,9 @@ type Catalog struct {
 	// reads counts the records decoded, so that tests can tell how many
 	// records a query materialised.
 	reads atomic.Int64
+	// spool, while a rebuild fills the catalog, takes what Insert is
+	// given: the catalog is loaded from it at once (rebuild_spool.go).
+	spool *recordSpool
 }
 
 func wrapCatalog(db *bolt.DB) *Catalog {
@@ -209,6 +212,9 @@ type Added []bool
 // Insert adds records in one transaction (one fsync for the batch). A
 // record already present is not replaced: only its new sources are added.
 func (c *Catalog) Insert(recs []*Record) (Added, error) {
+	if c.spool != nil {
+		return c.spool.add(recs)
+	}
 	added := make(Added, len(recs))
 	err := c.update(func(t *txn) error {
 		for i, r := range recs {
@@ -714,25 +720,6 @@ func (c *Catalog) ScanDates(since, until time.Time, fn func(id string) error) er
 			return fn(r.ID)
 		})
 	})
-}
-
-// idsAfter lists the ids of at most limit records numbered after after,
-// in catalogue order, and the number of the last (read from the records'
-// first 32 bytes: nothing is decoded).
-func (c *Catalog) idsAfter(after uint64, limit int) ([]string, uint64, error) {
-	var ids []string
-	last := after
-	err := c.view(func(t *txn) error {
-		cur := t.recs.Cursor()
-		for k, v := cur.Seek(catalogfmt.SeqKey(after + 1)); k != nil && len(ids) < limit; k, v = cur.Next() {
-			if len(v) >= 32 {
-				ids = append(ids, hex.EncodeToString(v[:32]))
-			}
-			last, _ = catalogfmt.Seq(k)
-		}
-		return nil
-	})
-	return ids, last, err
 }
 
 // Count is the number of catalogued messages.

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -26,6 +27,22 @@ const loadKey = 1 + 70 + 1
 // goroutines at once. It is how large synthetic catalogs are made
 // (internal/catbench); a duplicate id is an error.
 func LoadCatalog(path, tmp string, n int, record func(i int) *Record) error {
+	return loadCatalog(path, tmp, n, record, bulkLoad)
+}
+
+// errLoadTwice: loadCatalog was given an id twice.
+var errLoadTwice = errors.New("loading a catalog")
+
+// loadSizes bound what loading holds in memory: records encoded at once,
+// index keys sorted in memory, keys written per transaction (a write
+// transaction holds every page it changes).
+type loadSizes struct{ batch, sortRun, putsPerTx int }
+
+// bulkLoad is for making large catalogs fast; a rebuild loads with less
+// (rebuildLoad).
+var bulkLoad = loadSizes{batch: 50_000, sortRun: 2_000_000, putsPerTx: 1_000_000}
+
+func loadCatalog(path, tmp string, n int, record func(i int) *Record, sz loadSizes) error {
 	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("loading a catalog: %s exists", path)
 	}
@@ -34,7 +51,7 @@ func LoadCatalog(path, tmp string, n int, record func(i int) *Record) error {
 		return err
 	}
 	defer c.Close()
-	sorted := extsort.New(tmp, loadKey, 2_000_000)
+	sorted := extsort.New(tmp, loadKey, sz.sortRun)
 	defer sorted.Close()
 	bucketNo := map[string]byte{string(bucketIDs): 0}
 	for i, b := range indexBuckets {
@@ -58,7 +75,7 @@ func LoadCatalog(path, tmp string, n int, record func(i int) *Record) error {
 		raw, value []byte
 		st         recordState
 	}
-	const batch = 50_000
+	batch := sz.batch
 	enc := make([]encoded, batch)
 	tally := map[string]*Tally{}
 	for start := 0; start < n; start += batch {
@@ -110,7 +127,7 @@ func LoadCatalog(path, tmp string, n int, record func(i int) *Record) error {
 		clear(enc)
 	}
 
-	// The sorted keys, a transaction per million.
+	// The sorted keys, putsPerTx a transaction.
 	names := append([][]byte{bucketIDs}, indexBuckets...)
 	var tx *bolt.Tx
 	done := func() error {
@@ -141,7 +158,7 @@ func LoadCatalog(path, tmp string, n int, record func(i int) *Record) error {
 		var err error
 		if e[0] == 0 {
 			if string(key[:32]) == string(last) {
-				return fmt.Errorf("loading a catalog: id %x given twice", key[:32])
+				return fmt.Errorf("%w: id %x given twice", errLoadTwice, key[:32])
 			}
 			last = append(last[:0], key[:32]...)
 			err = b.Put(key[:32], append([]byte(nil), key[32:]...))
@@ -151,7 +168,7 @@ func LoadCatalog(path, tmp string, n int, record func(i int) *Record) error {
 		if err != nil {
 			return err
 		}
-		if puts++; puts%1_000_000 == 0 {
+		if puts++; puts%sz.putsPerTx == 0 {
 			return done()
 		}
 		return nil

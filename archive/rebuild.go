@@ -102,6 +102,7 @@ func (a *Archive) Rebuild(ctx context.Context, trust *pec.TrustStore, progress f
 	b := *a
 	b.Catalog = cat
 	err = b.rebuildInto(ctx, old, trust, progress, hasJournal, j, &sum)
+	cat = b.Catalog // loaded anew from the spool (loadSpooled)
 	if sum.FailuresOmitted > 0 {
 		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%d more failures about messages were found and not listed: only the first %d are (the store is badly damaged; the counts above include every one)", sum.FailuresOmitted, maxMessageProblems))
 	}
@@ -235,7 +236,16 @@ func openReadOnly(p string) (*Catalog, error) {
 }
 
 func copyBucket(from, to *Catalog, bucket []byte) error {
-	type kv struct{ k, v []byte }
+	all, err := readBucket(from, bucket)
+	if err != nil {
+		return err
+	}
+	return writeBucket(to, bucket, all)
+}
+
+type kv struct{ k, v []byte }
+
+func readBucket(from *Catalog, bucket []byte) ([]kv, error) {
 	var all []kv
 	err := from.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
@@ -247,9 +257,10 @@ func copyBucket(from, to *Catalog, bucket []byte) error {
 			return nil
 		})
 	})
-	if err != nil {
-		return err
-	}
+	return all, err
+}
+
+func writeBucket(to *Catalog, bucket []byte, all []kv) error {
 	return to.db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucket) // the runs bucket is made on first use
 		if err != nil {
@@ -267,9 +278,6 @@ func copyBucket(from, to *Catalog, bucket []byte) error {
 // rebuildInto fills a.Catalog (the new catalog) from the store, with what
 // old (may be nil, may be damaged) knew.
 func (a *Archive) rebuildInto(ctx context.Context, old *Catalog, trust *pec.TrustStore, progress func(int), hasJournal bool, j journal, sum *RebuildSummary) error {
-	// Both catalogs' pages stay resident as they are read (up to 280 MB
-	// at 100,000 messages): releasingMapped here cut the peak to 231 MB but
-	// took 44% more CPU (each release makes the random reads fault again).
 	src := storeSource{store: a.Store}
 	// The providers' anchors the archive kept judge as ingest did, with
 	// whatever was given now: those the old catalog listed when it can be
@@ -298,9 +306,18 @@ func (a *Archive) rebuildInto(ctx context.Context, old *Catalog, trust *pec.Trus
 		trust = merged
 		_ = files
 	}
+	// What ingest and the damaged objects would insert goes to a spool,
+	// with the old catalog's origins; the catalog is loaded from it after.
+	spool, err := newRecordSpool(a.Dir, old)
+	if err != nil {
+		return err
+	}
+	defer spool.close()
+	a.Catalog.spool = spool
 	ing, err := a.Ingest(ctx, []ingest.Source{src}, IngestOptions{Trust: trust, Progress: progress, NoStore: true})
 	sum.Messages, sum.Flagged = ing.Archived+ing.Duplicates, ing.Flagged
 	if err != nil {
+		a.Catalog.spool = nil
 		return err
 	}
 	// Objects that could not be read back, or whose bytes are not the ones
@@ -334,7 +351,7 @@ func (a *Archive) rebuildInto(ctx context.Context, old *Catalog, trust *pec.Trus
 	if err := a.insertMarked(marked); err != nil {
 		return err
 	}
-	if err := a.restoreOrigins(old); err != nil {
+	if err := a.loadSpooled(spool); err != nil {
 		return err
 	}
 	if err := a.markMissing(old, sum); err != nil {
@@ -381,58 +398,24 @@ func (a *Archive) insertMarked(recs []*Record) error {
 	return err
 }
 
-// restoreOrigins brings back what only the old catalog knew: sources,
-// ingestion times, legal holds and earlier verdicts. Objects unknown to it
-// keep "store:<key>" as source and the rebuild time.
-func (a *Archive) restoreOrigins(old *Catalog) error {
-	if old == nil {
-		return nil
+// carryOrigins brings back into r (a record rebuilt from the store) what
+// only the old catalog knew of it, o: sources, ingestion time, legal hold
+// and earlier verdicts. Objects unknown to it keep "store:<key>" as source
+// and the rebuild time.
+func carryOrigins(r, o *Record, now time.Time) {
+	r.Sources, r.IngestedAt, r.LegalHold = o.Sources, o.IngestedAt, o.LegalHold
+	// The verdicts given before stay; the rebuild's own judgement
+	// is added when it differs from the latest of them.
+	rebuilt := r.History
+	r.History = o.History
+	if len(r.History) == 0 { // a catalog from before verdict histories
+		r.History = []VerdictEvent{{At: o.IngestedAt, By: "ingest", Verdict: o.Signature, Reason: o.Reason, Signer: o.Signer}}
 	}
-	now := time.Now().UTC()
-	// A chunk of ids at a time, in catalogue order: memory does not grow
-	// with the catalog.
-	for after := uint64(0); ; {
-		chunk, last, err := a.Catalog.idsAfter(after, 5000)
-		if err != nil {
-			return err
-		}
-		if len(chunk) == 0 {
-			return nil
-		}
-		after = last
-		err = a.Catalog.Update(func(get func(string) (*Record, error), put func(*Record) error) error {
-			for _, id := range chunk {
-				o, err := old.Get(id)
-				if err != nil || o == nil {
-					continue // unknown to the old catalog, or unreadable there
-				}
-				r, err := get(id)
-				if err != nil || r == nil {
-					return err
-				}
-				r.Sources, r.IngestedAt, r.LegalHold = o.Sources, o.IngestedAt, o.LegalHold
-				// The verdicts given before stay; the rebuild's own judgement
-				// is added when it differs from the latest of them.
-				rebuilt := r.History
-				r.History = o.History
-				if len(r.History) == 0 { // a catalog from before verdict histories
-					r.History = []VerdictEvent{{At: o.IngestedAt, By: "ingest", Verdict: o.Signature, Reason: o.Reason, Signer: o.Signer}}
-				}
-				latest := r.History[len(r.History)-1]
-				if r.Damage == "" && len(rebuilt) > 0 && (rebuilt[0].Verdict != latest.Verdict || rebuilt[0].Reason != latest.Reason) {
-					ev := rebuilt[0]
-					ev.At, ev.By = now, "rebuild"
-					r.History = append(r.History, ev)
-				}
-				if err := put(r); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
+	latest := r.History[len(r.History)-1]
+	if r.Damage == "" && len(rebuilt) > 0 && (rebuilt[0].Verdict != latest.Verdict || rebuilt[0].Reason != latest.Reason) {
+		ev := rebuilt[0]
+		ev.At, ev.By = now, "rebuild"
+		r.History = append(r.History, ev)
 	}
 }
 
@@ -455,8 +438,12 @@ func (a *Archive) markMissing(old *Catalog, sum *RebuildSummary) error {
 		return err
 	}
 	var werr error
-	err := old.Scan(func(o *Record) error {
-		if has, err := a.Catalog.Has(o.ID); err != nil || has {
+	rel := releasing(a.Catalog)
+	defer rel.release()
+	err := old.scanReleasing(func(o *Record) error {
+		has, err := a.Catalog.Has(o.ID)
+		rel.looked()
+		if err != nil || has {
 			return err
 		}
 		// A record whose id its own catalog does not index is damage of
@@ -559,7 +546,7 @@ func (a *Archive) restorePackages(ctx context.Context, old *Catalog, hasJournal 
 		if wasSealed && (len(members) == 0 || problem != "") {
 			p = known
 			if len(members) == 0 && old != nil {
-				_ = old.Scan(func(r *Record) error {
+				_ = old.scanReleasing(func(r *Record) error {
 					if r.Package == id {
 						members = append(members, r.ID)
 					}
@@ -590,11 +577,15 @@ func (a *Archive) restorePackages(ctx context.Context, old *Catalog, hasJournal 
 // transaction: a write transaction holds every page it changes.
 func (a *Archive) sealRestored(p PackageRecord, members []string, problem string, sum *RebuildSummary) error {
 	var missing []*Record
+	rel := releasing(a.Catalog)
+	defer rel.release()
 	for _, id := range members {
 		if !validID(id) {
 			continue
 		}
-		if has, err := a.Catalog.Has(id); err != nil {
+		has, err := a.Catalog.Has(id)
+		rel.looked()
+		if err != nil {
 			return err
 		} else if !has {
 			r := &Record{ID: id, Key: storage.MessageKey(id), Dossier: "sha256:" + id, Damage: "missing from the store", IngestedAt: time.Now().UTC()}
@@ -683,27 +674,34 @@ func (a *Archive) readPackage(ctx context.Context, id string) (PackageRecord, er
 		return PackageRecord{}, err
 	}
 	p.Timestamp = tok.Time.UTC()
-	var ids []string
+	// Counted as the index is read: a package's ids are not held twice.
+	rel := releasing(a.Catalog)
+	defer rel.release()
+	counted := PackageRecord{}
+	var getErr error
 	_, err = eachIndexFileFrom(open, func(f indexFile) error {
-		if strings.HasPrefix(f.Path, "messages/") {
-			ids = append(ids, f.SHA256)
+		if !strings.HasPrefix(f.Path, "messages/") {
+			return nil
+		}
+		r, err := a.Catalog.Get(f.SHA256)
+		rel.looked()
+		if err != nil {
+			getErr = err
+			return err
+		}
+		if r != nil { // else listed but gone from the store: audit's business
+			counted.Messages++
+			counted.Bytes += r.Size
 		}
 		return nil
 	})
+	if getErr != nil {
+		return PackageRecord{}, getErr
+	}
 	if err != nil {
 		return PackageRecord{}, err
 	}
-	for _, id := range ids {
-		r, err := a.Catalog.Get(id)
-		if err != nil {
-			return PackageRecord{}, err
-		}
-		if r == nil {
-			continue // listed but gone from the store: audit's business
-		}
-		p.Messages++
-		p.Bytes += r.Size
-	}
+	p.Messages, p.Bytes = counted.Messages, counted.Bytes
 	return p, nil
 }
 

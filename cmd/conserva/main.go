@@ -9,6 +9,7 @@ import (
 )
 
 func main() {
+	heapProfile()
 	// CONSERVA_CPUPROFILE=FILE writes a CPU profile of the command, for
 	// go tool pprof: where a long seal, ingest or audit spends its time.
 	if p := os.Getenv("CONSERVA_CPUPROFILE"); p != "" {
