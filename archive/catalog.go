@@ -286,6 +286,10 @@ type txn struct {
 	// skipped counts index keys a read stepped over because they were
 	// unreadable or named no record: damage, which a search must not hide.
 	skipped int
+	// releaseEvery, when set, drops the catalog's mapped pages from
+	// resident memory after every that many records read: a search with
+	// many hits would otherwise hold every page it read (one transaction).
+	releaseEvery, readHere int
 }
 
 // recordState is what a record contributes to the indexes and counts.
@@ -347,8 +351,17 @@ func (t *txn) record(seq uint64) (*Record, error) {
 	if v == nil {
 		return nil, nil
 	}
-	t.reads.Add(1)
+	t.read()
 	return decodeValue(v)
+}
+
+// read counts a record read, releasing mapped pages as releaseEvery says.
+func (t *txn) read() {
+	t.reads.Add(1)
+	t.readHere++
+	if t.releaseEvery > 0 && t.readHere%t.releaseEvery == 0 {
+		_ = releaseMappedIn(t.tx) // memory only
+	}
 }
 
 // decodeValue reads a value of the records bucket: the id, then the record.

@@ -60,6 +60,7 @@ func (c *Catalog) search(q Query, fn func(*Record) error) error {
 	skipped := 0
 	err := c.view(func(t *txn) error {
 		defer func() { skipped = t.skipped }()
+		t.releaseEvery = searchReleaseEvery
 		switch {
 		case q.MessageID != "":
 			found := false
@@ -99,7 +100,7 @@ func (c *Catalog) search(q Query, fn func(*Record) error) error {
 			return t.each(bucketDate, "", false, from, to, match)
 		}
 		return t.recs.ForEach(func(_, v []byte) error {
-			t.reads.Add(1)
+			t.read()
 			r, err := decodeValue(v)
 			if err != nil {
 				return err
@@ -112,6 +113,11 @@ func (c *Catalog) search(q Query, fn func(*Record) error) error {
 	}
 	return err
 }
+
+// searchReleaseEvery: a search drops the catalog's mapped pages from its
+// resident memory after every so many records read (each read may map up
+// to 64 KB around it), so that its memory does not grow with its hits.
+const searchReleaseEvery = 1024
 
 // IncompleteError: a search streamed every record it could read, but the
 // index it went through had keys it could not follow (unreadable, or
