@@ -9,6 +9,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -142,12 +143,6 @@ func utc(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // XML renders the report.
 func (r *Report) XML() ([]byte, error) {
-	x := xmlReport{Run: r.Run, Created: utc(r.Created), Started: utc(r.Started), Producer: r.Producer, Conservator: r.Conservator,
-		Sources: r.Sources, Summary: xmlSummary{Seen: r.Seen, Archived: len(r.Entries), Flagged: r.Flagged(), Duplicates: r.Duplicates, Refused: len(r.Refused)}}
-	x.Documents = xmlDocs(r.Entries)
-	for _, f := range r.Refused {
-		x.Refused.Items = append(x.Refused.Items, xmlRefusal{Source: f.Source, Reason: f.Reason})
-	}
 	// One buffer of about the final size: growing by doubling, and then
 	// copying behind the header, held two or three times a report of
 	// 100,000 messages (tens of MB) at the end of an ingest.
@@ -157,14 +152,31 @@ func (r *Report) XML() ([]byte, error) {
 		size += 2*len(e.ID) + len(e.Source) + len(e.Kind) + len(e.Verdict) + len(e.Reason) + 320
 	}
 	buf.Grow(size)
-	buf.WriteString(xml.Header)
-	enc := xml.NewEncoder(&buf)
-	enc.Indent("", " ")
-	if err := enc.Encode(x); err != nil {
+	if err := r.WriteXML(&buf); err != nil {
 		return nil, err
 	}
-	buf.WriteByte('\n')
 	return buf.Bytes(), nil
+}
+
+// WriteXML writes the report as XML() gives it, as it renders: an ingest
+// streams it to a file rather than holding it whole.
+func (r *Report) WriteXML(w io.Writer) error {
+	x := xmlReport{Run: r.Run, Created: utc(r.Created), Started: utc(r.Started), Producer: r.Producer, Conservator: r.Conservator,
+		Sources: r.Sources, Summary: xmlSummary{Seen: r.Seen, Archived: len(r.Entries), Flagged: r.Flagged(), Duplicates: r.Duplicates, Refused: len(r.Refused)}}
+	x.Documents = xmlDocs(r.Entries)
+	for _, f := range r.Refused {
+		x.Refused.Items = append(x.Refused.Items, xmlRefusal{Source: f.Source, Reason: f.Reason})
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", " ")
+	if err := enc.Encode(x); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
 }
 
 // Parse reads a report back (to list the reports of a store whose catalog
