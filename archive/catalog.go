@@ -713,10 +713,16 @@ func (c *Catalog) Scan(fn func(*Record) error) error {
 				return fn(r)
 			})
 		}
+		n := 0
 		return tx.Bucket(bucketRecords).ForEach(func(_, v []byte) error {
 			r, err := decodeValue(v)
 			if err != nil {
 				return err
+			}
+			// One transaction over every record: drop the pages behind
+			// it as it goes, or they all stay resident.
+			if n++; n%searchReleaseEvery == 0 {
+				_ = releaseMappedIn(tx) // memory only
 			}
 			return fn(r)
 		})
