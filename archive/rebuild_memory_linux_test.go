@@ -6,14 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/conserva/conserva/ingest"
+	"github.com/conserva/conserva/internal/testutil"
 	"github.com/conserva/conserva/pec"
 	"github.com/conserva/conserva/storage"
 	bolt "go.etcd.io/bbolt"
@@ -36,14 +35,7 @@ func TestRebuildHoldsFewCatalogPages(t *testing.T) {
 	defer a.Close()
 	// Messages in the store, whose origins come from the old catalog...
 	const stored, gone, bound = 1000, 9000, 12 << 10 // KB
-	var mbox strings.Builder
-	for i := range stored {
-		fmt.Fprintf(&mbox, "From s@example.it Mon Nov 30 10:00:00 2026\nFrom: s@example.it\nTo: r@example.it\nSubject: %d\nMessage-ID: <%d@example.it>\n\nmessage %d\n\n", i, i, i)
-	}
-	file := filepath.Join(t.TempDir(), "m.mbox")
-	if err := os.WriteFile(file, []byte(mbox.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := testutil.Mbox(t, stored)
 	src, err := ingest.Open(file)
 	if err != nil {
 		t.Fatal(err)

@@ -2,13 +2,13 @@ package archive
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/conserva/conserva/ingest"
+	"github.com/conserva/conserva/internal/testutil"
 	"github.com/conserva/conserva/pec"
 	"github.com/conserva/conserva/storage"
 )
@@ -24,14 +24,7 @@ func TestRebuildKeepsOneRecordOfAMessageStoredTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	var mbox strings.Builder
-	for i := range 3 {
-		fmt.Fprintf(&mbox, "From s@example.it Mon Nov 30 10:00:00 2026\nFrom: s@example.it\nTo: r@example.it\nSubject: %d\nMessage-ID: <%d@example.it>\n\nmessage %d\n\n", i, i, i)
-	}
-	file := filepath.Join(t.TempDir(), "m.mbox")
-	if err := os.WriteFile(file, []byte(mbox.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := testutil.Mbox(t, 3)
 	src, err := ingest.Open(file)
 	if err != nil {
 		t.Fatal(err)

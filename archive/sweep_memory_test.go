@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/conserva/conserva/archive"
+	"github.com/conserva/conserva/internal/testutil"
 	"github.com/conserva/conserva/pec"
 	"github.com/conserva/conserva/storage"
 )
@@ -192,14 +191,7 @@ func TestRebuildListsAtMostMaxFailures(t *testing.T) {
 // ingestMany ingests n small plain messages (not PEC) from one mbox.
 func ingestMany(t *testing.T, a *archive.Archive, n int) {
 	t.Helper()
-	var mbox strings.Builder
-	for i := range n {
-		fmt.Fprintf(&mbox, "From sender@example.it Mon Nov 30 10:00:00 2026\nFrom: sender@example.it\nTo: r@example.it\nSubject: pratica %d\nMessage-ID: <%d@example.it>\n\nmessage %d\n\n", i, i, i)
-	}
-	file := filepath.Join(t.TempDir(), "many.mbox")
-	if err := os.WriteFile(file, []byte(mbox.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := testutil.Mbox(t, n)
 	if sum := run(t, a, pec.NewTrustStore(), file); sum.Archived != n {
 		t.Fatalf("archived %d of %d", sum.Archived, n)
 	}

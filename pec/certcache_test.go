@@ -1,17 +1,13 @@
 package pec_test
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/conserva/conserva/internal/pecgen"
-	"github.com/conserva/conserva/internal/testutil"
 	"github.com/conserva/conserva/pec"
 )
 
@@ -86,31 +82,10 @@ func TestCertCacheChangesNoVerdict(t *testing.T) {
 			sameVerification(t, f.Name, pec.Parse(f.Raw, lim).Verify(trust), pec.Parse(f.Raw, pec.DefaultLimits()).Verify(trust))
 		}
 	}
-	dir := testutil.Shared(t, "corpus", "pec")
-	agid, err := pec.LoadTrustFile(filepath.Join(dir, "trust-agid.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(filepath.Join(dir, "EXPECTED.tsv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Scan()
-	n := 0
-	for sc.Scan() {
-		name := strings.Split(sc.Text(), "\t")[0]
-		raw, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			continue
-		}
-		n++
+	agid, msgs := corpus(t)
+	for _, c := range msgs {
 		for range 2 {
-			sameVerification(t, name, pec.Parse(raw, lim).Verify(agid), pec.Parse(raw, pec.DefaultLimits()).Verify(agid))
+			sameVerification(t, c.name, pec.Parse(c.raw, lim).Verify(agid), pec.Parse(c.raw, pec.DefaultLimits()).Verify(agid))
 		}
-	}
-	if n == 0 {
-		t.Fatal("no corpus message read")
 	}
 }

@@ -12,9 +12,16 @@ import (
 	"github.com/conserva/conserva/pec"
 )
 
-// TestRealCorpus checks every real provider message in ../shared against the
-// kind and verdict of EXPECTED.tsv (OpenSSL's, at signing time).
-func TestRealCorpus(t *testing.T) {
+// corpus gives the real provider messages of ../shared that EXPECTED.tsv
+// lists, with their expected kind and verdict (OpenSSL's, at signing
+// time), and the AgID trust anchors they are judged against.
+type corpusMessage struct {
+	name, kind, verdict string
+	raw                 []byte
+}
+
+func corpus(t *testing.T) (*pec.TrustStore, []corpusMessage) {
+	t.Helper()
 	dir := testutil.Shared(t, "corpus", "pec")
 	trust, err := pec.LoadTrustFile(filepath.Join(dir, "trust-agid.pem"))
 	if err != nil {
@@ -27,28 +34,36 @@ func TestRealCorpus(t *testing.T) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Scan() // header line
-	n := 0
+	var out []corpusMessage
 	for sc.Scan() {
 		cols := strings.Split(sc.Text(), "\t")
 		if len(cols) < 3 {
 			continue
 		}
-		name, kind, verdict := cols[0], cols[1], cols[2]
-		n++
-		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join(dir, name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := pec.Parse(raw, pec.DefaultLimits())
+		raw, err := os.ReadFile(filepath.Join(dir, cols[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, corpusMessage{cols[0], cols[1], cols[2], raw})
+	}
+	if len(out) == 0 {
+		t.Fatal("EXPECTED.tsv lists no file")
+	}
+	return trust, out
+}
+
+// TestRealCorpus checks every real provider message in ../shared against the
+// kind and verdict of EXPECTED.tsv (OpenSSL's, at signing time).
+func TestRealCorpus(t *testing.T) {
+	trust, msgs := corpus(t)
+	for _, c := range msgs {
+		t.Run(c.name, func(t *testing.T) {
+			m := pec.Parse(c.raw, pec.DefaultLimits())
 			v := m.Verify(trust)
-			if string(m.Kind) != kind || string(v.Verdict) != verdict {
-				t.Fatalf("got %s/%s (%s), want %s/%s", m.Kind, v.Verdict, v.Reason, kind, verdict)
+			if string(m.Kind) != c.kind || string(v.Verdict) != c.verdict {
+				t.Fatalf("got %s/%s (%s), want %s/%s", m.Kind, v.Verdict, v.Reason, c.kind, c.verdict)
 			}
 		})
-	}
-	if n == 0 {
-		t.Fatal("EXPECTED.tsv lists no file")
 	}
 }
 
