@@ -440,7 +440,7 @@ func (a *Archive) markMissing(old *Catalog, sum *RebuildSummary) error {
 	var werr error
 	rel := releasing(a.Catalog)
 	defer rel.release()
-	err := old.scanReleasing(func(o *Record) error {
+	err := old.Scan(func(o *Record) error {
 		has, err := a.Catalog.Has(o.ID)
 		rel.looked()
 		if err != nil || has {
@@ -546,7 +546,7 @@ func (a *Archive) restorePackages(ctx context.Context, old *Catalog, hasJournal 
 		if wasSealed && (len(members) == 0 || problem != "") {
 			p = known
 			if len(members) == 0 && old != nil {
-				_ = old.scanReleasing(func(r *Record) error {
+				_ = old.Scan(func(r *Record) error {
 					if r.Package == id {
 						members = append(members, r.ID)
 					}
