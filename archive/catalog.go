@@ -168,6 +168,21 @@ func (c *Catalog) view(fn func(t *txn) error) error {
 	return c.db.View(func(tx *bolt.Tx) error { return fn(c.newTxn(tx)) })
 }
 
+// viewWhole is view for a read that must not pass for whole when it
+// stepped over damaged index entries: it then returns an *IncompleteError
+// (what fn gathered stands).
+func (c *Catalog) viewWhole(fn func(t *txn) error) error {
+	skipped := 0
+	err := c.view(func(t *txn) error {
+		defer func() { skipped = t.skipped }()
+		return fn(t)
+	})
+	if err == nil && skipped > 0 {
+		return &IncompleteError{Skipped: skipped}
+	}
+	return err
+}
+
 // update runs fn in a write transaction; the counts fn changed are written
 // at its end.
 func (c *Catalog) update(fn func(t *txn) error) error {
@@ -668,9 +683,7 @@ func (c *Catalog) DossierRecords(key string) ([]*Record, error) {
 		return []*Record{r}, nil
 	}
 	var out []*Record
-	skipped := 0
-	err := c.view(func(t *txn) error {
-		defer func() { skipped = t.skipped }()
+	err := c.viewWhole(func(t *txn) error {
 		return t.each(bucketMsgID, key, false, 0, math.MaxUint32, func(r *Record, _ []byte) error {
 			if r.Dossier == key {
 				out = append(out, r)
@@ -678,9 +691,6 @@ func (c *Catalog) DossierRecords(key string) ([]*Record, error) {
 			return nil
 		})
 	})
-	if err == nil && skipped > 0 {
-		err = &IncompleteError{Skipped: skipped}
-	}
 	return out, err
 }
 

@@ -126,14 +126,7 @@ func (a *Archive) FindDossier(ref string) (*Dossier, error) {
 // dossier's own (the usual case), its records, read once; nil records
 // when they are under another Message-ID (DossierRecords reads them).
 func (c *Catalog) dossierByMessageID(ref string) (key string, recs []*Record, found bool, err error) {
-	skipped := 0
-	defer func() {
-		if err == nil && skipped > 0 {
-			err = &IncompleteError{Skipped: skipped}
-		}
-	}()
-	err = c.view(func(t *txn) error {
-		defer func() { skipped = t.skipped }()
+	err = c.viewWhole(func(t *txn) error {
 		id := NormalizeMessageID(ref)
 		var under []*Record
 		collect := func(r *Record, _ []byte) error { under = append(under, r); return nil }

@@ -57,9 +57,7 @@ func (c *Catalog) search(q Query, fn func(*Record) error) error {
 		return nil
 	}
 	words := catalogfmt.Words(q.Subject)
-	skipped := 0
-	err := c.view(func(t *txn) error {
-		defer func() { skipped = t.skipped }()
+	return c.viewWhole(func(t *txn) error {
 		t.releaseEvery = searchReleaseEvery
 		switch {
 		case q.MessageID != "":
@@ -108,10 +106,6 @@ func (c *Catalog) search(q Query, fn func(*Record) error) error {
 			return match(r, nil)
 		})
 	})
-	if err == nil && skipped > 0 {
-		return &IncompleteError{Skipped: skipped}
-	}
-	return err
 }
 
 // searchReleaseEvery: a search drops the catalog's mapped pages from its
