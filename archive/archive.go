@@ -84,8 +84,11 @@ func (a *Archive) Close() error {
 }
 
 // Limits are the parsing limits from the configuration.
+// Each call gives a run its own certificate cache: a provider's
+// certificates come with each of its messages and are parsed once.
 func (a *Archive) Limits() pec.Limits {
 	lim := pec.DefaultLimits()
+	lim.Certs = pec.NewCertCache()
 	if n, err := bytesize.Parse(a.Config.MaxMessageSize); err == nil {
 		lim.MaxSize = n
 	}

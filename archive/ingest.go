@@ -156,7 +156,6 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 	}()
 	var wg sync.WaitGroup
 	lim := a.Limits()
-	lim.Certs = pec.NewCertCache() // a provider's certificates come with each of its messages
 	for range opts.Workers {
 		wg.Add(1)
 		go func() {

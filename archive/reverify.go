@@ -68,7 +68,6 @@ func (a *Archive) Reverify(ctx context.Context, trust *pec.TrustStore, files []T
 	}
 	hashes := TrustHashes(files)
 	lim := a.Limits()
-	lim.Certs = pec.NewCertCache() // each provider's certificates parsed once
 	type result struct {
 		r   *Record
 		v   pec.Verification

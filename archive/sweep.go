@@ -380,7 +380,6 @@ func (a *Archive) sweep(ctx context.Context, ps *packageSet, opts sweepOptions, 
 	var res sweepResult
 	var mu sync.Mutex
 	lim := a.Limits()
-	lim.Certs = pec.NewCertCache() // the re-verification parses each provider's certificates once
 	done := 0
 	check := func(e *sweepEntry) {
 		r := e.rec
