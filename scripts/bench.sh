@@ -6,7 +6,8 @@
 #   defaults: every section but imap and s3; 2000 messages of 50 KB; a 1024 MB message; 3 runs
 #
 # Sections:
-#   ingest  files: cp -r + sha256sum (+ sync: the durable floor) against conserva ingest; peak RSS
+#   ingest  files: cp -r + sha256sum (+ sync: the durable floor) against conserva ingest of the
+#           files, of one mbox and of a Maildir holding the same messages; peak RSS
 #   huge    one HUGE_MB message: durable floor against conserva ingest; peak RSS
 #   seal    BenchmarkSeal: 100,000 catalogued messages into one package
 #   audit   conserva audit against sha256sum over the stored files (runs ingest first if needed)
@@ -104,15 +105,42 @@ if want ingest; then
   read -r ing_s ing_rss < <(best "$runs" "$work/conserva" --archive "$work/archive" ingest --json --trust "$work/src/trust.pem" "$work/src")
   BEFORE="sync"
   read -r again_s _ < <(best 1 "$work/conserva" --archive "$work/archive" ingest --json --trust "$work/src/trust.pem" "$work/src")
+  # The same messages in one mbox (mboxrd, as `ingest` reads it) and in a
+  # Maildir's cur/: what they store is what the files store, so the floor
+  # is the same.
+  python3 - "$work/src" "$work/all.mbox" "$work/maildir" <<'PY'
+import os, re, sys
+src, mbox, md = sys.argv[1:4]
+for d in ("cur", "new", "tmp"):
+    os.makedirs(os.path.join(md, d), exist_ok=True)
+quote = re.compile(rb"^(>*From )", re.M)
+with open(mbox, "wb") as out:
+    for name in sorted(os.listdir(src)):
+        if not name.endswith(".eml"):
+            continue
+        b = open(os.path.join(src, name), "rb").read()
+        out.write(b"From bench@conserva Mon Nov 30 00:00:00 2026\n")
+        out.write(quote.sub(rb">\1", b))
+        out.write(b"\n" if b.endswith(b"\n") else b"\n\n")
+        os.link(os.path.join(src, name), os.path.join(md, "cur", name + ":2,S"))
+PY
+  sync
+  BEFORE="rm -rf '$work/archive-mbox'; sync"
+  read -r mbox_s mbox_rss < <(best "$runs" "$work/conserva" --archive "$work/archive-mbox" ingest --json --trust "$work/src/trust.pem" "$work/all.mbox")
+  BEFORE="rm -rf '$work/archive-mbox'; sync"
+  read -r md_s md_rss < <(best "$runs" "$work/conserva" --archive "$work/archive-mbox" ingest --json --trust "$work/src/trust.pem" "$work/maildir")
   BEFORE=""
-  python3 - "$n" "$bytes" "$floor_s" "$dfloor_s" "$ing_s" "$ing_rss" "$again_s" "$runs" <<'PY'
+  rm -rf "$work/archive-mbox" "$work/all.mbox" "$work/maildir"
+  python3 - "$n" "$bytes" "$floor_s" "$dfloor_s" "$ing_s" "$ing_rss" "$again_s" "$runs" "$mbox_s" "$mbox_rss" "$md_s" "$md_rss" <<'PY'
 import sys
 n, b = int(sys.argv[1]), int(sys.argv[2])
 floor, dfloor, ing, rss, again, runs = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7]), sys.argv[8]
+mbox, mbox_rss, md, md_rss = float(sys.argv[9]), int(sys.argv[10]), float(sys.argv[11]), int(sys.argv[12])
 print(f"ingest: {n} messages, {b/1e6:.1f} MB (best of {runs})")
 print(f"  floor   cp -r + sha256sum        : {floor:7.3f} s")
 print(f"  durable cp -r + sha256sum + sync : {dfloor:7.3f} s")
-print(f"  conserva ingest                  : {ing:7.3f} s  ratio {ing/floor:5.2f}x floor, {ing/dfloor:5.2f}x durable floor (target <= 1.5x); {n/ing:6.0f} messages/s, {b/ing/1e6:6.1f} MB/s, peak RSS {rss/1024:.0f} MB")
+for label, s, r in (("conserva ingest (files)", ing, rss), ("conserva ingest (one mbox)", mbox, mbox_rss), ("conserva ingest (Maildir)", md, md_rss)):
+    print(f"  {label:32s} : {s:7.3f} s  ratio {s/floor:5.2f}x floor, {s/dfloor:5.2f}x durable floor (target <= 1.5x); {n/s:6.0f} messages/s, {b/s/1e6:6.1f} MB/s, peak RSS {r/1024:.0f} MB")
 print(f"  re-ingest (all duplicates)       : {again:7.3f} s  {n/again:6.0f} messages/s")
 PY
 fi

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -36,6 +37,10 @@ type Local struct {
 	// object, which for a seal's hundreds of thousands of small metadata and
 	// evidence-record files was gigabytes and a tenth of its time.
 	bufs sync.Pool
+
+	// procLink: linking an unnamed file by its descriptor (AT_EMPTY_PATH)
+	// was refused (it needs CAP_DAC_READ_SEARCH); link through /proc.
+	procLink atomic.Bool
 }
 
 // OpenLocal opens (creating if needed) a local store rooted at dir.
@@ -124,19 +129,20 @@ func (l *Local) put(ctx context.Context, key string, r io.Reader, wantSHA256 str
 		}
 		l.dirs.Store(dir, true)
 	}
-	tmp, publish, err := l.tempFile(dir)
+	t, err := l.tempFile(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Removed behind the store's back since it was made: make it again.
 		l.dirs.Delete(dir)
 		if err = os.MkdirAll(dir, 0o755); err == nil {
-			tmp, publish, err = l.tempFile(dir)
+			t, err = l.tempFile(dir)
 		}
 	}
 	if err != nil {
 		return PutResult{}, err
 	}
+	tmp, publish := t.f, t.publish
 	n, got, err := l.write(ctx, tmp, r, wantSHA256)
-	if err == nil {
+	if err == nil && !t.readOnly {
 		err = tmp.Chmod(0o444)
 	}
 	if err == nil && sync {
@@ -362,19 +368,27 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
+// temp is an object being written: publish links it under its final name
+// (publish("") discards it); readOnly says it was created 0444 already.
+type temp struct {
+	f        *os.File
+	publish  func(dst string) error
+	readOnly bool
+}
+
 // namedTemp is the portable temporary file: created in .tmp, linked into
 // place, then its temporary name removed.
-func (l *Local) namedTemp() (*os.File, func(string) error, error) {
+func (l *Local) namedTemp() (temp, error) {
 	f, err := os.CreateTemp(l.tmp, "put-*")
 	if err != nil {
-		return nil, nil, err
+		return temp{}, err
 	}
 	name := f.Name()
-	return f, func(dst string) error {
+	return temp{f: f, publish: func(dst string) error {
 		defer os.Remove(name)
 		if dst == "" {
 			return nil
 		}
 		return os.Link(name, dst)
-	}, nil
+	}}, nil
 }

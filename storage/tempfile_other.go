@@ -4,7 +4,7 @@ package storage
 
 import "os"
 
-func (l *Local) tempFile(dir string) (*os.File, func(string) error, error) { return l.namedTemp() }
+func (l *Local) tempFile(dir string) (temp, error) { return l.namedTemp() }
 
 // syncFSCoversDirs: sync(2) may return before the metadata is written.
 const syncFSCoversDirs = false
