@@ -100,3 +100,40 @@ func FuzzBase64Body(f *testing.F) {
 		}
 	})
 }
+
+// readerAtOnly hides that a source is in memory: the span is then read
+// line by line, as from a file.
+type readerAtOnly struct{ r *bytes.Reader }
+
+func (o readerAtOnly) ReadAt(p []byte, off int64) (int, error) { return o.r.ReadAt(p, off) }
+
+// FuzzMultipartParts: the parts found in memory by looking for the
+// delimiter are those found reading the body line by line.
+func FuzzMultipartParts(f *testing.F) {
+	f.Add([]byte("pre\r\n--b\r\nH: v\r\n\r\nuno\r\n--b\r\n\r\ndue\n--b--\r\nepi"), "b", 0)
+	f.Add([]byte("--b\n\nx\n--b--\n"), "b", 1)
+	f.Add([]byte("x--b\r\n--bb\r\n--b \t\r\n\r\n\n--b--"), "b", 2)
+	f.Add([]byte("--b\r\n\r\nabc"), "b", 0)
+	f.Add([]byte("\r\n--\r\n--\r\n----\r\n"), "", 0)
+	f.Add([]byte("--a\nb\r\n--a\nb--"), "a\nb", 0)
+	f.Fuzz(func(t *testing.T, body []byte, boundary string, skip int) {
+		if len(body) > 32<<10 {
+			return
+		}
+		// A part of a larger message: offsets count from the message.
+		skip = min(max(skip, 0), 8)
+		whole := append(bytes.Repeat([]byte{'\n'}, skip), body...)
+		mem := memSpan(whole).sub(int64(skip), int64(len(body)))
+		file := span{src: readerAtOnly{bytes.NewReader(whole)}, n: int64(len(whole))}.sub(int64(skip), int64(len(body)))
+		gp, gc := multipartParts(mem, boundary)
+		wp, wc := multipartParts(file, boundary)
+		if gc != wc || len(gp) != len(wp) {
+			t.Fatalf("closed %v, %d parts; line by line closed %v, %d parts", gc, len(gp), wc, len(wp))
+		}
+		for i := range gp {
+			if gp[i].off != wp[i].off || gp[i].n != wp[i].n {
+				t.Fatalf("part %d at %d+%d; line by line at %d+%d", i, gp[i].off, gp[i].n, wp[i].off, wp[i].n)
+			}
+		}
+	})
+}

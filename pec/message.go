@@ -132,7 +132,7 @@ func parse(raw span, sha256Hex string, lim Limits) (m *Message) {
 	if top.headerRepaired {
 		m.warn("malformed header lines were skipped while reading")
 	}
-	if len(top.header.Map()) == 0 {
+	if top.header.Len() == 0 {
 		m.warn("no message header found")
 		return m
 	}
