@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/mail"
 	"testing"
 
 	"github.com/emersion/go-message/textproto"
@@ -134,6 +135,28 @@ func FuzzMultipartParts(f *testing.F) {
 			if gp[i].off != wp[i].off || gp[i].n != wp[i].n {
 				t.Fatalf("part %d at %d+%d; line by line at %d+%d", i, gp[i].off, gp[i].n, wp[i].off, wp[i].n)
 			}
+		}
+	})
+}
+
+// FuzzQuickDate: whatever quickDate reads, net/mail reads the same.
+func FuzzQuickDate(f *testing.F) {
+	f.Add("Mon, 30 Nov 2026 17:05:57 +0000")
+	f.Add("Tue, 3 Feb 2015 09:05:07 -0130")
+	f.Add("Tue,  3 Feb 2015 09:05:07 +0100")
+	f.Add("Mon, 30 Nov 26 17:05:57 +0000")
+	f.Add("30 Nov 2026 17:05:57 +0000")
+	f.Add("Mon, 30 Nov 2026 17:05 +0000")
+	f.Add("Mon, 30 Nov 2026 17:05:57 GMT")
+	f.Add("Sun, 30 Nov 2026 17:05:57 +0000 (CET)")
+	f.Fuzz(func(t *testing.T, v string) {
+		got, ok := quickDate(v)
+		if !ok {
+			return
+		}
+		want, err := mail.ParseDate(v)
+		if err != nil || !got.Equal(want) || got.String() != want.String() {
+			t.Fatalf("%q: %v; net/mail %v (%v)", v, got, want, err)
 		}
 	})
 }
