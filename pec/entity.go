@@ -96,13 +96,15 @@ func memParts(body span, b, delim []byte) (parts []span, closed bool) {
 			break
 		}
 		off := at + i
+		if off > 0 && b[off-1] != '\n' {
+			// Not at the start of a line. (Checked before looking for the
+			// line's end: a long line full of the delimiter costs one pass.)
+			at = off + 1
+			continue
+		}
 		next := len(b) // the end of the delimiter's line
 		if j := bytes.IndexByte(b[off:], '\n'); j >= 0 {
 			next = off + j + 1
-		}
-		if off > 0 && b[off-1] != '\n' {
-			at = off + 1 // not at the start of a line
-			continue
 		}
 		at = next
 		rest := bytes.TrimRight(b[off+len(delim):next], " \t\r\n")
