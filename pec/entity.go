@@ -3,11 +3,13 @@ package pec
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // registers ISO-8859-*, windows-125x, … for decoding
@@ -28,6 +30,10 @@ type entity struct {
 	headerTooLarge bool
 	// longFields names the fields left out for a line over MaxHeaderLine.
 	longFields []string
+	// ctype, cparams: mediaType's result, read once (ctRead).
+	ctype   string
+	cparams map[string]string
+	ctRead  bool
 }
 
 // parseEntity splits raw into header and body and parses the header. It
@@ -77,6 +83,59 @@ func parseEntity(raw span, lim Limits) (*entity, error) {
 	}
 	e.header = h
 	return e, nil
+}
+
+// memParts is multipartParts for a body in memory, b: it looks for the
+// delimiter itself rather than at every line, so that the lines of a
+// large base64 part cost nothing. Same rules, same result.
+func memParts(body span, b, delim []byte) (parts []span, closed bool) {
+	start := int64(-1)
+	for at := 0; at < len(b); {
+		i := bytes.Index(b[at:], delim)
+		if i < 0 {
+			break
+		}
+		off := at + i
+		if off > 0 && b[off-1] != '\n' {
+			// Not at the start of a line. (Checked before looking for the
+			// line's end: a long line full of the delimiter costs one pass.)
+			at = off + 1
+			continue
+		}
+		next := len(b) // the end of the delimiter's line
+		if j := bytes.IndexByte(b[off:], '\n'); j >= 0 {
+			next = off + j + 1
+		}
+		at = next
+		rest := bytes.TrimRight(b[off+len(delim):next], " \t\r\n")
+		isClose := bytes.Equal(rest, []byte("--"))
+		if len(rest) != 0 && !isClose {
+			continue
+		}
+		if start >= 0 {
+			end := int64(off)
+			if end > start {
+				// The line break before a delimiter belongs to it.
+				var eol int64
+				if off > 0 { // b[off-1] is '\n'
+					eol = 1
+					if off > 1 && b[off-2] == '\r' {
+						eol = 2
+					}
+				}
+				end -= min(eol, end-start)
+			}
+			parts = append(parts, body.sub(start, end-start))
+		}
+		if isClose {
+			return parts, true
+		}
+		start = int64(next)
+	}
+	if start >= 0 && start < body.n {
+		parts = append(parts, body.sub(start, body.n-start))
+	}
+	return parts, false
 }
 
 // dropLongFields removes the fields (a field line and its continuation
@@ -148,10 +207,49 @@ func clipText(s string, n int) string {
 }
 
 func readHeader(hdr []byte) (textproto.Header, error) {
-	buf := make([]byte, 0, len(hdr)+2)
-	buf = append(buf, hdr...)
-	buf = append(buf, "\r\n"...) // ReadHeader wants the blank line that ends the header
-	return textproto.ReadHeader(bufio.NewReader(bytes.NewReader(buf)))
+	// A fresh bufio.Reader and a copy of hdr for each header block were a
+	// third of what a parse allocated. ReadHeader copies whatever it keeps
+	// out of the reader's buffer (readLineSlice appends to its own slice),
+	// so the reader can be used again once it returns.
+	hr := headerReaders.Get().(*headerReader)
+	defer headerReaders.Put(hr)
+	hr.src = hdrSource{hdr: hdr, end: "\r\n"} // ReadHeader wants the blank line that ends the header
+	hr.br.Reset(&hr.src)
+	defer func() { hr.src = hdrSource{}; hr.br.Reset(nil) }()
+	return textproto.ReadHeader(&hr.br)
+}
+
+// headerReader is readHeader's reader, kept between calls.
+type headerReader struct {
+	src hdrSource
+	br  bufio.Reader
+}
+
+var headerReaders = sync.Pool{New: func() any {
+	hr := new(headerReader)
+	hr.br = *bufio.NewReader(nil)
+	return hr
+}}
+
+// hdrSource reads hdr, then end: a header block and the blank line after
+// it, without copying them together first.
+type hdrSource struct {
+	hdr []byte
+	end string
+}
+
+func (s *hdrSource) Read(p []byte) (int, error) {
+	if len(s.hdr) > 0 {
+		n := copy(p, s.hdr)
+		s.hdr = s.hdr[n:]
+		return n, nil
+	}
+	if len(s.end) > 0 {
+		n := copy(p, s.end)
+		s.end = s.end[n:]
+		return n, nil
+	}
+	return 0, io.EOF
 }
 
 // splitHeader returns the header block (without the blank line) and where
@@ -209,7 +307,17 @@ func validFieldName(name []byte) bool {
 
 // mediaType returns the lower-cased media type and its parameters; a
 // missing or unparsable Content-Type is text/plain, as RFC 2045 says.
+// Read once: the walks over a message ask each part for it several times.
+// Callers must not modify the map.
 func (e *entity) mediaType() (string, map[string]string) {
+	if !e.ctRead {
+		e.ctype, e.cparams = e.readMediaType()
+		e.ctRead = true
+	}
+	return e.ctype, e.cparams
+}
+
+func (e *entity) readMediaType() (string, map[string]string) {
 	v := e.header.Get("Content-Type")
 	if v == "" {
 		return "text/plain", map[string]string{}
@@ -240,6 +348,9 @@ func (e *entity) filename() string {
 // decodedBody returns the body with its Content-Transfer-Encoding undone,
 // limited to max bytes. Charsets are left alone: callers decide.
 func (e *entity) decodedBody(max int64) ([]byte, error) {
+	if b, ok := e.base64Body(max); ok {
+		return b, nil
+	}
 	r, err := e.decodedReader()
 	if err != nil {
 		return nil, err
@@ -256,6 +367,59 @@ func (e *entity) decodedBody(max int64) ([]byte, error) {
 		return nil, fmt.Errorf("decoded body exceeds %d bytes", max)
 	}
 	return data, nil
+}
+
+// base64Body is decodedBody for a base64 body in memory that decodes
+// without error within max bytes, in one call; false for anything else
+// (the caller then takes go-message's decoder, whose errors it reports).
+func (e *entity) base64Body(max int64) ([]byte, bool) {
+	src, ok := e.body.src.(memSrc)
+	if !ok || !strings.EqualFold(e.header.Get("Content-Transfer-Encoding"), "base64") {
+		return nil, false
+	}
+	body := src[e.body.off : e.body.off+e.body.n]
+	n, ok := cleanBase64Len(body)
+	if !ok || int64(n) > max {
+		return nil, false
+	}
+	out := make([]byte, n)
+	if k, err := base64.StdEncoding.Decode(out, body); err != nil || k != n {
+		return nil, false
+	}
+	return out, true
+}
+
+// cleanBase64Len is the decoded length of base64 text that a decoder reading
+// it in a stream (go-message's, which drops line breaks, spaces and tabs)
+// and one decoding it whole give alike: text in lines of any length, whole
+// groups of four characters, padding only at its very end; false when the
+// text is not like that (spaces or tabs in it, a group cut short, padding
+// in the middle, which a stream decoder may accept between its reads).
+// Characters outside the alphabet are left to the decoder, which refuses them.
+func cleanBase64Len(b []byte) (int, bool) {
+	if bytes.IndexByte(b, ' ') >= 0 || bytes.IndexByte(b, '\t') >= 0 {
+		return 0, false
+	}
+	chars := len(b) - bytes.Count(b, []byte{'\r'}) - bytes.Count(b, []byte{'\n'})
+	if chars%4 != 0 {
+		return 0, false
+	}
+	pad := 0
+	if i := bytes.IndexByte(b, '='); i >= 0 {
+		for _, c := range b[i:] {
+			switch c {
+			case '=':
+				pad++
+			case '\r', '\n':
+			default:
+				return 0, false
+			}
+		}
+	}
+	if pad > 2 {
+		return 0, false
+	}
+	return chars/4*3 - pad, true
 }
 
 // decodedReader streams the body with its Content-Transfer-Encoding undone.
@@ -281,6 +445,9 @@ func (e *entity) decodedReader() (io.Reader, error) {
 // without it was cut short. The body is read line by line, never held.
 func multipartParts(body span, boundary string) (parts []span, closed bool) {
 	delim := []byte("--" + boundary)
+	if m, ok := body.src.(memSrc); ok && bytes.IndexByte(delim, '\n') < 0 {
+		return memParts(body, m[body.off:body.off+body.n], delim)
+	}
 	start := int64(-1) // start of the current part's content
 	// The line break before a delimiter belongs to it (RFC 2046): lastEOL
 	// is the length of the line break that ended the previous line.

@@ -9,3 +9,6 @@ func ParseReaderAtBuf(r io.ReaderAt, size int64, lim Limits, buf int) *Message {
 	m := ParseReaderAt(r, size, "", lim)
 	return parse(src, m.SHA256, lim)
 }
+
+// DaticertTime is daticertTime, for the reference reader of the tests.
+var DaticertTime = daticertTime

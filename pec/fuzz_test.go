@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -61,14 +62,27 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// FuzzDaticert feeds arbitrary XML to the daticert reader.
+// FuzzDaticert feeds arbitrary XML to the daticert reader, which must give
+// exactly what the reader written on etree gives: every field, or the same
+// error.
 func FuzzDaticert(f *testing.F) {
 	f.Add([]byte(`<?xml version="1.0"?><postacert tipo="accettazione" errore="nessuno"><intestazione><mittente>a@b.it</mittente></intestazione><dati><data zona="+0100"><giorno>01/02/2020</giorno><ora>10:00:00</ora></data></dati></postacert>`))
 	f.Add([]byte(`<!DOCTYPE postacert [<!ENTITY a "b">]><postacert/>`))
+	f.Add([]byte(`<?xml version="1.0" encoding="ISO-8859-1"?><p:postacert x:tipo="a" tipo="b" x:tipo="c"><intestazione><mittente>a<!-- c -->b<![CDATA[ c ]]>d<?pi x?>e</mittente><destinatari tipo="esterno"> x@y </destinatari><destinatari>z@w</destinatari></intestazione><dati><msgid>&lt;m&gt;</msgid><ricevuta/><ricezione>1</ricezione><ricezione>2</ricezione><errore-esteso>5.1.1 no</errore-esteso></dati></p:postacert>`))
+	f.Add([]byte("<postacert><dati></x></dati></postacert>"))
+	f.Add([]byte("<postacert><dati>"))
+	f.Add([]byte("text <a/><postacert/>"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := pec.ParseDaticert(data)
 		if err == nil && d == nil {
 			t.Fatal("nil daticert without error")
+		}
+		want, wantErr := refParseDaticert(data)
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Fatalf("error %v, etree %v", err, wantErr)
+		}
+		if a, b := mustJSON(d), mustJSON(want); a != b {
+			t.Fatalf("read\n%s\netree\n%s", a, b)
 		}
 	})
 }

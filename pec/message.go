@@ -132,7 +132,7 @@ func parse(raw span, sha256Hex string, lim Limits) (m *Message) {
 	if top.headerRepaired {
 		m.warn("malformed header lines were skipped while reading")
 	}
-	if len(top.header.Map()) == 0 {
+	if top.header.Len() == 0 {
 		m.warn("no message header found")
 		return m
 	}
@@ -178,7 +178,9 @@ func (m *Message) readHeaders(top *entity) {
 		m.Subject = strings.TrimSpace(h.Get("Subject"))
 		m.warn("subject: %v", err)
 	}
-	if d, err := h.Date(); err == nil {
+	if d, ok := quickDate(h.Get("Date")); ok {
+		m.Date = d
+	} else if d, err := h.Date(); err == nil {
 		m.Date = d
 	} else if h.Get("Date") != "" {
 		m.warn("date %q: %v", h.Get("Date"), err)
@@ -193,6 +195,22 @@ func (m *Message) readHeaders(top *entity) {
 		}
 	}
 	m.Recipients = append(addresses(h, "To"), addresses(h, "Cc")...)
+}
+
+// quickDate parses the Date field as net/mail.ParseDate does, for the form
+// every provider writes ("Mon, 30 Nov 2026 17:05:57 +0000"), with the one
+// layout ParseDate ends on: it tries 24 layouts that start with the day
+// number first, each failing (and allocating its error) on a field that
+// starts with the weekday. false for anything else, which ParseDate reads.
+func quickDate(v string) (time.Time, bool) {
+	// ParseDate reads exactly v when v has no line break, no leading
+	// blank, and its first sign starts a numeric zone that ends v.
+	if len(v) < 6 || !('A' <= v[0] && v[0] <= 'Z' || 'a' <= v[0] && v[0] <= 'z') ||
+		strings.IndexAny(v, "\r\n") >= 0 || strings.IndexAny(v, "+-") != len(v)-5 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("Mon, 2 Jan 2006 15:04:05 -0700", v)
+	return t, err == nil
 }
 
 func firstAddress(h mail.Header, key string) string {

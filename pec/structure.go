@@ -187,9 +187,13 @@ func findCertParts(root *entity, lim Limits, m *Message) certParts {
 			return
 		}
 		t, params := e.mediaType()
-		name := e.filename()
+		multipart := strings.HasPrefix(t, "multipart/")
+		var name string
+		if !multipart {
+			name = e.filename()
+		}
 		switch {
-		case strings.HasPrefix(t, "multipart/"):
+		case multipart:
 			if depth >= lim.MaxDepth {
 				m.warn("MIME nesting deeper than %d levels: not read further", lim.MaxDepth)
 				return
