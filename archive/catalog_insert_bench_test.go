@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,19 +14,16 @@ import (
 	"github.com/conserva/conserva/internal/catbench"
 )
 
-// insertBase is the catalog BenchmarkCatalogInsert inserts into, made once
-// per process: CONSERVA_BENCH_CATALOG (a copy of a real one, e.g. the
-// catalog of an ingest of 100,000 pecgen messages) or 100,000 synthetic
-// records inserted in chunks as ingest does (pages as ingest leaves them).
-var insertBase = sync.OnceValues(func() (string, error) {
+// insertBase is the catalog BenchmarkCatalogInsert inserts into:
+// CONSERVA_BENCH_CATALOG (a copy of a real one, e.g. the catalog of an
+// ingest of 100,000 pecgen messages) or 100,000 synthetic records
+// inserted in chunks as ingest does (pages as ingest leaves them; half a
+// minute to make, in dir).
+func insertBase(dir string) (string, error) {
 	if p := os.Getenv("CONSERVA_BENCH_CATALOG"); p != "" {
 		return p, nil
 	}
-	dir, err := os.MkdirTemp("", "insertbench")
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, "catalog.db")
+	path := filepath.Join(dir, "base.db")
 	c, err := archive.OpenCatalog(path, time.Second)
 	if err != nil {
 		return "", err
@@ -43,7 +39,7 @@ var insertBase = sync.OnceValues(func() (string, error) {
 		}
 	}
 	return path, nil
-})
+}
 
 // benchRecord is catbench's i-th record with Message-IDs as random as a
 // provider's (catbench's grow with the dossier: keys in order).
@@ -66,11 +62,12 @@ func benchRecord(i int) *archive.Record {
 // process's CPU time (user and system: page faults count), which the
 // commits' fsyncs do not add to, faults/rec its minor page faults.
 func BenchmarkCatalogInsert(b *testing.B) {
-	base, err := insertBase()
+	dir := b.TempDir()
+	base, err := insertBase(dir)
 	if err != nil {
 		b.Fatal(err)
 	}
-	path := filepath.Join(b.TempDir(), "catalog.db")
+	path := filepath.Join(dir, "catalog.db")
 	data, err := os.ReadFile(base)
 	if err == nil {
 		err = os.WriteFile(path, data, 0o600)
