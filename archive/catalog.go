@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -233,23 +234,37 @@ func (c *Catalog) Insert(recs []*Record) (Added, error) {
 	added := make(Added, len(recs))
 	err := c.update(func(t *txn) error {
 		for i, r := range recs {
-			_, old, err := t.get(r.ID)
+			raw, ok := rawID(r.ID)
+			if !ok {
+				return errNotSHA256(r.ID)
+			}
+			// One search of the ids for a new record: its number is
+			// taken at once, not looked up again by put.
+			k := t.ids.Get(raw)
+			if k == nil {
+				if err := t.write(r, raw, 0, nil); err != nil {
+					return err
+				}
+				added[i] = true
+				continue
+			}
+			seq, old, err := t.getAt(r.ID, k)
 			if err != nil {
 				return err
 			}
-			if old != nil {
-				if merged, changed := mergeSources(old.Sources, r.Sources); changed {
-					old.Sources = merged
-					if err := t.put(old); err != nil {
-						return err
-					}
+			if old == nil { // numbered, its record lost: written again
+				if err := t.write(r, raw, seq, nil); err != nil {
+					return err
 				}
+				added[i] = true
 				continue
 			}
-			if err := t.put(r); err != nil {
-				return err
+			if merged, changed := mergeSources(old.Sources, r.Sources); changed {
+				old.Sources = merged
+				if err := t.put(old); err != nil {
+					return err
+				}
 			}
-			added[i] = true
 		}
 		return nil
 	})
@@ -305,6 +320,7 @@ type txn struct {
 	// resident memory after every that many records read: a search with
 	// many hits would otherwise hold every page it read (one transaction).
 	releaseEvery, readHere int
+	key                    []byte // apply's buffer for keys
 }
 
 // recordState is what a record contributes to the indexes and counts.
@@ -312,6 +328,7 @@ type recordState struct {
 	keys    []indexEntry
 	tallies []string
 	t       Tally
+	set     map[string]bool // bucket NUL key of each key, for has on a record of many
 }
 
 type indexEntry struct {
@@ -349,6 +366,11 @@ func (t *txn) get(id string) (uint64, *Record, error) {
 	if k == nil {
 		return 0, nil, nil
 	}
+	return t.getAt(id, k)
+}
+
+// getAt is get of a record whose value in ids is k.
+func (t *txn) getAt(id string, k []byte) (uint64, *Record, error) {
 	seq, _ := catalogfmt.Seq(k)
 	r, err := t.record(seq)
 	if err != nil || r == nil {
@@ -391,19 +413,29 @@ func decodeValue(v []byte) (*Record, error) {
 func (t *txn) put(r *Record) error {
 	raw, ok := rawID(r.ID)
 	if !ok {
-		return fmt.Errorf("catalog: %.80q is not a SHA-256", r.ID)
+		return errNotSHA256(r.ID)
 	}
-	var seq uint64
+	k := t.ids.Get(raw)
+	if k == nil {
+		return t.write(r, raw, 0, nil)
+	}
+	seq, _ := catalogfmt.Seq(k)
 	var old *recordState
-	if k := t.ids.Get(raw); k != nil {
-		seq, _ = catalogfmt.Seq(k)
-		if st, ok := t.before[r.ID]; ok {
-			old = &st
-		} else if o, err := t.record(seq); err == nil && o != nil {
-			st := stateOf(o, seq)
-			old = &st
-		}
-	} else {
+	if st, ok := t.before[r.ID]; ok {
+		old = &st
+	} else if o, err := t.record(seq); err == nil && o != nil {
+		st := stateOf(o, seq)
+		old = &st
+	}
+	return t.write(r, raw, seq, old)
+}
+
+func errNotSHA256(id string) error { return fmt.Errorf("catalog: %.80q is not a SHA-256", id) }
+
+// write writes record r (raw: its id) as number seq, whose indexes and
+// counts were old; seq 0 numbers a new record.
+func (t *txn) write(r *Record, raw []byte, seq uint64, old *recordState) error {
+	if seq == 0 {
 		var err error
 		if seq, err = t.recs.NextSequence(); err != nil {
 			return err
@@ -413,11 +445,11 @@ func (t *txn) put(r *Record) error {
 		}
 		t.count++
 	}
-	data, err := encodeRecord(r)
+	value, err := appendRecord(append(make([]byte, 0, 512), raw...), r)
 	if err != nil {
 		return err
 	}
-	if err := t.recs.Put(catalogfmt.SeqKey(seq), append(raw, data...)); err != nil {
+	if err := t.recs.Put(catalogfmt.SeqKey(seq), value); err != nil {
 		return err
 	}
 	now := stateOf(r, seq)
@@ -447,22 +479,19 @@ func (t *txn) remove(id string) error {
 // apply moves the indexes and counts from what old contributed to what now
 // does (either may be nil).
 func (t *txn) apply(old, now *recordState) error {
-	have := map[string]bool{}
 	if old != nil {
-		for _, e := range old.keys {
-			have[string(e.bucket)+"\x00"+e.key] = true
-		}
 		for _, k := range old.tallies {
 			t.add(k, old.t, -1)
 		}
 	}
 	if now != nil {
 		for _, e := range now.keys {
-			if have[string(e.bucket)+"\x00"+e.key] {
-				delete(have, string(e.bucket)+"\x00"+e.key)
+			if old != nil && old.has(e) {
 				continue
 			}
-			if err := t.tx.Bucket(e.bucket).Put([]byte(e.key), nil); err != nil {
+			// bbolt copies the key: one buffer serves every Put.
+			t.key = append(t.key[:0], e.key...)
+			if err := t.tx.Bucket(e.bucket).Put(t.key, nil); err != nil {
 				return err
 			}
 		}
@@ -470,56 +499,94 @@ func (t *txn) apply(old, now *recordState) error {
 			t.add(k, now.t, 1)
 		}
 	}
-	for k := range have {
-		b, key, _ := strings.Cut(k, "\x00")
-		if err := t.tx.Bucket([]byte(b)).Delete([]byte(key)); err != nil {
-			return err
+	if old != nil {
+		for _, e := range old.keys {
+			if now != nil && now.has(e) {
+				continue
+			}
+			t.key = append(t.key[:0], e.key...)
+			if err := t.tx.Bucket(e.bucket).Delete(t.key); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
+// has says whether st has index key e. A record has a few dozen keys: a
+// walk costs less than building a set (apply calls it for every key of a
+// changed record, so a record of many keys gets one).
+func (st *recordState) has(e indexEntry) bool {
+	if len(st.keys) > 64 {
+		if st.set == nil {
+			st.set = make(map[string]bool, len(st.keys))
+			for _, k := range st.keys {
+				st.set[string(k.bucket)+"\x00"+k.key] = true
+			}
+		}
+		return st.set[string(e.bucket)+"\x00"+e.key]
+	}
+	for _, k := range st.keys {
+		if k.key == e.key && sameBucket(k.bucket, e.bucket) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameBucket compares bucket names, which are the package's variables.
+func sameBucket(a, b []byte) bool { return string(a) == string(b) }
+
 // stateOf lists a record's index keys and the counts it adds to.
 func stateOf(r *Record, seq uint64) recordState {
 	stamp := catalogfmt.Stamp(r.Date)
-	var st recordState
-	seen := map[string]bool{}
-	add := func(bucket []byte, value string) {
-		if value == "" && !bytes.Equal(bucket, bucketDate) && !bytes.Equal(bucket, bucketFlagged) && !bytes.Equal(bucket, bucketWait) {
+	st := recordState{keys: make([]indexEntry, 0, 24)}
+	var buf [128]byte
+	// needed: an empty value is no key (the date, flag and wait
+	// indexes have only the empty value).
+	add := func(bucket []byte, value string, needed bool) {
+		if value == "" && needed {
 			return
 		}
 		at := stamp
-		if bytes.Equal(bucket, bucketWait) {
+		if sameBucket(bucket, bucketWait) {
 			at = 0 // in the order catalogued: a seal takes the oldest first
 		}
-		k := string(catalogfmt.IndexKey(ixValue(value), at, seq))
-		if !seen[string(bucket)+k] {
-			seen[string(bucket)+k] = true
-			st.keys = append(st.keys, indexEntry{bucket, k})
+		k := catalogfmt.AppendIndexKey(buf[:0], ixValue(value), at, seq)
+		for _, e := range st.keys {
+			if e.key == string(k) && sameBucket(e.bucket, bucket) {
+				return
+			}
 		}
+		st.keys = append(st.keys, indexEntry{bucket, string(k)})
 	}
-	for _, id := range []string{r.MessageID, r.RefMessageID, r.Msgid} {
-		add(bucketMsgID, NormalizeMessageID(id))
+	add(bucketMsgID, NormalizeMessageID(r.MessageID), true)
+	add(bucketMsgID, NormalizeMessageID(r.RefMessageID), true)
+	add(bucketMsgID, NormalizeMessageID(r.Msgid), true)
+	add(bucketIdent, NormalizeMessageID(r.Identificativo), true)
+	add(bucketAddr, normAddr(r.From), true)
+	add(bucketAddr, normAddr(r.Consegna), true)
+	for _, a := range r.To {
+		add(bucketAddr, normAddr(a), true)
 	}
-	add(bucketIdent, NormalizeMessageID(r.Identificativo))
-	for _, a := range append(append([]string{r.From, r.Consegna}, r.To...), r.Ricezione...) {
-		add(bucketAddr, normAddr(a))
+	for _, a := range r.Ricezione {
+		add(bucketAddr, normAddr(a), true)
 	}
 	if r.Date != nil {
-		add(bucketDate, "")
+		add(bucketDate, "", false)
 	}
 	for _, w := range catalogfmt.Words(r.Subject) {
-		add(bucketWord, w)
+		add(bucketWord, w, true)
 	}
-	add(bucketKind, string(r.Kind))
+	add(bucketKind, string(r.Kind), true)
 	if r.Flagged {
-		add(bucketFlagged, "")
+		add(bucketFlagged, "", false)
 	}
 	if waiting(r) {
-		add(bucketWait, "")
+		add(bucketWait, "", false)
 	}
 	if len(r.Sources) > 0 && r.Sources[0] != "" {
-		add(bucketMailbox, mailboxOf(r))
+		add(bucketMailbox, mailboxOf(r), true)
 	}
 	st.t = tallyOf(r)
 	st.tallies = []string{"m" + mailboxOf(r) + "\x00" + recordTime(r).UTC().Format("2006-01"), "s" + senderOf(r)}
@@ -578,15 +645,34 @@ func (t *txn) flush() error {
 // encodeRecord is a record as the records bucket keeps it after its id:
 // its JSON without the id and the object key (both follow from the id),
 // compressed.
-func encodeRecord(r *Record) ([]byte, error) {
+func encodeRecord(r *Record) ([]byte, error) { return appendRecord(nil, r) }
+
+// appendRecord appends encodeRecord(r) to dst.
+func appendRecord(dst []byte, r *Record) ([]byte, error) {
 	c := *r
 	c.ID, c.Key = "", ""
-	data, err := json.Marshal(&c)
-	if err != nil {
+	e := recordEncoders.Get().(*recordEncoder)
+	defer recordEncoders.Put(e)
+	e.buf.Reset()
+	if err := e.enc.Encode(&c); err != nil {
 		return nil, err
 	}
-	return catalogfmt.Pack(data), nil
+	// Encode ends with a newline that Marshal does not write.
+	return catalogfmt.AppendPack(dst, bytes.TrimSuffix(e.buf.Bytes(), []byte("\n"))), nil
 }
+
+// recordEncoder keeps the buffer of a record's JSON from one record to
+// the next (json.Marshal allocates it anew each time).
+type recordEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var recordEncoders = sync.Pool{New: func() any {
+	e := &recordEncoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	return e
+}}
 
 // each calls fn for the records under value in an index, dated within
 // [from, to] (stamps), in date order. With prefix, every value beginning

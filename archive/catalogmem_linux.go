@@ -14,6 +14,25 @@ func (c *Catalog) ReleaseMapped() error {
 	return c.db.View(releaseMappedIn)
 }
 
+// keepMapped is the size below which releaseLarge leaves a catalog
+// mapped: each page read through the mapping costs a fault that maps its
+// neighbours too (tens of µs on a virtual machine), and every page a
+// write changes is written elsewhere, so a catalog released after every
+// batch faulted most of its pages back in the next. At most this much of
+// a small catalog stays resident; a large one is read at random all over
+// and is released as before.
+const keepMapped = 32 << 20
+
+// releaseLarge is ReleaseMapped for a catalog larger than keepMapped.
+func (c *Catalog) releaseLarge() error {
+	return c.db.View(func(tx *bolt.Tx) error {
+		if tx.Size() <= keepMapped {
+			return nil
+		}
+		return releaseMappedIn(tx)
+	})
+}
+
 // releaseMappedIn is ReleaseMapped inside a transaction the caller holds
 // (its mmap lock keeps the mapping where it is).
 func releaseMappedIn(tx *bolt.Tx) error {

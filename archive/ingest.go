@@ -346,8 +346,9 @@ func (s *IngestSummary) add(c IngestSummary) {
 // catalog, and each page read through the mapping brings its neighbours
 // with it (the kernel maps 64 KB around a fault). A batch that waited for
 // a busy committer (up to 2,048) made 60 MB of the catalog resident at
-// 100,000 messages; chunks of 256, each released after its commit, keep
-// that bounded for a few more catalog syncs.
+// 100,000 messages; chunks of 256, each released after its commit (once
+// the catalog is larger than keepMapped), keep that bounded for a few more
+// catalog syncs.
 const catalogChunk = 256
 
 // commit records a batch whose objects are durable.
@@ -357,7 +358,7 @@ func (a *Archive) commit(batch []outcome, sum *IngestSummary, stored bool) error
 		if err := a.catalogue(batch[:n], sum, stored); err != nil {
 			return err
 		}
-		_ = a.Catalog.ReleaseMapped() // memory only: a failure changes nothing else
+		_ = a.Catalog.releaseLarge() // memory only: a failure changes nothing else
 		batch = batch[n:]
 	}
 	return nil

@@ -35,28 +35,66 @@ const MaxRecord = 4 << 20
 // new marker byte instead.
 var dict = []byte(`{"id":"","key":"","size":,"kind":"posta-certificata","receipt_type":"completa","signature":"valid","reason":"signature matches the content; chain to trust anchor \"","signer":"Posta Certificata ","signed_at":"T:00Z","time_source":"signingTime","message_id":"<opec","ref_message_id":"<","identificativo":"opec","msgid":"<@pec.","from":"@pec.it","to":["@pec.it"],"subject":"POSTA CERTIFICATA: ","date":"20","errore":"nessuno","recipient":"","dossier":"","sources":["imaps://;UIDVALIDITY=;UID="],"ingested_at":"20","package":"","flagged":false,"history":[{"at":"20","by":"ingest","verdict":"valid","reason":"signature matches the content; chain to trust anchor \"\" valid at (signingTime); legacy algorithms accepted: SHA-1 message digest","signer":"Posta Certificata ","trust":[""]}],"attachments":[{"name":"","type":"application/pdf","size":,"sha256":""}],"flow":"E","class":{"tipo_registro":"Nessuno"},"class_history":[{"by":"ingest","class":{"tipo_registro":"Nessuno"}}]} accettazione avvenuta-consegna presa-in-carico non-accettazione errore-consegna not-pec invalid untrusted absent ACCETTAZIONE: CONSEGNA: AVVENUTA CONSEGNA: `)
 
-var (
-	writers = sync.Pool{New: func() any {
-		w, err := flate.NewWriterDict(nil, flate.DefaultCompression, dict)
-		if err != nil {
-			panic(err) // only for a bad level, a constant here
-		}
-		return w
-	}}
-	readers = sync.Pool{New: func() any { return flate.NewReaderDict(bytes.NewReader(nil), dict) }}
-)
+var readers = sync.Pool{New: func() any { return flate.NewReaderDict(bytes.NewReader(nil), dict) }}
+
+// packers keeps compressors from one record to the next. Not a
+// sync.Pool: a collection empties that, and an ingest's heap, held at its
+// limit, is collected every few hundred records: each record made a new
+// compressor (about 1 MB, its dictionary hashed again), which made the
+// next collection come sooner. A few are kept: one per writer of the
+// catalog at a time, and parallel loads make more and drop them.
+var packers = make(chan *packer, 2)
+
+func getPacker() *packer {
+	select {
+	case p := <-packers:
+		return p
+	default:
+	}
+	p := &packer{}
+	w, err := flate.NewWriterDict(&p.out, flate.DefaultCompression, dict)
+	if err != nil {
+		panic(err) // only for a bad level, a constant here
+	}
+	p.w = w
+	return p
+}
+
+func putPacker(p *packer) {
+	select {
+	case packers <- p:
+	default:
+	}
+}
+
+// packer is a compressor with the slice it appends to.
+type packer struct {
+	w   *flate.Writer
+	out appender
+}
+
+// appender is an io.Writer appending to a slice.
+type appender struct{ b []byte }
+
+func (a *appender) Write(p []byte) (int, error) {
+	a.b = append(a.b, p...)
+	return len(p), nil
+}
 
 // Pack compresses a record's JSON.
-func Pack(data []byte) []byte {
-	var buf bytes.Buffer
-	buf.Grow(len(data)/3 + 16)
-	buf.WriteByte(packed)
-	w := writers.Get().(*flate.Writer)
-	w.Reset(&buf)
-	w.Write(data) // writes to a bytes.Buffer do not fail
-	w.Close()
-	writers.Put(w)
-	return buf.Bytes()
+func Pack(data []byte) []byte { return AppendPack(make([]byte, 0, len(data)/3+16), data) }
+
+// AppendPack appends Pack(data) to dst.
+func AppendPack(dst, data []byte) []byte {
+	p := getPacker()
+	p.out.b = append(dst, packed)
+	p.w.Reset(&p.out)
+	p.w.Write(data) // appends do not fail
+	p.w.Close()
+	out := p.out.b
+	p.out.b = nil
+	putPacker(p)
+	return out
 }
 
 // ErrFormat: a value is neither a packed record nor JSON.
@@ -117,8 +155,16 @@ func Value(v string) string { return strings.ReplaceAll(v, "\x00", " ") }
 // IndexKey is value, NUL, the date (4 bytes) and the record's number
 // (its significant bytes only: the rest of the key).
 func IndexKey(value string, stamp uint32, seq uint64) []byte {
-	k := make([]byte, 0, len(value)+1+4+8)
-	k = append(k, Value(value)...)
+	return AppendIndexKey(make([]byte, 0, len(value)+1+4+8), value, stamp, seq)
+}
+
+// AppendIndexKey appends IndexKey(value, stamp, seq) to k.
+func AppendIndexKey(k []byte, value string, stamp uint32, seq uint64) []byte {
+	start := len(k)
+	k = append(k, value...)
+	for i := bytes.IndexByte(k[start:], 0); i >= 0; i = bytes.IndexByte(k[start:], 0) {
+		k[start+i] = ' ' // Value, without its copy
+	}
 	k = append(k, 0)
 	k = binary.BigEndian.AppendUint32(k, stamp)
 	var s [8]byte

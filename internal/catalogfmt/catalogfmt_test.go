@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"errors"
+	"io"
 	"slices"
 	"testing"
 	"time"
@@ -83,4 +84,39 @@ func TestUnpack(t *testing.T) {
 	if _, err := Unpack(bomb.Bytes()); !errors.Is(err, ErrFormat) {
 		t.Fatalf("a %d-byte value inflating past the limit: %v", bomb.Len(), err)
 	}
+}
+
+// FuzzAppendPack: what AppendPack appends is read back whole by Unpack
+// (and by a plain inflater given the dictionary: raw DEFLATE, as
+// docs/FORMAT.md says), whatever the data, the bytes before it untouched;
+// AppendIndexKey appends IndexKey, NUL in the value included.
+func FuzzAppendPack(f *testing.F) {
+	f.Add([]byte("id"), []byte(`{"size":1,"kind":"accettazione","subject":"x"}`))
+	f.Add([]byte(nil), sample)
+	f.Add([]byte{0}, []byte("a\x00b"))
+	f.Fuzz(func(t *testing.T, prefix, data []byte) {
+		if len(data) > MaxRecord {
+			return
+		}
+		// The fuzzer's arguments may share an array: appended to, the
+		// prefix would write over data.
+		prefix = slices.Clip(slices.Clone(prefix))
+		before := slices.Clone(prefix)
+		out := AppendPack(prefix, data)
+		if !bytes.Equal(out[:len(before)], before) || out[len(before)] != packed {
+			t.Fatalf("prefix %x became %x", before, out[:len(before)+1])
+		}
+		got, err := Unpack(out[len(before):])
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("read back %q %v, want %q", got, err, data)
+		}
+		plain, err := io.ReadAll(flate.NewReaderDict(bytes.NewReader(out[len(before)+1:]), dict))
+		if err != nil || !bytes.Equal(plain, data) {
+			t.Fatalf("inflated %q %v, want %q", plain, err, data)
+		}
+		value := string(data)
+		if k := AppendIndexKey(slices.Clone(prefix), value, 7, 300); !bytes.Equal(k, append(slices.Clone(prefix), IndexKey(value, 7, 300)...)) || bytes.IndexByte(k[len(prefix):len(prefix)+len(value)], 0) >= 0 {
+			t.Fatalf("AppendIndexKey %q", k)
+		}
+	})
 }
