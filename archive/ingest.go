@@ -48,7 +48,7 @@ type IngestSummary struct {
 	FlaggedIDs []Flag    `json:"flagged_messages,omitempty"`
 	// Report is the run id of the rapporto di versamento (archive/versamento.go).
 	Report  string `json:"report,omitempty"`
-	entries []runEntry
+	entries *runEntries // what the rapporto lists, on disk
 }
 
 // Failure names a message that could not be read or stored.
@@ -110,6 +110,14 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 	}
 	// The run stops early when the store keeps failing (a server gone):
 	// the remaining messages are simply not read, and the next run takes them.
+	var ents *runEntries
+	if !opts.NoStore {
+		var err error
+		if ents, err = newRunEntries(a.spoolDir()); err != nil {
+			return IngestSummary{}, fmt.Errorf("the run's list of messages: %w", err)
+		}
+		defer ents.close()
+	}
 	parent, started := ctx, time.Now()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -173,7 +181,7 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 			savers = append(savers, m)
 		}
 	}
-	sum, err := a.collect(ctx, cancel, results, opts, savers)
+	sum, err := a.collect(ctx, cancel, results, opts, savers, ents)
 	if err == nil {
 		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, errStoreDown) {
 			err = cause
@@ -193,7 +201,7 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 // then hands it to the cataloguer, which records it while the syncer
 // already makes the next batch durable. A batch reaches the catalog only
 // through the syncer, after its Sync returned.
-func (a *Archive) collect(ctx context.Context, stop context.CancelCauseFunc, results <-chan outcome, opts IngestOptions, savers []markSaver) (IngestSummary, error) {
+func (a *Archive) collect(ctx context.Context, stop context.CancelCauseFunc, results <-chan outcome, opts IngestOptions, savers []markSaver, ents *runEntries) (IngestSummary, error) {
 	var (
 		storeFails int // consecutive
 		sum        IngestSummary
@@ -207,7 +215,7 @@ func (a *Archive) collect(ctx context.Context, stop context.CancelCauseFunc, res
 		// is synced; the cataloguer takes all that wait at once.
 		durable   = make(chan []outcome, 1)
 		committed = make(chan struct{})
-		csum      IngestSummary // the cataloguer's
+		csum      = IngestSummary{entries: ents} // the cataloguer's
 		serr      error         // the syncer's, read once it is done
 		werr      error         // the cataloguer's, read once it is done
 	)
@@ -338,7 +346,9 @@ func (s *IngestSummary) add(c IngestSummary) {
 	s.Errors += c.Errors
 	s.Failures = append(s.Failures, c.Failures...)
 	s.FlaggedIDs = append(s.FlaggedIDs, c.FlaggedIDs...)
-	s.entries = append(s.entries, c.entries...)
+	if c.entries != nil {
+		s.entries = c.entries
+	}
 }
 
 // catalogChunk bounds the records of one catalog transaction. Ids and
@@ -401,7 +411,9 @@ func (a *Archive) catalogue(batch []outcome, sum *IngestSummary, stored bool) er
 		if !stored {
 			continue // a catalog rebuild: no rapporto, no list, counts only
 		}
-		sum.entries = append(sum.entries, runEntry{ID: r.ID, Source: batch[i].source, Kind: string(r.Kind), Verdict: string(r.Signature), Reason: r.Reason, Flagged: r.Flagged})
+		if sum.entries != nil {
+			sum.entries.add(runEntry{ID: r.ID, Source: batch[i].source, Kind: string(r.Kind), Verdict: string(r.Signature), Reason: r.Reason, Flagged: r.Flagged})
+		}
 		if r.Flagged {
 			sum.FlaggedIDs = append(sum.FlaggedIDs, Flag{ID: r.ID, Source: batch[i].source, Kind: string(r.Kind), Reason: r.FlagReason})
 		}

@@ -64,7 +64,10 @@ func (a *Archive) versamento(ctx context.Context, sources []ingest.Source, start
 	run, created := newPackageID()
 	rep := &versamento.Report{Run: run, Created: created, Started: started.UTC().Truncate(time.Second),
 		Producer: a.Config.Seal.Submitter, Conservator: a.Config.Seal.Holder,
-		Seen: sum.Seen, Duplicates: sum.Duplicates, Entries: sum.entries}
+		Seen: sum.Seen, Duplicates: sum.Duplicates}
+	if sum.entries != nil {
+		rep.Stream = &versamento.Stream{Count: sum.entries.count, Flagged: sum.entries.flagged, Each: sum.entries.each}
+	}
 	for _, s := range sources {
 		rep.Sources = append(rep.Sources, redact.URL(fmt.Sprint(s)))
 	}
@@ -74,10 +77,9 @@ func (a *Archive) versamento(ctx context.Context, sources []ingest.Source, start
 	for _, f := range sum.Failures {
 		rep.Refused = append(rep.Refused, versamento.Refusal{Source: f.Source, Reason: redact.Text(f.Error)})
 	}
-	sort.Slice(rep.Entries, func(i, k int) bool { return rep.Entries[i].ID < rep.Entries[k].ID })
-	rec := ReportRecord{Run: run, Created: created, Key: reportKey(run), Sources: rep.Sources, Archived: len(rep.Entries),
+	// The entries come in id order (runEntries sorts them).
+	rec := ReportRecord{Run: run, Created: created, Key: reportKey(run), Sources: rep.Sources, Archived: rep.Archived(),
 		Flagged: rep.Flagged(), Duplicates: rep.Duplicates, Refused: len(rep.Refused)}
-	sum.entries = nil // rep holds them now
 	var err error
 	if rec.SHA256, err = a.putStreamed(ctx, rec.Key, rep.WriteXML); err != nil {
 		return fmt.Errorf("rapporto di versamento: %w", err)

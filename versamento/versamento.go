@@ -25,6 +25,24 @@ type Report struct {
 	Duplicates  int       `json:"duplicates"`
 	Entries     []Entry   `json:"documents"`
 	Refused     []Refusal `json:"refused,omitempty"`
+	// Stream, when set, gives the entries instead of Entries, one at a
+	// time in order: a run's list, kept on disk, is never held whole.
+	Stream *Stream `json:"-"`
+}
+
+// Stream is a list of entries read one at a time: Count of them, Flagged
+// of which with a finding; Each gives them in order.
+type Stream struct {
+	Count, Flagged int
+	Each           func(fn func(Entry) error) error
+}
+
+// Archived counts the entries.
+func (r *Report) Archived() int {
+	if r.Stream != nil {
+		return r.Stream.Count
+	}
+	return len(r.Entries)
 }
 
 // Entry is one message the run archived.
@@ -45,6 +63,9 @@ type Refusal struct {
 
 // Flagged counts the entries archived with a finding.
 func (r *Report) Flagged() int {
+	if r.Stream != nil {
+		return r.Stream.Flagged
+	}
 	n := 0
 	for _, e := range r.Entries {
 		if e.Flagged {
@@ -91,20 +112,37 @@ type xmlDoc struct {
 }
 
 // xmlDocs writes the entries as Documento elements one at a time, never
-// all at once (a 100,000-message report held them twice).
-type xmlDocs []Entry
+// all at once (a 100,000-message report held them twice); from the
+// stream when there is one.
+type xmlDocs struct {
+	list   []Entry
+	stream *Stream
+}
 
 func (d xmlDocs) MarshalXML(enc *xml.Encoder, start xml.StartElement) error {
 	if err := enc.EncodeToken(start); err != nil {
 		return err
 	}
-	for _, e := range d {
+	one := func(e Entry) error {
 		st := stateAccepted
 		if e.Flagged {
 			st = stateFlagged
 		}
 		doc := xmlDoc{ID: e.ID, Impronta: xmlImpronta{"SHA-256", e.ID}, Source: e.Source, Kind: e.Kind, Verdict: e.Verdict, Reason: e.Reason, State: st}
-		if err := enc.EncodeElement(doc, xml.StartElement{Name: xml.Name{Local: "Documento"}}); err != nil {
+		return enc.EncodeElement(doc, xml.StartElement{Name: xml.Name{Local: "Documento"}})
+	}
+	if d.stream != nil {
+		n := 0
+		err := d.stream.Each(func(e Entry) error { n++; return one(e) })
+		if err == nil && n != d.stream.Count {
+			err = fmt.Errorf("rapporto: %d entries listed, %d counted", n, d.stream.Count)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, e := range d.list {
+		if err := one(e); err != nil {
 			return err
 		}
 	}
@@ -119,7 +157,7 @@ func (d *xmlDocs) UnmarshalXML(dec *xml.Decoder, start xml.StartElement) error {
 		return err
 	}
 	for _, x := range in.Docs {
-		*d = append(*d, Entry{ID: x.ID, Source: x.Source, Kind: x.Kind, Verdict: x.Verdict, Reason: x.Reason, Flagged: x.State != stateAccepted})
+		d.list = append(d.list, Entry{ID: x.ID, Source: x.Source, Kind: x.Kind, Verdict: x.Verdict, Reason: x.Reason, Flagged: x.State != stateAccepted})
 	}
 	return nil
 }
@@ -162,8 +200,8 @@ func (r *Report) XML() ([]byte, error) {
 // streams it to a file rather than holding it whole.
 func (r *Report) WriteXML(w io.Writer) error {
 	x := xmlReport{Run: r.Run, Created: utc(r.Created), Started: utc(r.Started), Producer: r.Producer, Conservator: r.Conservator,
-		Sources: r.Sources, Summary: xmlSummary{Seen: r.Seen, Archived: len(r.Entries), Flagged: r.Flagged(), Duplicates: r.Duplicates, Refused: len(r.Refused)}}
-	x.Documents = xmlDocs(r.Entries)
+		Sources: r.Sources, Summary: xmlSummary{Seen: r.Seen, Archived: r.Archived(), Flagged: r.Flagged(), Duplicates: r.Duplicates, Refused: len(r.Refused)}}
+	x.Documents = xmlDocs{list: r.Entries, stream: r.Stream}
 	for _, f := range r.Refused {
 		x.Refused.Items = append(x.Refused.Items, xmlRefusal{Source: f.Source, Reason: f.Reason})
 	}
@@ -193,7 +231,7 @@ func Parse(data []byte) (*Report, error) {
 	}
 	r := &Report{Run: x.Run, Created: created, Started: started, Producer: x.Producer, Conservator: x.Conservator,
 		Sources: x.Sources, Seen: x.Summary.Seen, Duplicates: x.Summary.Duplicates}
-	r.Entries = []Entry(x.Documents)
+	r.Entries = x.Documents.list
 	for _, f := range x.Refused.Items {
 		r.Refused = append(r.Refused, Refusal{Source: f.Source, Reason: f.Reason})
 	}

@@ -1,0 +1,131 @@
+package archive
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/conserva/conserva/internal/extsort"
+)
+
+// runEntries keeps what the rapporto di versamento lists of each message
+// a run archived, on disk rather than in memory: an entry is about 300
+// bytes, so a run of a million messages held 300 MB (and at 100,000 its
+// 30 MB kept the ingest's heap at its limit, collected every few hundred
+// messages). Entries are appended to an unlinked file; their ids, each
+// with the entry's offset, are sorted on disk past a bound, and read back
+// in id order, one at a time, when the report is written.
+type runEntries struct {
+	f       *os.File
+	w       *bufio.Writer
+	at      int64
+	sorted  *extsort.Sorter
+	count   int
+	flagged int
+	err     error // the first failure: the report then says it is incomplete
+}
+
+// entryKey: the raw id (32 bytes), then the entry's offset (8, big-endian).
+const entryKey = 40
+
+// entriesInMemory bounds the keys sorted in memory (2.6 MB).
+const entriesInMemory = 1 << 16
+
+func newRunEntries(dir string) (*runEntries, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(dir, "run-entries-*")
+	if err != nil {
+		return nil, err
+	}
+	_ = os.Remove(f.Name()) // unlinked: nothing is left behind a killed run
+	return &runEntries{f: f, w: bufio.NewWriterSize(f, 64<<10), sorted: extsort.New(dir, entryKey, entriesInMemory)}, nil
+}
+
+// add records one entry.
+func (s *runEntries) add(e runEntry) {
+	s.count++ // counted even when it cannot be kept: the report then fails, never lists fewer
+	if e.Flagged {
+		s.flagged++
+	}
+	if s.err != nil {
+		return
+	}
+	raw, ok := rawID(e.ID)
+	if !ok {
+		s.err = fmt.Errorf("entry %.80q: not a SHA-256", e.ID)
+		return
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		s.err = err
+		return
+	}
+	key := make([]byte, 0, entryKey)
+	key = append(key, raw...)
+	key = binary.BigEndian.AppendUint64(key, uint64(s.at))
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(data)))
+	if _, err := s.w.Write(n[:]); err != nil {
+		s.err = err
+		return
+	}
+	if _, err := s.w.Write(data); err != nil {
+		s.err = err
+		return
+	}
+	if err := s.sorted.Add(key); err != nil {
+		s.err = err
+		return
+	}
+	s.at += int64(len(n) + len(data))
+}
+
+// each calls fn with every entry in id order; once.
+func (s *runEntries) each(fn func(runEntry) error) error {
+	if s.err != nil {
+		return fmt.Errorf("the run's list of messages: %w", s.err)
+	}
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("the run's list of messages: %w", err)
+	}
+	var buf []byte
+	return s.sorted.Each(func(key []byte) error {
+		at := int64(binary.BigEndian.Uint64(key[32:]))
+		var n [4]byte
+		if _, err := s.f.ReadAt(n[:], at); err != nil {
+			return fmt.Errorf("the run's list of messages: %w", err)
+		}
+		size := int(binary.BigEndian.Uint32(n[:]))
+		if size > int(s.at) {
+			return errors.New("the run's list of messages: an entry longer than the list")
+		}
+		if cap(buf) < size {
+			buf = make([]byte, size)
+		}
+		buf = buf[:size]
+		if k, err := s.f.ReadAt(buf, at+4); k != size {
+			return fmt.Errorf("the run's list of messages: %w", cmp.Or(err, io.ErrUnexpectedEOF))
+		}
+		var e runEntry
+		if err := json.Unmarshal(buf, &e); err != nil {
+			return fmt.Errorf("the run's list of messages: %w", err)
+		}
+		return fn(e)
+	})
+}
+
+// close drops the file and the sort's runs.
+func (s *runEntries) close() {
+	if s == nil {
+		return
+	}
+	s.sorted.Close()
+	s.f.Close()
+}
