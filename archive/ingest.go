@@ -47,7 +47,7 @@ type IngestSummary struct {
 	Failures   []Failure `json:"failures,omitempty"`
 	FlaggedIDs []Flag    `json:"flagged_messages,omitempty"`
 	// Report is the run id of the rapporto di versamento (archive/versamento.go).
-	Report  string `json:"report,omitempty"`
+	Report  string      `json:"report,omitempty"`
 	entries *runEntries // what the rapporto lists, on disk
 }
 
@@ -216,8 +216,8 @@ func (a *Archive) collect(ctx context.Context, stop context.CancelCauseFunc, res
 		durable   = make(chan []outcome, 1)
 		committed = make(chan struct{})
 		csum      = IngestSummary{entries: ents} // the cataloguer's
-		serr      error         // the syncer's, read once it is done
-		werr      error         // the cataloguer's, read once it is done
+		serr      error                          // the syncer's, read once it is done
+		werr      error                          // the cataloguer's, read once it is done
 	)
 	go func() {
 		defer close(durable)
