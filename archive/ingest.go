@@ -46,6 +46,10 @@ type IngestSummary struct {
 	Errors     int       `json:"errors"`
 	Failures   []Failure `json:"failures,omitempty"`
 	FlaggedIDs []Flag    `json:"flagged_messages,omitempty"`
+	// FlaggedOmitted counts flagged messages beyond the first
+	// maxMessageProblems, which FlaggedIDs lists (the rapporto di
+	// versamento and `search --flagged` list every one).
+	FlaggedOmitted int `json:"flagged_omitted,omitempty"`
 	// Report is the run id of the rapporto di versamento (archive/versamento.go).
 	Report  string      `json:"report,omitempty"`
 	entries *runEntries // what the rapporto lists, on disk
@@ -346,6 +350,7 @@ func (s *IngestSummary) add(c IngestSummary) {
 	s.Errors += c.Errors
 	s.Failures = append(s.Failures, c.Failures...)
 	s.FlaggedIDs = append(s.FlaggedIDs, c.FlaggedIDs...)
+	s.FlaggedOmitted += c.FlaggedOmitted
 	if c.entries != nil {
 		s.entries = c.entries
 	}
@@ -414,7 +419,9 @@ func (a *Archive) catalogue(batch []outcome, sum *IngestSummary, stored bool) er
 		if sum.entries != nil {
 			sum.entries.add(runEntry{ID: r.ID, Source: batch[i].source, Kind: string(r.Kind), Verdict: string(r.Signature), Reason: r.Reason, Flagged: r.Flagged})
 		}
-		if r.Flagged {
+		if r.Flagged && len(sum.FlaggedIDs) >= maxMessageProblems {
+			sum.FlaggedOmitted++ // a list that grew with the run: counted, not held
+		} else if r.Flagged {
 			sum.FlaggedIDs = append(sum.FlaggedIDs, Flag{ID: r.ID, Source: batch[i].source, Kind: string(r.Kind), Reason: r.FlagReason})
 		}
 	}

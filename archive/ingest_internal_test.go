@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -28,5 +29,35 @@ func TestUncataloguableRecordIsNamedError(t *testing.T) {
 	if n, _ := c.Count(); n != 2 || sum.Archived != 2 || sum.Errors != 1 || len(sum.Failures) != 1 ||
 		sum.Failures[0].Source != "huge.eml" || !strings.Contains(sum.Failures[0].Error, "not catalogued") {
 		t.Fatalf("catalogued %d, summary %+v", n, sum)
+	}
+}
+
+// The run's summary names the first flagged messages and counts the rest:
+// a night of a hundred thousand anomalies does not hold them all (the
+// rapporto and `search --flagged` list every one).
+func TestIngestSummaryCountsFlaggedBeyondItsList(t *testing.T) {
+	c, err := OpenCatalog(t.TempDir()+"/catalog.db", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	a := &Archive{Catalog: c}
+	const n = maxMessageProblems + 5
+	batch := make([]outcome, n)
+	for i := range batch {
+		id := fmt.Sprintf("%064x", i+1)
+		batch[i] = outcome{source: fmt.Sprintf("m%d.eml", i), rec: &Record{ID: id, Key: "messages/" + id[:2] + "/" + id + ".eml",
+			Sources: []string{"src"}, Kind: "anomalia", Flagged: true, FlagReason: "not PEC"}}
+	}
+	var sum IngestSummary
+	if err := a.commit(batch, &sum, true); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Flagged != n || len(sum.FlaggedIDs) != maxMessageProblems || sum.FlaggedOmitted != 5 {
+		t.Fatalf("flagged %d, listed %d, omitted %d; want %d, %d, 5", sum.Flagged, len(sum.FlaggedIDs), sum.FlaggedOmitted, n, maxMessageProblems)
+	}
+	found := 0
+	if err := a.Search(Query{Flagged: true}, func(*Record) error { found++; return nil }); err != nil || found != n {
+		t.Fatalf("search --flagged found %d (%v), want %d", found, err, n)
 	}
 }

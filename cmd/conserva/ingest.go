@@ -144,6 +144,9 @@ func printIngest(cmd *cli.Command, a *archive.Archive, s archive.IngestSummary, 
 	for _, f := range s.FlaggedIDs {
 		fmt.Fprintf(w, "flagged %s %s (%s): %s\n", archive.ShortID(f.ID), f.Source, f.Kind, f.Reason)
 	}
+	if s.FlaggedOmitted > 0 {
+		fmt.Fprintf(w, "… and %d more flagged (conserva search --flagged lists them all)\n", s.FlaggedOmitted)
+	}
 	for _, f := range s.Failures {
 		fmt.Fprintf(w, "error %s: %s\n", f.Source, f.Error)
 	}

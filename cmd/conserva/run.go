@@ -129,6 +129,9 @@ func runCommand() *cli.Command {
 						for _, f := range s.FlaggedIDs {
 							fmt.Fprintf(out, "    flagged %s %s: %s\n", archive.ShortID(f.ID), f.Source, f.Reason)
 						}
+						if s.FlaggedOmitted > 0 {
+							fmt.Fprintf(out, "    … and %d more flagged (conserva search --flagged lists them all)\n", s.FlaggedOmitted)
+						}
 					}
 					if r.Error != "" {
 						fmt.Fprintf(out, "  FAILED %s: %s\n", name, r.Error)
