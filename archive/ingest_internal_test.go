@@ -10,12 +10,7 @@ import (
 // A record that bbolt refuses (here an id over its 32 KB key limit) is a
 // named error of the run; the rest of its batch is catalogued.
 func TestUncataloguableRecordIsNamedError(t *testing.T) {
-	c, err := OpenCatalog(t.TempDir()+"/catalog.db", time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	a := &Archive{Catalog: c}
+	a, c := catalogOnly(t)
 	good := func(i int) *Record {
 		id := strings.Repeat(string(rune('a'+i)), 64)
 		return &Record{ID: id, Key: "messages/" + id[:2] + "/" + id + ".eml", Sources: []string{"src"}}
@@ -36,12 +31,7 @@ func TestUncataloguableRecordIsNamedError(t *testing.T) {
 // a night of a hundred thousand anomalies does not hold them all (the
 // rapporto and `search --flagged` list every one).
 func TestIngestSummaryCountsFlaggedBeyondItsList(t *testing.T) {
-	c, err := OpenCatalog(t.TempDir()+"/catalog.db", time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	a := &Archive{Catalog: c}
+	a, _ := catalogOnly(t)
 	const n = maxMessageProblems + 5
 	batch := make([]outcome, n)
 	for i := range batch {
@@ -60,4 +50,14 @@ func TestIngestSummaryCountsFlaggedBeyondItsList(t *testing.T) {
 	if err := a.Search(Query{Flagged: true}, func(*Record) error { found++; return nil }); err != nil || found != n {
 		t.Fatalf("search --flagged found %d (%v), want %d", found, err, n)
 	}
+}
+
+// catalogOnly is an archive with a catalog and nothing else, closed with the test.
+func catalogOnly(t *testing.T) (*Archive, *Catalog) {
+	c, err := OpenCatalog(t.TempDir()+"/catalog.db", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &Archive{Catalog: c}, c
 }
