@@ -112,8 +112,6 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 	if opts.Sources <= 0 {
 		opts.Sources = 4
 	}
-	// The run stops early when the store keeps failing (a server gone):
-	// the remaining messages are simply not read, and the next run takes them.
 	var ents *runEntries
 	if !opts.NoStore {
 		var err error
@@ -122,6 +120,8 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 		}
 		defer ents.close()
 	}
+	// The run stops early when the store keeps failing (a server gone):
+	// the remaining messages are simply not read, and the next run takes them.
 	parent, started := ctx, time.Now()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
