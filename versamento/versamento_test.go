@@ -54,3 +54,37 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A report written from a stream is the report written from the list;
+// a stream that gives fewer entries than it counted is refused, never
+// written as a shorter report.
+func TestStreamedReport(t *testing.T) {
+	list := sample()
+	want, err := list.XML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamed := func(count int) *versamento.Report {
+		r := sample()
+		entries := r.Entries
+		flagged := r.Flagged()
+		r.Entries = nil
+		r.Stream = &versamento.Stream{Count: count, Flagged: flagged, Each: func(fn func(versamento.Entry) error) error {
+			for _, e := range entries {
+				if err := fn(e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}}
+		return r
+	}
+	var b strings.Builder
+	if err := streamed(len(list.Entries)).WriteXML(&b); err != nil || b.String() != string(want) {
+		t.Fatalf("streamed report differs (%v):\n%s\nwant:\n%s", err, b.String(), want)
+	}
+	b.Reset()
+	if err := streamed(len(list.Entries) + 1).WriteXML(&b); err == nil {
+		t.Fatal("a stream short of its count was written as a report")
+	}
+}
