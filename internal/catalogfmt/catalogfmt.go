@@ -37,6 +37,12 @@ var dict = []byte(`{"id":"","key":"","size":,"kind":"posta-certificata","receipt
 
 var readers = sync.Pool{New: func() any { return flate.NewReaderDict(bytes.NewReader(nil), dict) }}
 
+// packLevel: on 30,000 real records, level 2 packs one in 29 µs against
+// level 6's 36, for 1.5 % more bytes (410 against 404); level 1 ignores
+// most of the dictionary (twice the size). Any level reads back the same:
+// the level is not part of the format.
+const packLevel = 2
+
 // packers keeps compressors from one record to the next. Not a
 // sync.Pool: a collection empties that, and an ingest's heap, held at its
 // limit, is collected every few hundred records: each record made a new
@@ -52,7 +58,7 @@ func getPacker() *packer {
 	default:
 	}
 	p := &packer{}
-	w, err := flate.NewWriterDict(&p.out, flate.DefaultCompression, dict)
+	w, err := flate.NewWriterDict(&p.out, packLevel, dict)
 	if err != nil {
 		panic(err) // only for a bad level, a constant here
 	}
