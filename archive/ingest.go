@@ -85,12 +85,9 @@ type outcome struct {
 	err    error
 }
 
-// Ingest reads every message of the sources, stores it byte for byte and
-// catalogues it. Hashing, parsing, verifying and storing run in parallel;
-// one writer commits the catalog in batches, each only after the batch's
-// objects are durable, so a kill at any moment loses nothing: an object
-// stored but not catalogued is adopted by the next run.
-func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts IngestOptions) (IngestSummary, error) {
+// ingestDefaults fills what opts leaves zero from conserva.toml, else
+// the defaults.
+func (a *Archive) ingestDefaults(opts IngestOptions) IngestOptions {
 	if opts.Workers <= 0 {
 		opts.Workers = a.Config.Ingest.Workers
 	}
@@ -103,15 +100,25 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 	if opts.Sources <= 0 {
 		opts.Sources = a.Config.Ingest.Sources
 	}
+	if opts.Sources <= 0 {
+		opts.Sources = 4
+	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 512
 	}
 	if opts.BatchWait <= 0 {
 		opts.BatchWait = 250 * time.Millisecond
 	}
-	if opts.Sources <= 0 {
-		opts.Sources = 4
-	}
+	return opts
+}
+
+// Ingest reads every message of the sources, stores it byte for byte and
+// catalogues it. Hashing, parsing, verifying and storing run in parallel;
+// one writer commits the catalog in batches, each only after the batch's
+// objects are durable, so a kill at any moment loses nothing: an object
+// stored but not catalogued is adopted by the next run.
+func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts IngestOptions) (IngestSummary, error) {
+	opts = a.ingestDefaults(opts)
 	var ents *runEntries
 	if !opts.NoStore {
 		var err error

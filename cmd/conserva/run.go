@@ -56,15 +56,20 @@ func runCommand() *cli.Command {
 				Result *archive.IngestSummary `json:"result,omitempty"`
 				Error  string                 `json:"error,omitempty"`
 			}
-			var results []sourceResult
 			failed := 0
 			skips := &skipList{}
-			for _, sc := range a.Config.Sources {
+			// The sources are read [ingest] sources at once, each its own
+			// ingest and rapporto; the results keep their order.
+			ran := a.IngestEach(ctx, len(a.Config.Sources), func(i int) (ingest.Source, error) {
+				return openSource(a, a.Config.Sources[i].URL, ingest.Options{Skipped: skips.add})
+			}, archive.IngestOptions{Trust: trust, TrustFiles: archive.TrustHashes(tfiles)})
+			results := make([]sourceResult, len(ran))
+			for i, sr := range ran {
+				sc := a.Config.Sources[i]
 				r := sourceResult{Source: redact.URL(sc.URL), Label: sc.Label}
-				src, err := openSource(a, sc.URL, ingest.Options{Skipped: skips.add})
-				if err == nil {
-					var sum archive.IngestSummary
-					sum, err = a.Ingest(ctx, []ingest.Source{src}, archive.IngestOptions{Trust: trust, TrustFiles: archive.TrustHashes(tfiles)})
+				err := sr.Err
+				if sr.Opened {
+					sum := sr.Summary
 					r.Result = &sum
 					if err == nil && sum.Errors > 0 {
 						err = fmt.Errorf("%d message(s) could not be read or stored", sum.Errors)
@@ -74,7 +79,7 @@ func runCommand() *cli.Command {
 					r.Error = redact.Text(err.Error())
 					failed++
 				}
-				results = append(results, r)
+				results[i] = r
 			}
 			pkgs, warnings, sealErr := a.Seal(ctx, archive.SealOptions{})
 			// Evidence records due for renewal (renew.go); nothing when none is.

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -72,5 +73,9 @@ func (s *skipList) add(path, reason string) {
 func (s *skipList) all() []skipped {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]skipped(nil), s.list...)
+	// Sources read at once add theirs interleaved: each source's in its
+	// walk's order, sources by name.
+	list := append([]skipped(nil), s.list...)
+	slices.SortStableFunc(list, func(a, b skipped) int { return strings.Compare(a.Source, b.Source) })
+	return list
 }
