@@ -50,9 +50,32 @@ type IngestSummary struct {
 	// maxMessageProblems, which FlaggedIDs lists (the rapporto di
 	// versamento and `search --flagged` list every one).
 	FlaggedOmitted int `json:"flagged_omitted,omitempty"`
+	// FailuresOmitted counts failures beyond the first maxMessageProblems,
+	// which Failures lists (the rapporto di versamento lists every one).
+	FailuresOmitted int `json:"failures_omitted,omitempty"`
 	// Report is the run id of the rapporto di versamento (archive/versamento.go).
 	Report  string      `json:"report,omitempty"`
 	entries *runEntries // what the rapporto lists, on disk
+}
+
+// fail counts a message the run could not read, store or catalogue: the
+// first maxMessageProblems are listed in Failures, every one in the
+// rapporto's list.
+func (s *IngestSummary) fail(f Failure) {
+	s.Errors++
+	if s.entries != nil {
+		s.entries.refused.add(f)
+	}
+	s.list(f)
+}
+
+// list adds f to Failures, or counts it past the bound.
+func (s *IngestSummary) list(f Failure) {
+	if len(s.Failures) < maxMessageProblems {
+		s.Failures = append(s.Failures, f)
+	} else {
+		s.FailuresOmitted++
+	}
 }
 
 // Failure names a message that could not be read or stored.
@@ -215,7 +238,7 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 func (a *Archive) collect(ctx context.Context, stop context.CancelCauseFunc, results <-chan outcome, opts IngestOptions, savers []markSaver, ents *runEntries) (IngestSummary, error) {
 	var (
 		storeFails int // consecutive
-		sum        IngestSummary
+		sum        = IngestSummary{entries: ents}
 		batch      []outcome
 		done       int
 		due        bool // the batch has waited BatchWait
@@ -302,8 +325,7 @@ func (a *Archive) collect(ctx context.Context, stop context.CancelCauseFunc, res
 			sum.Seen++
 			switch {
 			case o.err != nil:
-				sum.Errors++
-				sum.Failures = append(sum.Failures, Failure{Source: o.source, Error: o.err.Error()})
+				sum.fail(Failure{Source: o.source, Error: o.err.Error()})
 				if errors.Is(o.err, errStoring) {
 					if storeFails++; storeFails == maxStoreFails {
 						stop(fmt.Errorf("%w: %d failures in a row, the last: %v", errStoreDown, storeFails, o.err))
@@ -355,7 +377,10 @@ func (s *IngestSummary) add(c IngestSummary) {
 	s.Duplicates += c.Duplicates
 	s.Flagged += c.Flagged
 	s.Errors += c.Errors
-	s.Failures = append(s.Failures, c.Failures...)
+	for _, f := range c.Failures { // each side listed up to the bound: together too
+		s.list(f)
+	}
+	s.FailuresOmitted += c.FailuresOmitted
 	s.FlaggedIDs = append(s.FlaggedIDs, c.FlaggedIDs...)
 	s.FlaggedOmitted += c.FlaggedOmitted
 	if c.entries != nil {
@@ -643,8 +668,7 @@ func (a *Archive) insertEach(recs []*Record, batch []outcome, sum *IngestSummary
 	}
 	for i, r := range recs {
 		if failed[i] {
-			sum.Errors++
-			sum.Failures = append(sum.Failures, Failure{Source: batch[i].source, Error: fmt.Sprintf("stored as %s but not catalogued: %v", r.Key, errs[i])})
+			sum.fail(Failure{Source: batch[i].source, Error: fmt.Sprintf("stored as %s but not catalogued: %v", r.Key, errs[i])})
 		}
 	}
 	return added, failed, nil

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"sync"
 
 	"github.com/conserva/conserva/internal/extsort"
 )
@@ -28,6 +30,7 @@ type runEntries struct {
 	count   int
 	flagged int
 	err     error // the first failure: the report then says it is incomplete
+	refused *refusals
 }
 
 // entryKey: the raw id (32 bytes), then the entry's offset (8, big-endian).
@@ -45,7 +48,12 @@ func newRunEntries(dir string) (*runEntries, error) {
 		return nil, err
 	}
 	_ = os.Remove(f.Name()) // unlinked: nothing is left behind a killed run
-	return &runEntries{f: f, w: bufio.NewWriterSize(f, 64<<10), sorted: extsort.New(dir, entryKey, entriesInMemory)}, nil
+	refused, err := newRefusals(dir)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &runEntries{f: f, w: bufio.NewWriterSize(f, 64<<10), sorted: extsort.New(dir, entryKey, entriesInMemory), refused: refused}, nil
 }
 
 // add records one entry.
@@ -128,4 +136,75 @@ func (s *runEntries) close() {
 	}
 	s.sorted.Close()
 	s.f.Close()
+	s.refused.close()
+}
+
+// refusals keeps every refusal of a run for its rapporto, on disk and in
+// the order they came: a run that cannot read a million files would
+// otherwise hold them all. The collector and the cataloguer both refuse
+// (one a message it could not read or store, the other one it could not
+// catalogue): add is safe for both at once.
+type refusals struct {
+	mu    sync.Mutex
+	f     *os.File
+	w     *bufio.Writer
+	count int
+	err   error // the first failure: the report then fails rather than list fewer
+}
+
+func newRefusals(dir string) (*refusals, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(dir, "run-refusals-*")
+	if err != nil {
+		return nil, err
+	}
+	_ = os.Remove(f.Name()) // unlinked: nothing is left behind a killed run
+	return &refusals{f: f, w: bufio.NewWriterSize(f, 16<<10)}, nil
+}
+
+// add keeps one refusal.
+func (r *refusals) add(f Failure) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.count++ // counted even when it cannot be kept: the report then fails
+	if r.err != nil {
+		return
+	}
+	data, err := json.Marshal(f)
+	if err == nil {
+		_, err = r.w.Write(append(data, '\n'))
+	}
+	r.err = err
+}
+
+// each calls fn with every refusal in the order they came; once, after
+// the run.
+func (r *refusals) each(fn func(Failure) error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil {
+		r.err = r.w.Flush()
+	}
+	if r.err != nil {
+		return fmt.Errorf("the run's list of refusals: %w", r.err)
+	}
+	dec := json.NewDecoder(io.NewSectionReader(r.f, 0, math.MaxInt64))
+	for n := 0; n < r.count; n++ {
+		var f Failure
+		if err := dec.Decode(&f); err != nil {
+			return fmt.Errorf("the run's list of refusals: %w", err)
+		}
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *refusals) close() {
+	if r != nil {
+		r.f.Close()
+	}
 }

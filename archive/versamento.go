@@ -74,12 +74,22 @@ func (a *Archive) versamento(ctx context.Context, sources []ingest.Source, start
 	if len(rep.Sources) == 0 {
 		rep.Sources = []string{"(none)"}
 	}
-	for _, f := range sum.Failures {
-		rep.Refused = append(rep.Refused, versamento.Refusal{Source: f.Source, Reason: redact.Text(f.Error)})
+	refusal := func(f Failure) versamento.Refusal {
+		return versamento.Refusal{Source: f.Source, Reason: redact.Text(f.Error)}
+	}
+	if sum.entries != nil { // every refusal, from the run's list on disk
+		ref := sum.entries.refused
+		rep.Refusals = &versamento.RefusalStream{Count: ref.count, Each: func(fn func(versamento.Refusal) error) error {
+			return ref.each(func(f Failure) error { return fn(refusal(f)) })
+		}}
+	} else {
+		for _, f := range sum.Failures {
+			rep.Refused = append(rep.Refused, refusal(f))
+		}
 	}
 	// The entries come in id order (runEntries sorts them).
 	rec := ReportRecord{Run: run, Created: created, Key: reportKey(run), Sources: rep.Sources, Archived: rep.Archived(),
-		Flagged: rep.Flagged(), Duplicates: rep.Duplicates, Refused: len(rep.Refused)}
+		Flagged: rep.Flagged(), Duplicates: rep.Duplicates, Refused: rep.RefusedCount()}
 	var err error
 	if rec.SHA256, err = a.putStreamed(ctx, rec.Key, rep.WriteXML); err != nil {
 		return fmt.Errorf("rapporto di versamento: %w", err)
@@ -177,7 +187,7 @@ func (a *Archive) reportFromStore(ctx context.Context, run string) (ReportRecord
 		return ReportRecord{}, err
 	}
 	rec := ReportRecord{Run: rep.Run, Created: rep.Created, Key: reportKey(run), Sources: rep.Sources, Archived: len(rep.Entries),
-		Flagged: rep.Flagged(), Duplicates: rep.Duplicates, Refused: len(rep.Refused)}
+		Flagged: rep.Flagged(), Duplicates: rep.Duplicates, Refused: rep.RefusedCount()}
 	if _, err := a.Store.Stat(ctx, rec.Key+".sig.json"); errors.Is(err, storage.ErrNotFound) {
 		rec.Pending = true
 	} else if f, err := a.readSigned(ctx, rec.Key); err == nil {

@@ -28,6 +28,24 @@ type Report struct {
 	// Stream, when set, gives the entries instead of Entries, one at a
 	// time in order: a run's list, kept on disk, is never held whole.
 	Stream *Stream `json:"-"`
+	// Refusals, when set, gives the refusals instead of Refused, in the
+	// same way.
+	Refusals *RefusalStream `json:"-"`
+}
+
+// RefusalStream is a list of refusals read one at a time: Count of them;
+// Each gives them in order.
+type RefusalStream struct {
+	Count int
+	Each  func(fn func(Refusal) error) error
+}
+
+// RefusedCount counts the refusals.
+func (r *Report) RefusedCount() int {
+	if r.Refusals != nil {
+		return r.Refusals.Count
+	}
+	return len(r.Refused)
 }
 
 // Stream is a list of entries read one at a time: Count of them, Flagged
@@ -87,10 +105,7 @@ type xmlReport struct {
 	Sources     []string   `xml:"Sorgenti>Sorgente"`
 	Summary     xmlSummary `xml:"Riepilogo"`
 	Documents   xmlDocs    `xml:"Documenti"`
-	// A struct, so that an empty Rifiutati is still written.
-	Refused struct {
-		Items []xmlRefusal `xml:"Rifiutato"`
-	} `xml:"Rifiutati"`
+	Refused     xmlRefused `xml:"Rifiutati"` // written even when empty
 }
 
 type xmlSummary struct {
@@ -167,6 +182,51 @@ type xmlImpronta struct {
 	Value     string `xml:",chardata"`
 }
 
+// xmlRefused writes the refusals one at a time, from the stream when
+// there is one, as xmlDocs writes the entries.
+type xmlRefused struct {
+	list   []Refusal
+	stream *RefusalStream
+}
+
+func (d xmlRefused) MarshalXML(enc *xml.Encoder, start xml.StartElement) error {
+	if err := enc.EncodeToken(start); err != nil {
+		return err
+	}
+	one := func(f Refusal) error {
+		return enc.EncodeElement(xmlRefusal{Source: f.Source, Reason: f.Reason}, xml.StartElement{Name: xml.Name{Local: "Rifiutato"}})
+	}
+	if d.stream != nil {
+		n := 0
+		err := d.stream.Each(func(f Refusal) error { n++; return one(f) })
+		if err == nil && n != d.stream.Count {
+			err = fmt.Errorf("rapporto: %d refusals listed, %d counted", n, d.stream.Count)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, f := range d.list {
+		if err := one(f); err != nil {
+			return err
+		}
+	}
+	return enc.EncodeToken(start.End())
+}
+
+func (d *xmlRefused) UnmarshalXML(dec *xml.Decoder, start xml.StartElement) error {
+	var in struct {
+		Items []xmlRefusal `xml:"Rifiutato"`
+	}
+	if err := dec.DecodeElement(&in, &start); err != nil {
+		return err
+	}
+	for _, x := range in.Items {
+		d.list = append(d.list, Refusal{Source: x.Source, Reason: x.Reason})
+	}
+	return nil
+}
+
 type xmlRefusal struct {
 	Source string `xml:"Sorgente"`
 	Reason string `xml:"Motivo"`
@@ -200,11 +260,9 @@ func (r *Report) XML() ([]byte, error) {
 // streams it to a file rather than holding it whole.
 func (r *Report) WriteXML(w io.Writer) error {
 	x := xmlReport{Run: r.Run, Created: utc(r.Created), Started: utc(r.Started), Producer: r.Producer, Conservator: r.Conservator,
-		Sources: r.Sources, Summary: xmlSummary{Seen: r.Seen, Archived: r.Archived(), Flagged: r.Flagged(), Duplicates: r.Duplicates, Refused: len(r.Refused)}}
+		Sources: r.Sources, Summary: xmlSummary{Seen: r.Seen, Archived: r.Archived(), Flagged: r.Flagged(), Duplicates: r.Duplicates, Refused: r.RefusedCount()}}
 	x.Documents = xmlDocs{list: r.Entries, stream: r.Stream}
-	for _, f := range r.Refused {
-		x.Refused.Items = append(x.Refused.Items, xmlRefusal{Source: f.Source, Reason: f.Reason})
-	}
+	x.Refused = xmlRefused{list: r.Refused, stream: r.Refusals}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
@@ -231,9 +289,6 @@ func Parse(data []byte) (*Report, error) {
 	}
 	r := &Report{Run: x.Run, Created: created, Started: started, Producer: x.Producer, Conservator: x.Conservator,
 		Sources: x.Sources, Seen: x.Summary.Seen, Duplicates: x.Summary.Duplicates}
-	r.Entries = x.Documents.list
-	for _, f := range x.Refused.Items {
-		r.Refused = append(r.Refused, Refusal{Source: f.Source, Reason: f.Reason})
-	}
+	r.Entries, r.Refused = x.Documents.list, x.Refused.list
 	return r, nil
 }

@@ -87,4 +87,27 @@ func TestStreamedReport(t *testing.T) {
 	if err := streamed(len(list.Entries) + 1).WriteXML(&b); err == nil {
 		t.Fatal("a stream short of its count was written as a report")
 	}
+	// The refusals, streamed the same way.
+	refusedStream := func(count int) *versamento.Report {
+		r := sample()
+		refused := r.Refused
+		r.Refused = nil
+		r.Refusals = &versamento.RefusalStream{Count: count, Each: func(fn func(versamento.Refusal) error) error {
+			for _, f := range refused {
+				if err := fn(f); err != nil {
+					return err
+				}
+			}
+			return nil
+		}}
+		return r
+	}
+	b.Reset()
+	if err := refusedStream(len(list.Refused)).WriteXML(&b); err != nil || b.String() != string(want) {
+		t.Fatalf("report with streamed refusals differs (%v):\n%s\nwant:\n%s", err, b.String(), want)
+	}
+	b.Reset()
+	if err := refusedStream(len(list.Refused) + 1).WriteXML(&b); err == nil {
+		t.Fatal("a refusal stream short of its count was written as a report")
+	}
 }

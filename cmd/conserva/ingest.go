@@ -150,6 +150,11 @@ func printIngest(cmd *cli.Command, a *archive.Archive, s archive.IngestSummary, 
 	for _, f := range s.Failures {
 		fmt.Fprintf(w, "error %s: %s\n", f.Source, f.Error)
 	}
+	if s.FailuresOmitted > 0 && s.Report != "" {
+		fmt.Fprintf(w, "… and %d more errors (the rapporto di versamento lists them all)\n", s.FailuresOmitted)
+	} else if s.FailuresOmitted > 0 {
+		fmt.Fprintf(w, "… and %d more errors, not listed\n", s.FailuresOmitted)
+	}
 }
 
 func printSkipped(w io.Writer, list []skipped) {
