@@ -107,16 +107,6 @@ if want ingest; then
   # Every measurement starts with no dirty pages, so that none pays for the
   # previous one's writeback.
   hashall="find '$work/floor' -name '*.eml' -print0 | xargs -0 sha256sum >/dev/null"
-  BEFORE="aside '$work/floor'; sync"
-  read -r floor_s _ < <(best "$runs" bash -c "cp -r '$work/src' '$work/floor' && $hashall")
-  # The durable floor: the same, and the copy on disk before it ends (conserva
-  # makes every object durable before it catalogues it).
-  read -r dfloor_s _ < <(best "$runs" bash -c "cp -r '$work/src' '$work/floor' && $hashall && sync")
-  aside "$work/floor"
-  BEFORE="aside '$work/archive'; sync"
-  read -r ing_s ing_rss < <(best "$runs" "$work/conserva" --archive "$work/archive" ingest --json --trust "$work/src/trust.pem" "$work/src")
-  BEFORE="sync"
-  read -r again_s _ < <(best 1 "$work/conserva" --archive "$work/archive" ingest --json --trust "$work/src/trust.pem" "$work/src")
   # The same messages in one mbox (mboxrd, as `ingest` reads it) and in a
   # Maildir's cur/: what they store is what the files store, so the floor
   # is the same.
@@ -137,19 +127,44 @@ with open(mbox, "wb") as out:
         os.link(os.path.join(src, name), os.path.join(md, "cur", name + ":2,S"))
 PY
   sync
-  BEFORE="aside '$work/archive-mbox'; sync"
-  read -r mbox_s mbox_rss < <(best "$runs" "$work/conserva" --archive "$work/archive-mbox" ingest --json --trust "$work/src/trust.pem" "$work/all.mbox")
-  BEFORE="aside '$work/archive-mbox'; sync"
-  read -r md_s md_rss < <(best "$runs" "$work/conserva" --archive "$work/archive-mbox" ingest --json --trust "$work/src/trust.pem" "$work/maildir")
-  BEFORE=""
-  aside "$work/archive-mbox"
+  # Round after round, each measure once per round, so that none gains or
+  # loses by coming first or last (the disk's and the page cache's state
+  # drift over a long bench); the best of the rounds is kept for each.
+  # Every measurement starts with no dirty pages, so that none pays for the
+  # previous one's writeback.
+  declare -A bs brss
+  keep() { # keep NAME SECONDS RSS
+    if [ -z "${bs[$1]:-}" ] || python3 -c "import sys; sys.exit(0 if $2 < ${bs[$1]} else 1)"; then bs[$1]=$2; fi
+    ((${3} > ${brss[$1]:-0})) && brss[$1]=$3
+    return 0
+  }
+  for _ in $(seq 1 "$runs"); do
+    aside "$work/floor"; sync
+    read -r s rss < <(measure bash -c "cp -r '$work/src' '$work/floor' && $hashall"); keep floor "$s" "$rss"
+    # The durable floor: the same, and the copy on disk before it ends
+    # (conserva makes every object durable before it catalogues it).
+    aside "$work/floor"; sync
+    read -r s rss < <(measure bash -c "cp -r '$work/src' '$work/floor' && $hashall && sync"); keep dfloor "$s" "$rss"
+    aside "$work/floor"
+    for kind in files mbox maildir; do
+      case $kind in files) in="$work/src" ;; mbox) in="$work/all.mbox" ;; maildir) in="$work/maildir" ;; esac
+      aside "$work/archive-$kind"; sync
+      read -r s rss < <(measure "$work/conserva" --archive "$work/archive-$kind" ingest --json --trust "$work/src/trust.pem" "$in"); keep "$kind" "$s" "$rss"
+    done
+  done
+  sync
+  read -r again_s _ < <(measure "$work/conserva" --archive "$work/archive-files" ingest --json --trust "$work/src/trust.pem" "$work/src")
+  floor_s=${bs[floor]} dfloor_s=${bs[dfloor]} ing_s=${bs[files]} ing_rss=${brss[files]}
+  mbox_s=${bs[mbox]} mbox_rss=${brss[mbox]} md_s=${bs[maildir]} md_rss=${brss[maildir]}
+  aside "$work/archive"; mv "$work/archive-files" "$work/archive" # the audit and memory sections go on with it
+  aside "$work/archive-mbox"; aside "$work/archive-maildir"
   rm -rf "$work/all.mbox" "$work/maildir"
   python3 - "$n" "$bytes" "$floor_s" "$dfloor_s" "$ing_s" "$ing_rss" "$again_s" "$runs" "$mbox_s" "$mbox_rss" "$md_s" "$md_rss" <<'PY'
 import sys
 n, b = int(sys.argv[1]), int(sys.argv[2])
 floor, dfloor, ing, rss, again, runs = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7]), sys.argv[8]
 mbox, mbox_rss, md, md_rss = float(sys.argv[9]), int(sys.argv[10]), float(sys.argv[11]), int(sys.argv[12])
-print(f"ingest: {n} messages, {b/1e6:.1f} MB (best of {runs})")
+print(f"ingest: {n} messages, {b/1e6:.1f} MB (best of {runs} rounds, each measure once per round)")
 print(f"  floor   cp -r + sha256sum        : {floor:7.3f} s")
 print(f"  durable cp -r + sha256sum + sync : {dfloor:7.3f} s")
 for label, s, r in (("conserva ingest (files)", ing, rss), ("conserva ingest (one mbox)", mbox, mbox_rss), ("conserva ingest (Maildir)", md, md_rss)):
