@@ -60,9 +60,12 @@ func runCommand() *cli.Command {
 			skips := &skipList{}
 			// The sources are read [ingest] sources at once, each its own
 			// ingest and rapporto; the results keep their order.
+			// On a terminal, one bar counts the messages of every source.
+			done, finish := progressFunc(cmd, -1, "ingesting")
 			ran := a.IngestEach(ctx, len(a.Config.Sources), func(i int) (ingest.Source, error) {
 				return openSource(a, a.Config.Sources[i].URL, ingest.Options{Skipped: skips.add})
-			}, archive.IngestOptions{Trust: trust, TrustFiles: archive.TrustHashes(tfiles)})
+			}, archive.IngestOptions{Trust: trust, TrustFiles: archive.TrustHashes(tfiles), Progress: done})
+			finish() // clears the line before the seal and the summary
 			results := make([]sourceResult, len(ran))
 			for i, sr := range ran {
 				sc := a.Config.Sources[i]
@@ -81,7 +84,9 @@ func runCommand() *cli.Command {
 				}
 				results[i] = r
 			}
-			pkgs, warnings, sealErr := a.Seal(ctx, archive.SealOptions{})
+			done, finish = progressFunc(cmd, -1, "sealing")
+			pkgs, warnings, sealErr := a.Seal(ctx, archive.SealOptions{Progress: done})
+			finish()
 			// Evidence records due for renewal (renew.go); nothing when none is.
 			renewal, renewErr := a.Renew(ctx, archive.RenewOptions{})
 			var sum archive.IngestSummary

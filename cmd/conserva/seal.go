@@ -46,7 +46,9 @@ func runSeal(ctx context.Context, cmd *cli.Command) (err error) {
 	run := startRun("seal")
 	defer func() { recordRun(a, run, err) }()
 	a.Version = version()
-	pkgs, warnings, err := a.Seal(ctx, archive.SealOptions{TSAURL: cmd.String("tsa-url"), Signer: cmd.String("signer"), Roots: rootsOptions(cmd), Revocation: cmd.String("revocation")})
+	done, finish := progressFunc(cmd, -1, "sealing")
+	pkgs, warnings, err := a.Seal(ctx, archive.SealOptions{TSAURL: cmd.String("tsa-url"), Signer: cmd.String("signer"), Roots: rootsOptions(cmd), Revocation: cmd.String("revocation"), Progress: done})
+	finish()
 	sealCounts(run, pkgs)
 	out := cmd.Root().Writer
 	if cmd.Bool("json") {
