@@ -2,6 +2,7 @@ package archive
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/conserva/conserva/ingest"
@@ -37,6 +38,11 @@ func (a *Archive) IngestEach(ctx context.Context, n int, open func(i int) (inges
 	)
 	for i := range n {
 		slots <- struct{}{} // a cancelled run: each ingest returns at once
+		if err := ctx.Err(); err != nil {
+			out[i].Err = fmt.Errorf("not read: %w", context.Cause(ctx))
+			<-slots
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-slots; wg.Done() }()

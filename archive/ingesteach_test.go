@@ -124,3 +124,21 @@ func TestIngestEachReadsSourcesAtOnce(t *testing.T) {
 		t.Fatalf("catalog holds %d (%v), want 10", n, err)
 	}
 }
+
+// A run stopped (SIGTERM from systemd) opens no further source: each is
+// named as not read.
+func TestIngestEachStopped(t *testing.T) {
+	_, a := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	opened := 0
+	ran := a.IngestEach(ctx, 3, func(int) (ingest.Source, error) { opened++; return nil, errors.New("opened") }, archive.IngestOptions{Sources: 1})
+	for i, r := range ran {
+		if r.Opened || !errors.Is(r.Err, context.Canceled) {
+			t.Fatalf("source %d of a stopped run: opened %v, err %v", i, r.Opened, r.Err)
+		}
+	}
+	if opened != 0 {
+		t.Fatalf("a stopped run opened %d sources", opened)
+	}
+}
