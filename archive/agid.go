@@ -16,14 +16,6 @@ import (
 // this glue reads them from the catalog's records and stores what it
 // describes.
 
-// Attachment of the original message, as the catalog keeps it.
-type Attachment struct {
-	Name   string `json:"name"`
-	Type   string `json:"type,omitempty"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-}
-
 // ownAddresses are the organisation's addresses: configured, and the
 // users of its IMAP sources when they are addresses.
 func (a *Archive) ownAddresses() map[string]bool {

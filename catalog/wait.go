@@ -1,13 +1,13 @@
-package archive
+package catalog
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"runtime"
 
 	"github.com/conserva/conserva/internal/catalogfmt"
+	"github.com/conserva/conserva/internal/parallel"
 )
 
 // The index of the records waiting for a package (bucket ix_wait): a
@@ -18,7 +18,7 @@ import (
 func waiting(r *Record) bool { return r.Package == "" && r.Damage == "" }
 
 // Waiting calls fn for every record waiting for a package, in the order
-// they were catalogued; fn returns errStop to end early.
+// they were catalogued, until fn returns an error (which Waiting returns).
 func (c *Catalog) Waiting(fn func(*Record) error) error {
 	if c.legacy {
 		return c.Scan(func(r *Record) error {
@@ -31,7 +31,7 @@ func (c *Catalog) Waiting(fn func(*Record) error) error {
 	return c.view(func(t *txn) error {
 		return t.each(bucketWait, "", false, 0, 0, func(r *Record, _ []byte) error {
 			if !waiting(r) {
-				return fmt.Errorf("catalog: %s is indexed as waiting for a package but is in %q: %w", r.ID, r.Package, ErrCatalogDamaged)
+				return fmt.Errorf("catalog: %s is indexed as waiting for a package but is in %q: %w", r.ID, r.Package, ErrDamaged)
 			}
 			return fn(r)
 		})
@@ -64,19 +64,25 @@ func (c *Catalog) fillWait() error {
 	})
 }
 
-// markSealedRecords records that recs (read by this seal, which holds the
-// catalog for writing: nobody else changed them since) are in package p,
-// and sets their Package.
-// The records are encoded again in parallel, outside the transaction; the
-// transaction only stores them and moves them out of the waiting index.
-func (c *Catalog) markSealedRecords(p PackageRecord, recs []*Record) error {
+// MarkSealed records that recs (read by this seal, which holds the
+// catalog for writing: nobody else changed them since) are in package
+// pkg, described by pkgValue (kept as JSON under pkg in BucketPackages),
+// and ends the seal's journal (the key journal of BucketMeta): all in one
+// transaction. The records are encoded again in parallel, outside the
+// transaction; the transaction only stores them and moves them out of the
+// waiting index.
+func (c *Catalog) MarkSealed(pkg string, recs []*Record, pkgValue any, journal string) error {
+	data, err := json.Marshal(pkgValue)
+	if err != nil {
+		return err
+	}
 	enc := make([][]byte, len(recs))
-	err := forEach(context.Background(), len(recs), runtime.GOMAXPROCS(0), func(i int) error {
+	err = parallel.ForEach(context.Background(), len(recs), runtime.GOMAXPROCS(0), func(i int) error {
 		r := *recs[i]
-		if r.Package != "" && r.Package != p.ID {
-			return fmt.Errorf("sealing %s: message %s is already in package %s", p.ID, r.ID, r.Package)
+		if r.Package != "" && r.Package != pkg {
+			return fmt.Errorf("sealing %s: message %s is already in package %s", pkg, r.ID, r.Package)
 		}
-		r.Package = p.ID
+		r.Package = pkg
 		var err error
 		enc[i], err = encodeRecord(&r)
 		return err
@@ -86,10 +92,10 @@ func (c *Catalog) markSealedRecords(p PackageRecord, recs []*Record) error {
 	}
 	return c.update(func(t *txn) error {
 		for i, r := range recs {
-			raw, ok := rawID(r.ID)
+			raw, ok := IDBytes(r.ID)
 			k := t.ids.Get(raw)
 			if !ok || k == nil {
-				return fmt.Errorf("sealing %s: message %s is not catalogued", p.ID, r.ID)
+				return fmt.Errorf("sealing %s: message %s is not catalogued", pkg, r.ID)
 			}
 			seq, _ := catalogfmt.Seq(k)
 			if err := t.recs.Put(k, append(raw, enc[i]...)); err != nil {
@@ -97,28 +103,16 @@ func (c *Catalog) markSealedRecords(p PackageRecord, recs []*Record) error {
 			}
 			// Only the waiting index changes with the package.
 			old := stateOf(r, seq)
-			r.Package = p.ID
+			r.Package = pkg
 			now := stateOf(r, seq)
 			enc[i] = nil
 			if err := t.apply(&old, &now); err != nil {
 				return err
 			}
 		}
-		return t.putPackage(p)
+		if err := t.tx.Bucket(bucketPackages).Put([]byte(pkg), data); err != nil {
+			return err
+		}
+		return t.tx.Bucket(bucketMeta).Delete([]byte(journal))
 	})
 }
-
-// putPackage records a sealed package and ends its journal.
-func (t *txn) putPackage(p PackageRecord) error {
-	data, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	if err := t.tx.Bucket(bucketPackages).Put([]byte(p.ID), data); err != nil {
-		return err
-	}
-	return t.tx.Bucket(bucketMeta).Delete([]byte(journalKey))
-}
-
-// errStop ends a walk over the catalog early, without an error.
-var errStop = errors.New("stop")
