@@ -67,17 +67,89 @@ func (c *Catalog) fillWait() error {
 // MarkSealed records that recs (read by this seal, which holds the
 // catalog for writing: nobody else changed them since) are in package
 // pkg, described by pkgValue (kept as JSON under pkg in BucketPackages),
-// and ends the seal's journal (the key journal of BucketMeta): all in one
-// transaction. The records are encoded again in parallel, outside the
-// transaction; the transaction only stores them and moves them out of the
-// waiting index.
+// sets their Package, and ends the seal's journal (the key journal of
+// BucketMeta): all in one transaction. The records are encoded again in
+// parallel, outside the transaction; the transaction only stores them and
+// moves them out of the waiting index.
 func (c *Catalog) MarkSealed(pkg string, recs []*Record, pkgValue any, journal string) error {
 	data, err := json.Marshal(pkgValue)
 	if err != nil {
 		return err
 	}
+	enc, err := encodeSealed(pkg, recs)
+	if err != nil {
+		return err
+	}
+	return c.update(func(t *txn) error {
+		keys := make([][]byte, len(recs))
+		for i, r := range recs {
+			raw, ok := IDBytes(r.ID)
+			if keys[i] = t.ids.Get(raw); !ok || keys[i] == nil {
+				return fmt.Errorf("sealing %s: message %s is not catalogued", pkg, r.ID)
+			}
+		}
+		if err := t.putSealed(pkg, recs, keys, enc); err != nil {
+			return err
+		}
+		return t.endSeal(pkg, data, journal)
+	})
+}
+
+// markChunk is how many records MarkSealedIDs reads and encodes at once.
+const markChunk = 1024
+
+// MarkSealedIDs is MarkSealed for the records of ids, read again (the
+// seal holds the catalog for writing: nobody changed them since) a chunk
+// at a time, in the one transaction that records the package: none of
+// them counts as sealed before it is, and no more than a chunk of them is
+// decoded at once.
+func (c *Catalog) MarkSealedIDs(pkg string, ids []string, pkgValue any, journal string) error {
+	data, err := json.Marshal(pkgValue)
+	if err != nil {
+		return err
+	}
+	return c.update(func(t *txn) error {
+		for start := 0; start < len(ids); start += markChunk {
+			chunk := ids[start:min(start+markChunk, len(ids))]
+			recs := make([]*Record, len(chunk))
+			keys := make([][]byte, len(chunk))
+			for i, id := range chunk {
+				// Read past t.get, which would keep every record's state
+				// to the end of the transaction.
+				raw, ok := IDBytes(id)
+				if ok {
+					keys[i] = t.ids.Get(raw)
+				}
+				seq, ok := catalogfmt.Seq(keys[i])
+				if !ok {
+					return fmt.Errorf("sealing %s: message %s is not catalogued", pkg, id)
+				}
+				r, err := t.record(seq)
+				if err != nil {
+					return err
+				}
+				if r == nil {
+					return fmt.Errorf("sealing %s: message %s is not catalogued", pkg, id)
+				}
+				recs[i] = r
+			}
+			enc, err := encodeSealed(pkg, recs)
+			if err != nil {
+				return err
+			}
+			if err := t.putSealed(pkg, recs, keys, enc); err != nil {
+				return err
+			}
+		}
+		return t.endSeal(pkg, data, journal)
+	})
+}
+
+// encodeSealed encodes recs as in package pkg, in parallel; a record
+// already in another package is refused.
+func encodeSealed(pkg string, recs []*Record) ([][]byte, error) {
 	enc := make([][]byte, len(recs))
-	err = parallel.ForEach(context.Background(), len(recs), runtime.GOMAXPROCS(0), func(i int) error {
+	err := parallel.ForEach(context.Background(), len(recs), runtime.GOMAXPROCS(0), func(i int) error {
 		r := *recs[i]
 		if r.Package != "" && r.Package != pkg {
 			return fmt.Errorf("sealing %s: message %s is already in package %s", pkg, r.ID, r.Package)
@@ -87,32 +159,34 @@ func (c *Catalog) MarkSealed(pkg string, recs []*Record, pkgValue any, journal s
 		enc[i], err = encodeRecord(&r)
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	return c.update(func(t *txn) error {
-		for i, r := range recs {
-			raw, ok := IDBytes(r.ID)
-			k := t.ids.Get(raw)
-			if !ok || k == nil {
-				return fmt.Errorf("sealing %s: message %s is not catalogued", pkg, r.ID)
-			}
-			seq, _ := catalogfmt.Seq(k)
-			if err := t.recs.Put(k, append(raw, enc[i]...)); err != nil {
-				return err
-			}
-			// Only the waiting index changes with the package.
-			old := stateOf(r, seq)
-			r.Package = pkg
-			now := stateOf(r, seq)
-			enc[i] = nil
-			if err := t.apply(&old, &now); err != nil {
-				return err
-			}
-		}
-		if err := t.tx.Bucket(bucketPackages).Put([]byte(pkg), data); err != nil {
+	return enc, err
+}
+
+// putSealed stores recs, encoded in package pkg as enc, under their keys
+// (their values in the ids bucket), and sets their Package: of the
+// indexes, only the waiting one changes with the package.
+func (t *txn) putSealed(pkg string, recs []*Record, keys, enc [][]byte) error {
+	for i, r := range recs {
+		raw, _ := IDBytes(r.ID)
+		if err := t.recs.Put(keys[i], append(raw, enc[i]...)); err != nil {
 			return err
 		}
-		return t.tx.Bucket(bucketMeta).Delete([]byte(journal))
-	})
+		seq, _ := catalogfmt.Seq(keys[i])
+		old := stateOf(r, seq)
+		r.Package = pkg
+		now := stateOf(r, seq)
+		enc[i] = nil
+		if err := t.apply(&old, &now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// endSeal records package pkg (its JSON, data) and ends its journal.
+func (t *txn) endSeal(pkg string, data []byte, journal string) error {
+	if err := t.tx.Bucket(bucketPackages).Put([]byte(pkg), data); err != nil {
+		return err
+	}
+	return t.tx.Bucket(bucketMeta).Delete([]byte(journal))
 }
