@@ -157,15 +157,10 @@ func catalogProblems(found []string) []Problem {
 // long read before they are dropped (ReleasingMapped).
 const releaseAbove = 16 << 20
 
-func (c *Catalog) releasingMapped(above int64) (stop func()) { return c.ReleasingMapped(above) }
-
 func (c *Catalog) releaseLarge() error { return c.ReleaseLarge() }
 
 // rawID is an id as the catalog keys it (catalog.IDBytes).
 func rawID(id string) ([]byte, bool) { return catalog.IDBytes(id) }
-
-// capField cuts a header-derived field (catalog.CapField).
-func capField(s string) (string, bool) { return catalog.CapField(s) }
 
 // isDamaged says whether err reports a damaged catalog.
 func isDamaged(err error) bool { return errors.Is(err, ErrCatalogDamaged) }

@@ -83,7 +83,7 @@ type reconciliation struct {
 // also checked (signature, timestamp, metadata), counted in audited.
 func (a *Archive) reconcile(ctx context.Context, opts sweepOptions, sink *problemSink, audited *int) (reconciliation, error) {
 	var res reconciliation
-	stop := a.Catalog.releasingMapped(releaseAbove) // the check reads every page
+	stop := a.Catalog.ReleasingMapped(releaseAbove) // the check reads every page
 	pages := a.Catalog.checkPages()
 	for _, p := range pages {
 		sink.add(p)
