@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/conserva/conserva/agid"
+	"github.com/conserva/conserva/catalog"
 	"github.com/conserva/conserva/pec"
 	"github.com/conserva/conserva/sip"
 	"github.com/conserva/conserva/storage"
@@ -15,14 +16,6 @@ import (
 // The AgID metadata of catalogued messages: package agid describes them,
 // this glue reads them from the catalog's records and stores what it
 // describes.
-
-// Attachment of the original message, as the catalog keeps it.
-type Attachment struct {
-	Name   string `json:"name"`
-	Type   string `json:"type,omitempty"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-}
 
 // ownAddresses are the organisation's addresses: configured, and the
 // users of its IMAP sources when they are addresses.
@@ -41,11 +34,11 @@ func (a *Archive) describeAgID(ctx context.Context, r *Record, m *pec.Message, r
 	if m != nil {
 		atts, err := m.Attachments()
 		for _, at := range atts {
-			name, _ := capField(at.Name)
+			name, _ := catalog.CapField(at.Name)
 			r.Attachments = append(r.Attachments, Attachment{Name: name, Type: at.Type, Size: at.Size, SHA256: at.SHA256})
 		}
 		if err != nil {
-			r.AttachmentsNote, _ = capField("the list of attachments may be incomplete: " + err.Error())
+			r.AttachmentsNote, _ = catalog.CapField("the list of attachments may be incomplete: " + err.Error())
 		}
 	}
 	r.Flow = flowOf(r, a.ownAddresses())

@@ -51,8 +51,6 @@ type AuditReport struct {
 	AccessLog *AccessLogCheck `json:"access_log,omitempty"`
 }
 
-var bucketAudits = []byte("audits")
-
 // Audit reads back every catalogued message (by version on S3), recomputes
 // its SHA-256 and compares it with its id and with the signed index of its
 // package; checks every package's signature, timestamp and metadata; on S3

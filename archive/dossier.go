@@ -3,7 +3,6 @@ package archive
 import (
 	"errors"
 	"fmt"
-	"math"
 	"regexp"
 	"sort"
 	"strings"
@@ -101,7 +100,7 @@ func (a *Archive) FindDossier(ref string) (*Dossier, error) {
 		return d
 	}
 	if key == "" {
-		k, recs, found, err := a.Catalog.dossierByMessageID(ref)
+		k, recs, found, err := a.Catalog.DossierByMessageID(ref)
 		if err = incomplete(err); err != nil {
 			return nil, err
 		}
@@ -120,52 +119,6 @@ func (a *Archive) FindDossier(ref string) (*Dossier, error) {
 	return build(key, recs), nil
 }
 
-// dossierByMessageID finds the dossier of the objects carrying a
-// Message-ID (or, failing that, an identificativo), in one transaction:
-// its key (found false when nothing carries it) and, when the Message-ID is the
-// dossier's own (the usual case), its records, read once; nil records
-// when they are under another Message-ID (DossierRecords reads them).
-func (c *Catalog) dossierByMessageID(ref string) (key string, recs []*Record, found bool, err error) {
-	err = c.viewWhole(func(t *txn) error {
-		id := NormalizeMessageID(ref)
-		var under []*Record
-		collect := func(r *Record, _ []byte) error { under = append(under, r); return nil }
-		if err := t.each(bucketMsgID, id, false, 0, math.MaxUint32, collect); err != nil {
-			return err
-		}
-		fromMsgID := len(under) > 0
-		if !fromMsgID {
-			if err := t.each(bucketIdent, id, false, 0, math.MaxUint32, collect); err != nil {
-				return err
-			}
-		}
-		if len(under) == 0 {
-			return nil
-		}
-		key, found = under[0].Dossier, true
-		if !fromMsgID || ixValue(key) != ixValue(id) {
-			return nil // another Message-ID's objects: DossierRecords reads them
-		}
-		// The dossier's records are those under its Message-ID whose
-		// dossier it is (DossierRecords): the ones just read.
-		recs = []*Record{}
-		for _, r := range under {
-			if r.Dossier == key {
-				recs = append(recs, r)
-			}
-		}
-		return nil
-	})
-	return key, recs, found, err
-}
-
-func recordTime(r *Record) time.Time {
-	if r.Date != nil {
-		return *r.Date
-	}
-	return r.IngestedAt
-}
-
 // buildDossier orders the records in time and derives each recipient's
 // status. A delivery receipt is proof and wins over any failure notice for
 // the same recipient; both are kept, with a warning.
@@ -174,7 +127,7 @@ func buildDossier(key string, recs []*Record) *Dossier {
 	// the order of the PEC flow (accettazione before the envelope, the
 	// envelope before its receipts), then by id so that every run agrees.
 	sort.SliceStable(recs, func(i, j int) bool {
-		ti, tj := recordTime(recs[i]), recordTime(recs[j])
+		ti, tj := recs[i].Time(), recs[j].Time()
 		if !ti.Equal(tj) {
 			return ti.Before(tj)
 		}

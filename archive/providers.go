@@ -16,14 +16,12 @@ import (
 
 	"github.com/conserva/conserva/pec"
 	"github.com/conserva/conserva/storage"
-	bolt "go.etcd.io/bbolt"
 )
 
 // The providers' trust anchors given at ingest are kept: stored write-once
 // by hash (trust/providers/<sha256>.pem or .ldif) and listed in the catalog,
 // so that export, audit and rebuild judge the providers' signatures as
-// ingest did without being given the file again.
-var bucketTrust = []byte("trust")
+// ingest did without being given the file again (bucketTrust).
 
 // TrustFile is one kept file of provider trust anchors.
 type TrustFile struct {
@@ -134,19 +132,13 @@ func (a *Archive) keptTrust() (map[string]TrustFile, error) {
 	if a.Catalog == nil {
 		return out, nil // a rebuild without a readable catalog: recoverTrust reads the store
 	}
-	err := a.Catalog.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketTrust)
-		if b == nil {
-			return nil
+	err := a.Catalog.Each(bucketTrust, false, func(k, v []byte) error {
+		var f TrustFile
+		if err := json.Unmarshal(v, &f); err != nil {
+			return fmt.Errorf("catalog trust entry %s: %w", k, err)
 		}
-		return b.ForEach(func(k, v []byte) error {
-			var f TrustFile
-			if err := json.Unmarshal(v, &f); err != nil {
-				return fmt.Errorf("catalog trust entry %s: %w", k, err)
-			}
-			out[f.SHA256] = f
-			return nil
-		})
+		out[f.SHA256] = f
+		return nil
 	})
 	return out, err
 }

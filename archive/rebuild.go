@@ -7,7 +7,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	bolt "go.etcd.io/bbolt"
 	"io"
 	"io/fs"
 	"os"
@@ -19,7 +18,9 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+	"github.com/conserva/conserva/catalog"
 	"github.com/conserva/conserva/ingest"
+	"github.com/conserva/conserva/internal/atomicfile"
 	"github.com/conserva/conserva/pec"
 	"github.com/conserva/conserva/storage"
 	"github.com/conserva/conserva/timestamp"
@@ -111,7 +112,7 @@ func (a *Archive) Rebuild(ctx context.Context, trust *pec.TrustStore, progress f
 	}
 	if err == nil && old != nil {
 		// What only the catalog knew: audit history, IMAP marks, web users, run history.
-		for _, bk := range [][]byte{bucketAudits, bucketSources, bucketReports, bucketScarto, bucketUsers, bucketRuns} {
+		for _, bk := range []catalog.Bucket{bucketAudits, bucketSources, bucketReports, bucketScarto, bucketUsers, bucketRuns} {
 			if cerr := copyBucket(old, cat, bk); cerr != nil {
 				sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s not carried over: %v", bk, cerr))
 			}
@@ -133,7 +134,7 @@ func (a *Archive) Rebuild(ctx context.Context, trust *pec.TrustStore, progress f
 // the new one is renamed over catalog.db, atomically; each step is made
 // durable before the next.
 func (a *Archive) swapCatalog(newPath, livePath string, sum *RebuildSummary) error {
-	if err := syncFile(newPath); err != nil {
+	if err := atomicfile.SyncFile(newPath); err != nil {
 		return err
 	}
 	if _, err := os.Stat(livePath); err == nil {
@@ -167,15 +168,6 @@ func (a *Archive) swapCatalog(newPath, livePath string, sum *RebuildSummary) err
 	var err error
 	a.Catalog, err = OpenCatalog(livePath, 5*time.Second)
 	return err
-}
-
-func syncFile(p string) error {
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }
 
 func syncDir(dir string) error {
@@ -227,15 +219,9 @@ func (a *Archive) carrySource(sum *RebuildSummary) (*Catalog, string, func()) {
 }
 
 // openReadOnly opens a catalog file without writing to it (a kept copy).
-func openReadOnly(p string) (*Catalog, error) {
-	db, err := openBolt(p, &bolt.Options{Timeout: time.Second, ReadOnly: true})
-	if err != nil {
-		return nil, err
-	}
-	return wrapCatalog(db), nil
-}
+func openReadOnly(p string) (*Catalog, error) { return OpenCatalogReadOnly(p, time.Second) }
 
-func copyBucket(from, to *Catalog, bucket []byte) error {
+func copyBucket(from, to *Catalog, bucket catalog.Bucket) error {
 	all, err := readBucket(from, bucket)
 	if err != nil {
 		return err
@@ -243,36 +229,17 @@ func copyBucket(from, to *Catalog, bucket []byte) error {
 	return writeBucket(to, bucket, all)
 }
 
-type kv struct{ k, v []byte }
-
-func readBucket(from *Catalog, bucket []byte) ([]kv, error) {
-	var all []kv
-	err := from.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucket)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, v []byte) error {
-			all = append(all, kv{append([]byte(nil), k...), append([]byte(nil), v...)})
-			return nil
-		})
+func readBucket(from *Catalog, bucket catalog.Bucket) ([]catalog.KV, error) {
+	var all []catalog.KV
+	err := from.Each(bucket, false, func(k, v []byte) error {
+		all = append(all, catalog.KV{Key: append([]byte(nil), k...), Value: append([]byte(nil), v...)})
+		return nil
 	})
 	return all, err
 }
 
-func writeBucket(to *Catalog, bucket []byte, all []kv) error {
-	return to.db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucket) // the runs bucket is made on first use
-		if err != nil {
-			return err
-		}
-		for _, e := range all {
-			if err := b.Put(e.k, e.v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+func writeBucket(to *Catalog, bucket catalog.Bucket, all []catalog.KV) error {
+	return to.PutAll(bucket, all) // the runs bucket is made on first use
 }
 
 // rebuildInto fills a.Catalog (the new catalog) from the store, with what

@@ -15,7 +15,6 @@ import (
 	"github.com/conserva/conserva/internal/testutil"
 	"github.com/conserva/conserva/pec"
 	"github.com/conserva/conserva/storage"
-	bolt "go.etcd.io/bbolt"
 )
 
 // A rebuild reads the old catalog whole (origins of every message it
@@ -60,8 +59,7 @@ func TestRebuildHoldsFewCatalogPages(t *testing.T) {
 		}
 	}
 	live := filepath.Join(dir, "catalog.db")
-	var size int64 // in use: the file grows by steps
-	_ = a.Catalog.db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
+	size, _ := a.Catalog.Size() // in use: the file grows by steps
 	if size < 3*bound<<10 {
 		t.Fatalf("the old catalog holds %d KB: too small for the test to mean anything", size>>10)
 	}
@@ -75,7 +73,7 @@ func TestRebuildHoldsFewCatalogPages(t *testing.T) {
 	go func() {
 		defer close(done)
 		for {
-			kb := mappedKB(t, live)
+			kb := testutil.MappedKB(t, live)
 			mu.Lock()
 			peak = max(peak, kb)
 			mu.Unlock()

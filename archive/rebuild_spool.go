@@ -9,12 +9,14 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/conserva/conserva/catalog"
 )
 
 // recordSpool keeps the records a rebuild makes (every message read back,
 // and those marked damaged) in a temporary file, in the order made, with
 // what the old catalog knew of each already carried over (carryOrigins).
-// The new catalog is then loaded from it in key order (loadCatalog):
+// The new catalog is then loaded from it in key order (catalog.Load):
 // inserting them one transaction after another changed pages all over the
 // catalog (each held in memory until its commit, and each read bringing
 // 64 KB of the file into the process's memory), and cost more.
@@ -59,15 +61,8 @@ func (s *recordSpool) add(recs []*Record) (Added, error) {
 				carryOrigins(r, o, s.now)
 			}
 		}
-		raw, ok := rawID(r.ID)
-		if !ok {
-			return nil, fmt.Errorf("catalog: %.80q is not a SHA-256", r.ID)
-		}
-		data, err := encodeRecord(r)
+		data, err := catalog.EncodeValue(r)
 		if err != nil {
-			return nil, err
-		}
-		if _, err := s.w.Write(raw); err != nil {
 			return nil, err
 		}
 		if _, err := s.w.Write(data); err != nil {
@@ -76,7 +71,7 @@ func (s *recordSpool) add(recs []*Record) (Added, error) {
 		if _, err := s.ow.Write(binary.BigEndian.AppendUint64(nil, uint64(s.at))); err != nil {
 			return nil, err
 		}
-		s.at += int64(len(raw) + len(data))
+		s.at += int64(len(data))
 		s.n++
 		added[i] = true
 	}
@@ -106,7 +101,7 @@ func (s *recordSpool) record(i int) (*Record, error) {
 	if _, err := s.data.ReadAt(v, from); err != nil && err != io.EOF {
 		return nil, err
 	}
-	return decodeValue(v)
+	return catalog.DecodeValue(v)
 }
 
 func (s *recordSpool) close() {
@@ -119,7 +114,7 @@ func (s *recordSpool) close() {
 
 // rebuildLoad bounds what loading the rebuilt catalog holds in memory
 // (some MB each), whatever the number of messages.
-var rebuildLoad = loadSizes{batch: 2048, sortRun: 128 << 10, putsPerTx: 64 << 10}
+var rebuildLoad = catalog.LoadSizes{Batch: 2048, SortRun: 128 << 10, PutsPerTx: 64 << 10}
 
 // loadSpooled replaces the (empty) catalog the rebuild has filled the
 // spool through with one loaded from the spool, at the same path; the
@@ -134,7 +129,7 @@ func (a *Archive) loadSpooled(s *recordSpool) error {
 	if err != nil {
 		return err
 	}
-	path := c.db.Path()
+	path := c.Path()
 	if err := c.Close(); err != nil {
 		return err
 	}
@@ -143,15 +138,15 @@ func (a *Archive) loadSpooled(s *recordSpool) error {
 	}
 	var bad error
 	var once sync.Once
-	err = loadCatalog(path, a.Dir, s.n, func(i int) *Record {
+	err = catalog.Load(path, a.Dir, s.n, func(i int) *Record {
 		r, err := s.record(i)
 		if err != nil {
 			once.Do(func() { bad = err })
-			return &Record{} // refused by loadCatalog (no id): bad says why
+			return &Record{} // refused by catalog.Load (no id): bad says why
 		}
 		return r
 	}, rebuildLoad)
-	twice := errors.Is(err, errLoadTwice)
+	twice := errors.Is(err, catalog.ErrDuplicate)
 	if bad != nil {
 		err = fmt.Errorf("reading the spooled records back: %w", bad)
 	} else if twice {

@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/conserva/conserva/pec"
 	"github.com/conserva/conserva/storage"
-	bolt "go.etcd.io/bbolt"
 )
 
 // The catalog, the store and the signed package indexes are three records
@@ -85,7 +83,7 @@ type reconciliation struct {
 // also checked (signature, timestamp, metadata), counted in audited.
 func (a *Archive) reconcile(ctx context.Context, opts sweepOptions, sink *problemSink, audited *int) (reconciliation, error) {
 	var res reconciliation
-	stop := a.Catalog.releasingMapped(releaseAbove) // the check reads every page
+	stop := a.Catalog.ReleasingMapped(releaseAbove) // the check reads every page
 	pages := a.Catalog.checkPages()
 	for _, p := range pages {
 		sink.add(p)
@@ -226,70 +224,6 @@ func show(v any) string {
 		s = s[:120] + "…"
 	}
 	return s
-}
-
-// checkPages runs bbolt's consistency check of every page.
-func (c *Catalog) checkPages() []Problem {
-	var probs []Problem
-	err := c.db.View(func(tx *bolt.Tx) error {
-		// Every page is read here first: a damaged one faults in this
-		// goroutine, where safeDB turns the fault into ErrCatalogDamaged.
-		// bbolt's Check reads pages in a goroutine of its own, where a
-		// fault would kill the process.
-		if err := walkBuckets(tx); err != nil {
-			return err
-		}
-		if err := checkPageBounds(tx); err != nil {
-			return err
-		}
-		for err := range tx.Check() {
-			if len(probs) < 20 {
-				probs = append(probs, Problem{Key: "catalog.db", Problem: fmt.Sprintf("%v: %v", ErrCatalogDamaged, err)})
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		probs = append(probs, Problem{Key: "catalog.db", Problem: err.Error()})
-	}
-	return probs
-}
-
-// walkBuckets reads every byte of every key and value of every bucket,
-// nested ones included, and compares each key with the one before, as
-// bbolt's Check will: a slice whose page header was damaged can point
-// outside the file, and only touching its bytes faults here.
-func walkBuckets(tx *bolt.Tx) error {
-	var sink byte
-	touch := func(b []byte) {
-		for _, c := range b {
-			sink ^= c
-		}
-	}
-	var walk func(b *bolt.Bucket, depth int) error
-	walk = func(b *bolt.Bucket, depth int) error {
-		if depth > 8 {
-			return fmt.Errorf("%w (buckets nested %d deep)", ErrCatalogDamaged, depth)
-		}
-		var prev []byte
-		return b.ForEach(func(k, v []byte) error {
-			touch(k)
-			touch(v)
-			if prev != nil && bytes.Compare(prev, k) >= 0 {
-				return fmt.Errorf("%w (keys out of order)", ErrCatalogDamaged)
-			}
-			prev = k
-			if v == nil {
-				if child := b.Bucket(k); child != nil {
-					return walk(child, depth+1)
-				}
-			}
-			return nil
-		})
-	}
-	err := tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return walk(b, 1) })
-	_ = sink
-	return err
 }
 
 // reconcileVersions names, on a versioned store, every key whose latest

@@ -112,7 +112,7 @@ func (a *Archive) Reverify(ctx context.Context, trust *pec.TrustStore, files []T
 	// apply records a new verdict on a record, beside the earlier ones.
 	apply := func(r *Record, v pec.Verification) {
 		r.History = append(r.History, VerdictEvent{At: sum.At, By: "reverify", Verdict: v.Verdict, Reason: v.Reason, Signer: v.Signer, Trust: hashes})
-		r.setVerdict(v.Verdict, v.Reason)
+		r.SetVerdict(v.Verdict, v.Reason)
 		r.Signer, r.SignedAt, r.TimeSource = v.Signer, v.SignedAt, v.TimeSource
 	}
 	var changed []result

@@ -19,7 +19,7 @@ import (
 	"github.com/conserva/conserva/storage"
 )
 
-// bucketScarto (catalog.go) holds one Proposal per disposal proposal.
+// bucketScarto (catalog.BucketScarto) holds one Proposal per disposal proposal.
 // The signed documents themselves are in the store under scarto/<id>/.
 
 // Proposal is a proposta di scarto and what became of it.

@@ -20,7 +20,6 @@ import (
 	"github.com/conserva/conserva/sip"
 	"github.com/conserva/conserva/storage"
 	"github.com/conserva/conserva/timestamp"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Evidence records (RFC 4998, package ers) of sealed packages.
@@ -347,11 +346,6 @@ func (a *Archive) writeRecords(ctx context.Context, objs []ersObject, v int, rec
 		return s.SyncDirs(ctx)
 	}
 	return nil
-}
-
-// deleteKey removes a small value (a finished journal).
-func (c *Catalog) deleteKey(bucket []byte, key string) error {
-	return c.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete([]byte(key)) })
 }
 
 // readERS reads a record, refusing anything larger than a record can be.

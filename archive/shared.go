@@ -3,14 +3,11 @@ package archive
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/conserva/conserva/storage"
-	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
 
@@ -46,22 +43,6 @@ func OpenShared(dir string, log *slog.Logger) (*Shared, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// OpenCatalogReadOnly opens an existing catalog for reading, with a shared
-// lock, waiting at most timeout for a writer to finish.
-func OpenCatalogReadOnly(path string, timeout time.Duration) (*Catalog, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("opening catalog: %w", err)
-	}
-	db, err := openBolt(path, &bolt.Options{Timeout: timeout, ReadOnly: true})
-	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("%s: %w", path, ErrBusy)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("opening catalog %s: %w", path, err)
-	}
-	return wrapCatalog(db), nil
 }
 
 // View runs fn on the archive with its catalog open read-only. A write

@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"encoding/hex"
 	"fmt"
 	"regexp"
 	"sort"
@@ -38,32 +37,6 @@ func (e *AmbiguousError) Error() string {
 	return b.String()
 }
 
-// ByIDPrefix returns the ids beginning with prefix (lower-case hex), at most
-// limit of them.
-func (c *Catalog) ByIDPrefix(prefix string, limit int) ([]string, error) {
-	var ids []string
-	err := c.view(func(t *txn) error {
-		// The ids bucket keys are the 32 bytes: seek to the whole bytes of
-		// the prefix (and its odd digit's high half), compare in hex.
-		start, _ := hex.DecodeString(prefix[:len(prefix)&^1])
-		if len(prefix)%2 == 1 {
-			if b, err := hex.DecodeString(prefix[len(prefix)-1:] + "0"); err == nil {
-				start = append(start, b...)
-			}
-		}
-		cur := t.ids.Cursor()
-		for k, _ := cur.Seek(start); k != nil && len(ids) < limit; k, _ = cur.Next() {
-			id := hex.EncodeToString(k)
-			if !strings.HasPrefix(id, prefix) {
-				break
-			}
-			ids = append(ids, id)
-		}
-		return nil
-	})
-	return ids, err
-}
-
 // dossierByIDPrefix resolves a short id, as search and ingest print them:
 // "" when nothing begins with it, the dossier key when every message that
 // does belongs to one dossier, an *AmbiguousError otherwise.
@@ -76,7 +49,7 @@ func (a *Archive) dossierByIDPrefix(ref string) (string, error) {
 	if err != nil || len(ids) == 0 {
 		return "", err
 	}
-	recs, err := a.Catalog.records(ids)
+	recs, err := a.Catalog.Records(ids)
 	if err != nil {
 		return "", err
 	}

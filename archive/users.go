@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -113,60 +112,34 @@ func DummyCheck(password string) {
 }
 
 // PutUser adds or replaces a user.
-func (c *Catalog) PutUser(u *User) error {
-	data, err := json.Marshal(u)
-	if err != nil {
-		return err
-	}
-	return c.db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketUsers)
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte(u.Name), data)
-	})
-}
+func (c *Catalog) PutUser(u *User) error { return c.PutJSON(bucketUsers, u.Name, u) }
 
 // User returns the named user, or ErrNoUser.
 func (c *Catalog) User(name string) (*User, error) {
-	var u *User
-	err := c.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketUsers)
-		if b == nil {
-			return nil
-		}
-		data := b.Get([]byte(strings.ToLower(strings.TrimSpace(name))))
-		if data == nil {
-			return nil
-		}
-		u = new(User)
-		if err := json.Unmarshal(data, u); err != nil {
-			return fmt.Errorf("user %.64q: %w (%v)", name, ErrCatalogDamaged, err)
-		}
-		return nil
-	})
-	if err == nil && u == nil {
-		err = fmt.Errorf("%.64q: %w", name, ErrNoUser)
+	data, err := c.Value(bucketUsers, strings.ToLower(strings.TrimSpace(name)))
+	if err != nil {
+		return nil, err
 	}
-	return u, err
+	if data == nil {
+		return nil, fmt.Errorf("%.64q: %w", name, ErrNoUser)
+	}
+	u := new(User)
+	if err := json.Unmarshal(data, u); err != nil {
+		return nil, damagedValue("user", []byte(name), err)
+	}
+	return u, nil
 }
 
 // Users lists every user, by name.
 func (c *Catalog) Users() ([]*User, error) {
 	var users []*User
-	err := c.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketUsers)
-		if b == nil {
-			return nil
+	err := c.Each(bucketUsers, false, func(k, v []byte) error {
+		u := new(User)
+		if err := json.Unmarshal(v, u); err != nil {
+			return damagedValue("user", k, err)
 		}
-		return b.ForEach(func(k, v []byte) error {
-			u := new(User)
-			if err := json.Unmarshal(v, u); err != nil {
-				return fmt.Errorf("user %.64q: %w (%v)", k, ErrCatalogDamaged, err)
-			}
-			users = append(users, u)
-			return nil
-		})
+		users = append(users, u)
+		return nil
 	})
 	return users, err
 }

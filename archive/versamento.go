@@ -15,8 +15,6 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/conserva/conserva/ingest"
 	"github.com/conserva/conserva/internal/atomicfile"
 	"github.com/conserva/conserva/internal/redact"
@@ -28,7 +26,6 @@ import (
 // bucketReports holds one ReportRecord per ingest run that archived
 // something, by run id. The store holds the reports themselves
 // (reports/<run>/rapporto.xml, signed): the bucket is rebuilt from it.
-var bucketReports = []byte("reports")
 
 // ReportRecord is what the catalog keeps of a rapporto di versamento.
 type ReportRecord struct {
@@ -343,22 +340,9 @@ func devNote(dev bool) string {
 	return ""
 }
 
-// forEachJSON calls fn with every value of a small JSON bucket.
-func (c *Catalog) forEachJSON(bucket []byte, fn func(k string, v []byte) error) error {
-	return c.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucket)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, v []byte) error { return fn(string(k), v) })
-	})
-}
-
 func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
 
 func schemaBytes(name string) ([]byte, error) { return schemas.FS.ReadFile(name) }
-
-var bucketScarto = []byte("scarto")
 
 // putStreamed stores what write writes, through an unlinked file in the
 // archive's spool (hashed as it is written), not a buffer: the rapporto of

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Catalog at scale (issue 16): a synthetic catalog of N messages made
-# directly (internal/catbench: archive.LoadCatalog, each bucket in key
+# directly (internal/catbench: catalog.Load, each bucket in key
 # order), then catalog.db bytes per message; search by Message-ID, by
 # address + date range, by subject word, and show of a dossier, p50/p99
 # in a serve-style process (archive.Shared, one catalog use per query)

@@ -68,7 +68,7 @@ go test -run '^$' -fuzz '^FuzzDaticert$' -fuzztime "${CONSERVA_FUZZ_DATICERT:-50
 go test -run '^$' -fuzz '^FuzzMbox$' -fuzztime "${CONSERVA_FUZZ_MBOX:-10000x}" -fuzzminimizetime 200x ./ingest
 go test -run '^$' -fuzz '^FuzzMultipartParts$' -fuzztime "${CONSERVA_FUZZ_PARTS:-10000x}" -fuzzminimizetime 200x ./pec
 go test -run '^$' -fuzz '^FuzzBase64Body$' -fuzztime "${CONSERVA_FUZZ_BASE64:-10000x}" -fuzzminimizetime 200x ./pec
-go test -run '^$' -fuzz '^FuzzDecodeRecord$' -fuzztime "${CONSERVA_FUZZ_RECORD:-20000x}" -fuzzminimizetime 200x ./archive
+go test -run '^$' -fuzz '^FuzzDecodeRecord$' -fuzztime "${CONSERVA_FUZZ_RECORD:-20000x}" -fuzzminimizetime 200x ./catalog
 go test -run '^$' -fuzz '^FuzzLooksLikeMessage$' -fuzztime "${CONSERVA_FUZZ_SNIFF:-20000x}" -fuzzminimizetime 200x ./ingest
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime "${CONSERVA_FUZZ_ERS:-20000x}" -fuzzminimizetime 200x ./ers
 go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime "${CONSERVA_FUZZ_WEB:-5000x}" -fuzzminimizetime 200x ./web

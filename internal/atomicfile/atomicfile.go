@@ -67,6 +67,16 @@ func write(path string, data []byte, perm os.FileMode, exclusive bool) (err erro
 	return SyncDir(dir)
 }
 
+// SyncFile fsyncs a file that is already written.
+func SyncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
 // SyncDir fsyncs a directory, making the names created in it durable.
 func SyncDir(dir string) error {
 	d, err := os.Open(dir)

@@ -33,7 +33,7 @@ func openWithDossier(t *testing.T, dir string) *archive.Archive {
 }
 
 // TestLoad makes the same small catalog by loading it, and finds a dossier
-// and a subject word in it (archive.TestLoadCatalogIsInsert compares every
+// and a subject word in it (catalog.TestLoadCatalogIsInsert compares every
 // key and value with an inserted one).
 func TestLoad(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a")

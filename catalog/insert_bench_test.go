@@ -1,4 +1,4 @@
-package archive_test
+package catalog_test
 
 import (
 	"crypto/sha256"
@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/conserva/conserva/archive"
+	"github.com/conserva/conserva/catalog"
 	"github.com/conserva/conserva/internal/catbench"
 )
 
@@ -24,13 +24,13 @@ func insertBase(dir string) (string, error) {
 		return p, nil
 	}
 	path := filepath.Join(dir, "base.db")
-	c, err := archive.OpenCatalog(path, time.Second)
+	c, err := catalog.Open(path, time.Second)
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
 	for start := 0; start < 100_000; start += 256 {
-		var chunk []*archive.Record
+		var chunk []*catalog.Record
 		for i := start; i < min(start+256, 100_000); i++ {
 			chunk = append(chunk, benchRecord(i))
 		}
@@ -43,7 +43,7 @@ func insertBase(dir string) (string, error) {
 
 // benchRecord is catbench's i-th record with Message-IDs as random as a
 // provider's (catbench's grow with the dossier: keys in order).
-func benchRecord(i int) *archive.Record {
+func benchRecord(i int) *catalog.Record {
 	r := catbench.Record(i)
 	h := sha256.Sum256(fmt.Appendf(nil, "mid %d", i/4))
 	mid := hex.EncodeToString(h[:8]) + "@client.pec.example"
@@ -75,12 +75,12 @@ func BenchmarkCatalogInsert(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := archive.OpenCatalog(path, time.Second)
+	c, err := catalog.Open(path, time.Second)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	chunks := make([][]*archive.Record, b.N)
+	chunks := make([][]*catalog.Record, b.N)
 	for n := range chunks {
 		for i := range 256 {
 			chunks[n] = append(chunks[n], benchRecord(1_000_000+n*256+i))

@@ -1,4 +1,4 @@
-package archive
+package catalog
 
 import (
 	"crypto/sha256"
@@ -18,7 +18,7 @@ import (
 func TestCheckIndexesNamesEachDamage(t *testing.T) {
 	day := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	fresh := func(t *testing.T) *Catalog {
-		c, err := OpenCatalog(filepath.Join(t.TempDir(), "catalog.db"), time.Second)
+		c, err := Open(filepath.Join(t.TempDir(), "catalog.db"), time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,7 +62,7 @@ func TestCheckIndexesNamesEachDamage(t *testing.T) {
 			return tx.Bucket([]byte("ix_addr")).Put(catalogfmt.IndexKey("s2@pec.example", stamp, seq), nil)
 		}},
 	}
-	if probs := fresh(t).checkIndexes(); len(probs) != 0 {
+	if probs := fresh(t).CheckIndexes(); len(probs) != 0 {
 		t.Fatalf("intact catalog: %v", probs)
 	}
 	for _, tc := range cases {
@@ -71,8 +71,8 @@ func TestCheckIndexesNamesEachDamage(t *testing.T) {
 			if err := c.db.Update(tc.damage); err != nil {
 				t.Fatal(err)
 			}
-			probs := c.checkIndexes()
-			if len(probs) != 1 || !strings.Contains(probs[0].Problem, tc.want) {
+			probs := c.CheckIndexes()
+			if len(probs) != 1 || !strings.Contains(probs[0], tc.want) {
 				t.Fatalf("want one problem saying %q, got %v", tc.want, probs)
 			}
 		})

@@ -1,4 +1,4 @@
-package archive
+package catalog
 
 import (
 	"crypto/sha256"
@@ -21,10 +21,10 @@ const (
 	maxIndexValue = 256
 )
 
-// capField returns s cut to MaxFieldBytes (on a rune boundary), with a
+// CapField returns s cut to MaxFieldBytes (on a rune boundary), with a
 // note of how long it was. It is idempotent: a capped value is returned
 // unchanged, so indexes built from capped records and lookups agree.
-func capField(s string) (string, bool) {
+func CapField(s string) (string, bool) {
 	if len(s) <= MaxFieldBytes {
 		return s, false
 	}
@@ -48,7 +48,7 @@ func cutRunes(s string, n int) string {
 // when short, else a prefix and the SHA-256 of the whole, so that keys stay
 // far below bbolt's limit and distinct values stay distinct.
 func ixValue(v string) string {
-	v, _ = capField(v)
+	v, _ = CapField(v)
 	if len(v) <= maxIndexValue {
 		return v
 	}
@@ -56,12 +56,12 @@ func ixValue(v string) string {
 	return cutRunes(v, maxIndexValue-72) + "…sha256:" + hex.EncodeToString(sum[:])
 }
 
-// capRecord bounds every field a record copies from the message's headers
+// CapRecord bounds every field a record copies from the message's headers
 // and says which were cut in its warnings.
-func capRecord(r *Record) {
+func CapRecord(r *Record) {
 	var cut []string
 	one := func(name string, p *string) {
-		if v, ok := capField(*p); ok {
+		if v, ok := CapField(*p); ok {
 			cut = append(cut, fmt.Sprintf("%s is %d bytes: the catalog keeps the first %d KB (the stored message is complete)", name, len(*p), MaxFieldBytes>>10))
 			*p = v
 		}

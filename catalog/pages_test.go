@@ -1,4 +1,4 @@
-package archive
+package catalog
 
 import (
 	"crypto/sha256"
@@ -19,7 +19,7 @@ import (
 // fault in a goroutine of its own, killing the process).
 func TestCheckPageBoundsNamesAnElementOutsideItsPage(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "catalog.db")
-	c, err := OpenCatalog(path, time.Second)
+	c, err := Open(path, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestCheckPageBoundsNamesAnElementOutsideItsPage(t *testing.T) {
 	if _, err := c.Insert(recs); err != nil {
 		t.Fatal(err)
 	}
-	if probs := c.checkPages(); len(probs) != 0 {
+	if probs := c.CheckPages(); len(probs) != 0 {
 		t.Fatalf("intact catalog: %v", probs)
 	}
 	// Find a branch page.
@@ -64,17 +64,17 @@ func TestCheckPageBoundsNamesAnElementOutsideItsPage(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err = OpenCatalog(path, time.Second)
+	c, err = Open(path, time.Second)
 	if err != nil {
-		if errors.Is(err, ErrCatalogDamaged) {
+		if errors.Is(err, ErrDamaged) {
 			return // refused on opening: damage named, no fault
 		}
 		t.Fatal(err)
 	}
 	defer c.Close()
-	probs := c.checkPages()
+	probs := c.CheckPages()
 	if len(probs) == 0 {
 		t.Fatal("a branch element pointing outside its page passed the check")
 	}
-	t.Log(probs[0].Problem)
+	t.Log(probs[0])
 }

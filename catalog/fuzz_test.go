@@ -1,4 +1,4 @@
-package archive
+package catalog
 
 import (
 	"encoding/json"
@@ -9,7 +9,7 @@ import (
 
 // FuzzDecodeRecord feeds the catalog record decoder arbitrary bytes, as a
 // damaged page would, in both formats (compressed, and the JSON of
-// format 1): it never panics, refuses with ErrCatalogDamaged
+// format 1): it never panics, refuses with ErrDamaged
 // what is not a valid record, and what it accepts survives a round trip.
 // Seeds: testdata/fuzz/FuzzDecodeRecord.
 func FuzzDecodeRecord(f *testing.F) {
@@ -22,7 +22,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key, data []byte) {
 		r, err := decodeRecord(key, data)
 		if err != nil {
-			if !errors.Is(err, ErrCatalogDamaged) {
+			if !errors.Is(err, ErrDamaged) {
 				t.Fatalf("error not reported as damage: %v", err)
 			}
 			return

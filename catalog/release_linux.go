@@ -1,4 +1,4 @@
-package archive
+package catalog
 
 import (
 	"bytes"
@@ -8,10 +8,10 @@ import (
 )
 
 // releaseCheckPeriod is how often a long read of the catalog looks at how
-// much of the file it holds resident (releasingMapped).
+// much of the file it holds resident (ReleasingMapped).
 const releaseCheckPeriod = 10 * time.Millisecond
 
-// releasingMapped drops the catalog's mapped pages from resident memory
+// ReleasingMapped drops the catalog's mapped pages from resident memory
 // whenever the process's resident file pages have grown by above bytes,
 // until the returned stop is called: for passes that read much of the
 // catalog in one transaction or at random (the page check, bbolt's Check
@@ -21,7 +21,7 @@ const releaseCheckPeriod = 10 * time.Millisecond
 // would count in the process's memory. Released by what was read, not by
 // the clock: each release makes the next reads fault again, and costs a
 // walk of the whole mapping.
-func (c *Catalog) releasingMapped(above int64) (stop func()) {
+func (c *Catalog) ReleasingMapped(above int64) (stop func()) {
 	done, finished := make(chan struct{}), make(chan struct{})
 	// The starting level is read before returning: read in the
 	// goroutine, it could come after the pass's first reads (a loaded

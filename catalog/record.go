@@ -1,16 +1,15 @@
-package archive
+package catalog
 
 import (
-	"github.com/conserva/conserva/internal/redact"
 	"strings"
 	"time"
 
 	"github.com/conserva/conserva/pec"
-	"github.com/conserva/conserva/storage"
+	"github.com/conserva/conserva/smistamento"
 )
 
 // Record is what the catalog knows of one stored message. Everything in it
-// can be recomputed from the stored bytes (see Rebuild), except where the
+// can be recomputed from the stored bytes (archive's Rebuild), except where the
 // message came from and when it was ingested.
 type Record struct {
 	ID          string      `json:"id"` // SHA-256 of the raw bytes, hex
@@ -63,14 +62,22 @@ type Record struct {
 	// AgID metadata (docs/AGID.md): the attachments of the original
 	// message, its flow seen from the organisation's mailboxes, and where
 	// it is filed (Class is the latest; ClassHistory keeps every one).
-	Attachments     []Attachment   `json:"attachments,omitempty"`
-	AttachmentsNote string         `json:"attachments_note,omitempty"`
-	Flow            string         `json:"flow,omitempty"`
-	Class           Classification `json:"class,omitzero"`
-	ClassHistory    []ClassEvent   `json:"class_history,omitempty"`
+	Attachments     []Attachment               `json:"attachments,omitempty"`
+	AttachmentsNote string                     `json:"attachments_note,omitempty"`
+	Flow            string                     `json:"flow,omitempty"`
+	Class           smistamento.Classification `json:"class,omitzero"`
+	ClassHistory    []smistamento.Event        `json:"class_history,omitempty"`
 	// Disposed is the scarto proposal that deleted the stored message at
 	// the end of its retention: the record stays, the object is gone.
 	Disposed string `json:"disposed,omitempty"`
+}
+
+// Attachment of the original message, as the catalog keeps it.
+type Attachment struct {
+	Name   string `json:"name"`
+	Type   string `json:"type,omitempty"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
 }
 
 // VerdictEvent is one judgement of a message's provider signature.
@@ -83,46 +90,12 @@ type VerdictEvent struct {
 	Trust   []string    `json:"trust,omitempty"` // SHA-256 of the kept trust files used
 }
 
-// newRecord describes a parsed and verified message.
-func newRecord(m *pec.Message, v pec.Verification, source string, now time.Time) *Record {
-	r := &Record{
-		ID: m.SHA256, Key: storage.MessageKey(m.SHA256), Size: m.Size,
-		Kind: m.Kind, ReceiptType: m.ReceiptType,
-		Signature: v.Verdict, Reason: v.Reason, Signer: v.Signer, SignedAt: v.SignedAt, TimeSource: v.TimeSource,
-		MessageID: m.MessageID, RefMessageID: m.RefMessageID, Identificativo: m.Identificativo, Msgid: m.Msgid,
-		From: m.Sender, To: m.Recipients, Subject: m.Subject,
-		Sources: []string{redact.Text(source)}, IngestedAt: now, Warnings: m.Warnings,
+// Time is the record's date, or when it was ingested when it has none.
+func (r *Record) Time() time.Time {
+	if r.Date != nil {
+		return *r.Date
 	}
-	if !m.Date.IsZero() {
-		d := m.Date
-		r.Date = &d
-	}
-	if d := m.Daticert; d != nil {
-		if !d.Data.IsZero() {
-			t := d.Data
-			r.Date = &t
-		}
-		r.Consegna = strings.ToLower(d.Consegna)
-		r.Ricezione = d.Ricezione
-		r.Errore, r.ErroreEsteso = d.Errore, d.ErroreEsteso
-	}
-	capRecord(r)
-	r.Dossier = dossierKey(r)
-	r.History = []VerdictEvent{{At: now, By: "ingest", Verdict: v.Verdict, Reason: v.Reason, Signer: v.Signer}}
-	r.setVerdict(v.Verdict, v.Reason)
-	return r
-}
-
-// dossierKey links an object to the message it is about: the original
-// Message-ID (daticert msgid, X-Riferimento-Message-ID), or for anything
-// else its own Message-ID, or failing all that its hash.
-func dossierKey(r *Record) string {
-	for _, id := range []string{r.Msgid, r.RefMessageID, r.MessageID} {
-		if k := NormalizeMessageID(id); k != "" {
-			return k
-		}
-	}
-	return "sha256:" + r.ID
+	return r.IngestedAt
 }
 
 // NormalizeMessageID strips blanks and angle brackets, so that
@@ -134,8 +107,8 @@ func NormalizeMessageID(id string) string {
 	return strings.TrimSpace(id)
 }
 
-// setVerdict makes a verdict the current one, flagging what is not valid.
-func (r *Record) setVerdict(v pec.Verdict, reason string) {
+// SetVerdict makes a verdict the current one, flagging what is not valid.
+func (r *Record) SetVerdict(v pec.Verdict, reason string) {
 	r.Signature, r.Reason = v, reason
 	r.Flagged, r.FlagReason = v != pec.Valid, ""
 	if r.Flagged {

@@ -1,4 +1,4 @@
-package archive
+package catalog
 
 import (
 	"crypto/sha256"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conserva/conserva/internal/testutil"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -18,11 +19,11 @@ func TestReleasingMappedDropsPagesDuringOneTransaction(t *testing.T) {
 	var touched, left int
 	err := c.db.View(func(tx *bolt.Tx) error {
 		err := walkBuckets(tx)
-		touched = mappedKB(t, path)
+		touched = testutil.MappedKB(t, path)
 		return err
 	})
 	_ = c.ReleaseMapped()
-	stop := c.releasingMapped(64 << 10) // the catalog is some hundreds of KB
+	stop := c.ReleasingMapped(64 << 10) // the catalog is some hundreds of KB
 	if err == nil {
 		err = c.db.View(func(tx *bolt.Tx) error {
 			if err := walkBuckets(tx); err != nil {
@@ -31,7 +32,7 @@ func TestReleasingMappedDropsPagesDuringOneTransaction(t *testing.T) {
 			// The watcher looks every releaseCheckPeriod: wait for it (no
 			// bound on how soon, only that it happens inside the transaction).
 			for start := time.Now(); time.Since(start) < time.Minute; time.Sleep(releaseCheckPeriod) {
-				if left = mappedKB(t, path); left <= touched/10 {
+				if left = testutil.MappedKB(t, path); left <= touched/10 {
 					break
 				}
 			}
@@ -42,7 +43,7 @@ func TestReleasingMappedDropsPagesDuringOneTransaction(t *testing.T) {
 	if err != nil || touched < 256 || left > touched/10 {
 		t.Fatalf("resident catalog pages: %d KB after reading every one, %d KB with the watcher while the transaction is open (err %v)", touched, left, err)
 	}
-	for _, p := range c.checkPages() {
+	for _, p := range c.CheckPages() {
 		t.Errorf("page check after the release: %v", p)
 	}
 	n := 0
@@ -58,7 +59,7 @@ func TestReleasingMappedDropsPagesDuringOneTransaction(t *testing.T) {
 // the hits (it held every page it read: 115 MB for 100,000 hits).
 func TestSearchReleasesPagesAsItGoes(t *testing.T) {
 	path := t.TempDir() + "/catalog.db"
-	c, err := OpenCatalog(path, time.Second)
+	c, err := Open(path, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,8 +80,8 @@ func TestSearchReleasesPagesAsItGoes(t *testing.T) {
 		}
 	}
 	reads := map[string]func(fn func(*Record) error) error{
-		"search by date": func(fn func(*Record) error) error { return c.search(Query{Since: day}, fn) },
-		"search of all":  func(fn func(*Record) error) error { return c.search(Query{}, fn) },
+		"search by date": func(fn func(*Record) error) error { return c.Search(Query{Since: day}, fn) },
+		"search of all":  func(fn func(*Record) error) error { return c.Search(Query{}, fn) },
 		"scan":           c.Scan, // scarto propose, the rebuild's passes
 	}
 	for q, read := range reads {
@@ -88,14 +89,14 @@ func TestSearchReleasesPagesAsItGoes(t *testing.T) {
 		hits, peak := 0, 0
 		err := read(func(*Record) error {
 			if hits++; hits%500 == 0 {
-				peak = max(peak, mappedKB(t, path))
+				peak = max(peak, testutil.MappedKB(t, path))
 			}
 			return nil
 		})
 		whole := 0 // every record's page, as a read without release holds them
 		c.db.View(func(tx *bolt.Tx) error {
 			err := walkBuckets(tx)
-			whole = mappedKB(t, path)
+			whole = testutil.MappedKB(t, path)
 			return err
 		})
 		if err != nil || hits != n || whole < 2048 || peak > whole/3 {

@@ -1,4 +1,4 @@
-package archive
+package catalog
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/conserva/conserva/internal/atomicfile"
 	"github.com/conserva/conserva/internal/catalogfmt"
 	bolt "go.etcd.io/bbolt"
 )
@@ -36,15 +37,14 @@ var (
 	bucketWord     = []byte("ix_word") // subject words (catalogfmt.Words)
 	bucketKind     = []byte("ix_kind") // pec.Kind
 	bucketFlagged  = []byte("ix_flag") // value "": flagged records only
-	bucketMailbox  = []byte("ix_mbox") // mailboxOf
+	bucketMailbox  = []byte("ix_mbox") // MailboxOf
 	bucketTally    = []byte("tallies") // counts for stats, kept at every write
-	bucketMeta     = []byte("meta")
-	bucketPackages = []byte("packages")
-	bucketSources  = []byte("sources")
-	bucketUsers    = []byte("users")   // web users (users.go)
-	bucketWait     = []byte("ix_wait") // value "": records waiting for a package (catalog_wait.go)
+	bucketMeta     = []byte(BucketMeta)
+	bucketPackages = []byte(BucketPackages)
+	bucketSources  = []byte(BucketSources)
+	bucketWait     = []byte("ix_wait") // value "": records waiting for a package (wait.go)
 	indexBuckets   = [][]byte{bucketMsgID, bucketIdent, bucketAddr, bucketDate, bucketWord, bucketKind, bucketFlagged, bucketMailbox, bucketWait}
-	allBuckets     = append([][]byte{bucketRecords, bucketIDs, bucketTally, bucketMeta, bucketPackages, bucketAudits, bucketSources, bucketTrust, bucketReports, bucketScarto, bucketUsers}, indexBuckets...)
+	allBuckets     = append([][]byte{bucketRecords, bucketIDs, bucketTally, bucketMeta, bucketPackages, []byte(BucketAudits), bucketSources, []byte(BucketTrust), []byte(BucketReports), []byte(BucketScarto), []byte(BucketUsers)}, indexBuckets...)
 
 	// Format 1.
 	bucketMessages1 = []byte("messages")
@@ -69,9 +69,6 @@ type Catalog struct {
 	// reads counts the records decoded, so that tests can tell how many
 	// records a query materialised.
 	reads atomic.Int64
-	// spool, while a rebuild fills the catalog, takes what Insert is
-	// given: the catalog is loaded from it at once (rebuild_spool.go).
-	spool *recordSpool
 }
 
 func wrapCatalog(db *bolt.DB) *Catalog {
@@ -83,9 +80,9 @@ func wrapCatalog(db *bolt.DB) *Catalog {
 	return c
 }
 
-// OpenCatalog opens (creating) the catalog, migrating one of an older
+// Open opens (creating) the catalog, migrating one of an older
 // format. It waits at most timeout for another process to release it.
-func OpenCatalog(path string, timeout time.Duration) (*Catalog, error) {
+func Open(path string, timeout time.Duration) (*Catalog, error) {
 	db, err := openBolt(path, &bolt.Options{Timeout: timeout})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("%s: %w", path, ErrBusy)
@@ -121,6 +118,22 @@ func OpenCatalog(path string, timeout time.Duration) (*Catalog, error) {
 	return c, nil
 }
 
+// OpenReadOnly opens an existing catalog for reading, with a shared lock,
+// waiting at most timeout for a writer to finish.
+func OpenReadOnly(path string, timeout time.Duration) (*Catalog, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("opening catalog: %w", err)
+	}
+	db, err := openBolt(path, &bolt.Options{Timeout: timeout, ReadOnly: true})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%s: %w", path, ErrBusy)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening catalog %s: %w", path, err)
+	}
+	return wrapCatalog(db), nil
+}
+
 // compact rewrites a just migrated catalog into a new file (bbolt never
 // gives freed pages back to the file system) and puts it in place of the
 // old one, each step durable before the next. On any failure the migrated
@@ -136,7 +149,7 @@ func (c *Catalog) compact(path string, timeout time.Duration) (*Catalog, error) 
 		}
 	}
 	if err == nil {
-		err = syncFile(tmp)
+		err = atomicfile.SyncFile(tmp)
 	}
 	if err == nil {
 		err = os.Rename(tmp, path)
@@ -145,7 +158,7 @@ func (c *Catalog) compact(path string, timeout time.Duration) (*Catalog, error) 
 		os.Remove(tmp)
 		return c, nil
 	}
-	syncDir(filepath.Dir(path))
+	_ = atomicfile.SyncDir(filepath.Dir(path))
 	c.Close()
 	db, err := openBolt(path, &bolt.Options{Timeout: timeout})
 	if err != nil {
@@ -160,6 +173,16 @@ func (c *Catalog) RecordsRead() int64 { return c.reads.Load() }
 
 // Close closes the catalog.
 func (c *Catalog) Close() error { return c.db.Close() }
+
+// Path is the catalog's file.
+func (c *Catalog) Path() string { return c.db.Path() }
+
+// Size is how much of the file the catalog uses (the file grows by steps).
+func (c *Catalog) Size() (int64, error) {
+	var size int64
+	err := c.db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
+	return size, err
+}
 
 // view runs fn in a read transaction of a format 2 catalog.
 func (c *Catalog) view(fn func(t *txn) error) error {
@@ -228,13 +251,10 @@ type Added []bool
 // Insert adds records in one transaction (one fsync for the batch). A
 // record already present is not replaced: only its new sources are added.
 func (c *Catalog) Insert(recs []*Record) (Added, error) {
-	if c.spool != nil {
-		return c.spool.add(recs)
-	}
 	added := make(Added, len(recs))
 	err := c.update(func(t *txn) error {
 		for i, r := range recs {
-			raw, ok := rawID(r.ID)
+			raw, ok := IDBytes(r.ID)
 			if !ok {
 				return errNotSHA256(r.ID)
 			}
@@ -351,14 +371,16 @@ func (c *Catalog) newTxn(tx *bolt.Tx) *txn {
 	return t
 }
 
-func rawID(id string) ([]byte, bool) {
+// IDBytes is a message id (SHA-256, hex) as the ids bucket keys it: its
+// 32 bytes; false when id is not a SHA-256.
+func IDBytes(id string) ([]byte, bool) {
 	b, err := hex.DecodeString(id)
 	return b, err == nil && len(b) == 32
 }
 
 // get returns a record and its number; nil when absent.
 func (t *txn) get(id string) (uint64, *Record, error) {
-	raw, ok := rawID(id)
+	raw, ok := IDBytes(id)
 	if !ok {
 		return 0, nil, nil
 	}
@@ -389,7 +411,7 @@ func (t *txn) record(seq uint64) (*Record, error) {
 		return nil, nil
 	}
 	t.read()
-	return decodeValue(v)
+	return DecodeValue(v)
 }
 
 // read counts a record read, releasing mapped pages as releaseEvery says.
@@ -401,17 +423,18 @@ func (t *txn) read() {
 	}
 }
 
-// decodeValue reads a value of the records bucket: the id, then the record.
-func decodeValue(v []byte) (*Record, error) {
+// DecodeValue reads a value of the records bucket: the id, then the
+// record (EncodeValue).
+func DecodeValue(v []byte) (*Record, error) {
 	if len(v) < 32 {
-		return nil, fmt.Errorf("catalog record %x: %w (too short)", v, ErrCatalogDamaged)
+		return nil, fmt.Errorf("catalog record %x: %w (too short)", v, ErrDamaged)
 	}
 	return decodeRecord([]byte(hex.EncodeToString(v[:32])), v[32:])
 }
 
 // put writes a record, new or changed.
 func (t *txn) put(r *Record) error {
-	raw, ok := rawID(r.ID)
+	raw, ok := IDBytes(r.ID)
 	if !ok {
 		return errNotSHA256(r.ID)
 	}
@@ -467,7 +490,7 @@ func (t *txn) remove(id string) error {
 	if err := t.apply(&st, nil); err != nil {
 		return err
 	}
-	raw, _ := rawID(id)
+	raw, _ := IDBytes(id)
 	delete(t.before, id)
 	t.count--
 	if err := t.ids.Delete(raw); err != nil {
@@ -589,7 +612,7 @@ func stateOf(r *Record, seq uint64) recordState {
 		add(bucketMailbox, mailboxOf(r), true)
 	}
 	st.t = tallyOf(r)
-	st.tallies = []string{"m" + mailboxOf(r) + "\x00" + recordTime(r).UTC().Format("2006-01"), "s" + senderOf(r)}
+	st.tallies = []string{"m" + mailboxOf(r) + "\x00" + r.Time().UTC().Format("2006-01"), "s" + senderOf(r)}
 	return st
 }
 
@@ -612,7 +635,7 @@ func (t *txn) flush() error {
 		var cur Tally
 		if v := b.Get([]byte(k)); v != nil {
 			if err := json.Unmarshal(v, &cur); err != nil {
-				return fmt.Errorf("catalog count %.80q: %w (%v)", k, ErrCatalogDamaged, err)
+				return fmt.Errorf("catalog count %.80q: %w (%v)", k, ErrDamaged, err)
 			}
 		}
 		cur.Add(*d, 1)
@@ -646,6 +669,16 @@ func (t *txn) flush() error {
 // its JSON without the id and the object key (both follow from the id),
 // compressed.
 func encodeRecord(r *Record) ([]byte, error) { return appendRecord(nil, r) }
+
+// EncodeValue is a record as the records bucket keeps it: its id's 32
+// bytes, then encodeRecord.
+func EncodeValue(r *Record) ([]byte, error) {
+	raw, ok := IDBytes(r.ID)
+	if !ok {
+		return nil, errNotSHA256(r.ID)
+	}
+	return appendRecord(raw, r)
+}
 
 // appendRecord appends encodeRecord(r) to dst.
 func appendRecord(dst []byte, r *Record) ([]byte, error) {
@@ -780,7 +813,48 @@ func (c *Catalog) DossierRecords(key string) ([]*Record, error) {
 	return out, err
 }
 
-func (c *Catalog) records(ids []string) ([]*Record, error) {
+// DossierByMessageID finds the dossier of the objects carrying a
+// Message-ID (or, failing that, an identificativo), in one transaction:
+// its key (found false when nothing carries it) and, when the Message-ID is the
+// dossier's own (the usual case), its records, read once; nil records
+// when they are under another Message-ID (DossierRecords reads them).
+func (c *Catalog) DossierByMessageID(ref string) (key string, recs []*Record, found bool, err error) {
+	err = c.viewWhole(func(t *txn) error {
+		id := NormalizeMessageID(ref)
+		var under []*Record
+		collect := func(r *Record, _ []byte) error { under = append(under, r); return nil }
+		if err := t.each(bucketMsgID, id, false, 0, math.MaxUint32, collect); err != nil {
+			return err
+		}
+		fromMsgID := len(under) > 0
+		if !fromMsgID {
+			if err := t.each(bucketIdent, id, false, 0, math.MaxUint32, collect); err != nil {
+				return err
+			}
+		}
+		if len(under) == 0 {
+			return nil
+		}
+		key, found = under[0].Dossier, true
+		if !fromMsgID || ixValue(key) != ixValue(id) {
+			return nil // another Message-ID's objects: DossierRecords reads them
+		}
+		// The dossier's records are those under its Message-ID whose
+		// dossier it is (DossierRecords): the ones just read.
+		recs = []*Record{}
+		for _, r := range under {
+			if r.Dossier == key {
+				recs = append(recs, r)
+			}
+		}
+		return nil
+	})
+	return key, recs, found, err
+}
+
+// Records returns the records of ids that exist, in one read transaction
+// (a search page reads hundreds).
+func (c *Catalog) Records(ids []string) ([]*Record, error) {
 	out := make([]*Record, 0, len(ids))
 	err := c.view(func(t *txn) error {
 		for _, id := range ids {
@@ -811,7 +885,7 @@ func (c *Catalog) Scan(fn func(*Record) error) error {
 		}
 		n := 0
 		return tx.Bucket(bucketRecords).ForEach(func(_, v []byte) error {
-			r, err := decodeValue(v)
+			r, err := DecodeValue(v)
 			if err != nil {
 				return err
 			}
@@ -888,7 +962,7 @@ func (c *Catalog) migrate1() (bool, error) {
 					}
 					continue
 				}
-				raw, ok := rawID(string(k))
+				raw, ok := IDBytes(string(k))
 				if !ok || t.ids.Get(raw) != nil {
 					continue // not a record's key: nothing can be said of it
 				}
@@ -923,42 +997,6 @@ func (c *Catalog) migrate1() (bool, error) {
 	}
 }
 
-// getJSON and putJSON keep small JSON values in a bucket.
-func (c *Catalog) getJSON(bucket []byte, key string, v any) (bool, error) {
-	var data []byte
-	err := c.db.View(func(tx *bolt.Tx) error {
-		if b := tx.Bucket(bucket).Get([]byte(key)); b != nil {
-			data = append([]byte(nil), b...)
-		}
-		return nil
-	})
-	if err != nil || data == nil {
-		return false, err
-	}
-	return true, json.Unmarshal(data, v)
-}
-
-func (c *Catalog) putJSON(bucket []byte, key string, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return c.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte(key), data) })
-}
-
-// Packages calls fn for every sealed package, in id (time) order.
-func (c *Catalog) Packages(fn func(PackageRecord) error) error {
-	return c.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketPackages).ForEach(func(k, v []byte) error {
-			var p PackageRecord
-			if err := json.Unmarshal(v, &p); err != nil {
-				return fmt.Errorf("catalog package %.64q: %w (%v)", k, ErrCatalogDamaged, err)
-			}
-			return fn(p)
-		})
-	})
-}
-
 type sourceMark struct {
 	UIDValidity uint32    `json:"uidvalidity"`
 	UID         uint32    `json:"uid"`
@@ -968,11 +1006,11 @@ type sourceMark struct {
 // Mark is where an IMAP source stands (ingest.Marks).
 func (c *Catalog) Mark(source string) (uint32, uint32, bool, error) {
 	var m sourceMark
-	ok, err := c.getJSON(bucketSources, source, &m)
+	ok, err := c.GetJSON(BucketSources, source, &m)
 	return m.UIDValidity, m.UID, ok, err
 }
 
 // SetMark records that every message of source up to uid is catalogued.
 func (c *Catalog) SetMark(source string, validity, uid uint32) error {
-	return c.putJSON(bucketSources, source, sourceMark{UIDValidity: validity, UID: uid, Updated: time.Now().UTC()})
+	return c.PutJSON(BucketSources, source, sourceMark{UIDValidity: validity, UID: uid, Updated: time.Now().UTC()})
 }

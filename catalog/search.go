@@ -1,4 +1,4 @@
-package archive
+package catalog
 
 import (
 	"bytes"
@@ -38,11 +38,7 @@ type Query struct {
 // selective index available gives the candidates, in date order from
 // q.Since (a full scan, in catalogue order, when no condition is indexed);
 // every condition is then checked on the record.
-func (a *Archive) Search(q Query, fn func(*Record) error) error {
-	return a.Catalog.search(q, fn)
-}
-
-func (c *Catalog) search(q Query, fn func(*Record) error) error {
+func (c *Catalog) Search(q Query, fn func(*Record) error) error {
 	from, to := catalogfmt.StampOf(q.Since), uint32(math.MaxUint32)
 	if !q.Until.IsZero() {
 		to = catalogfmt.StampOf(q.Until)
@@ -51,7 +47,7 @@ func (c *Catalog) search(q Query, fn func(*Record) error) error {
 		}
 	}
 	match := func(r *Record, _ []byte) error {
-		if q.matches(r) {
+		if q.Matches(r) {
 			return fn(r)
 		}
 		return nil
@@ -99,7 +95,7 @@ func (c *Catalog) search(q Query, fn func(*Record) error) error {
 		}
 		return t.recs.ForEach(func(_, v []byte) error {
 			t.read()
-			r, err := decodeValue(v)
+			r, err := DecodeValue(v)
 			if err != nil {
 				return err
 			}
@@ -149,7 +145,9 @@ func (t *txn) rarest(words []string) string {
 	}
 }
 
-func (q Query) matches(r *Record) bool {
+// Matches says whether r satisfies every condition of q (what Search
+// checks on each record its index gives).
+func (q Query) Matches(r *Record) bool {
 	if q.MessageID != "" {
 		want := NormalizeMessageID(q.MessageID)
 		if NormalizeMessageID(r.MessageID) != want && NormalizeMessageID(r.RefMessageID) != want &&
@@ -217,7 +215,3 @@ func (q Query) subjectMatches(subject string) bool {
 	}
 	return true
 }
-
-// QueryMatches says whether r satisfies every condition of q (what Search
-// checks on each record its index gives).
-func QueryMatches(q Query, r *Record) bool { return q.matches(r) }

@@ -1,4 +1,4 @@
-package archive
+package catalog
 
 import (
 	"crypto/sha256"
@@ -15,7 +15,7 @@ import (
 // A record indexed as waiting for a package while it is in one (a forged
 // or damaged index key) is named as damage, never sealed a second time.
 func TestWaitingRefusesASealedRecord(t *testing.T) {
-	c, err := OpenCatalog(filepath.Join(t.TempDir(), "catalog.db"), time.Second)
+	c, err := Open(filepath.Join(t.TempDir(), "catalog.db"), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestWaitingRefusesASealedRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = c.Waiting(func(*Record) error { t.Fatal("handed to the seal"); return nil })
-	if !errors.Is(err, ErrCatalogDamaged) {
+	if !errors.Is(err, ErrDamaged) {
 		t.Fatalf("a forged waiting key: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package archive
+package catalog
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/conserva/conserva/internal/catalogfmt"
 	"github.com/conserva/conserva/internal/extsort"
+	"github.com/conserva/conserva/internal/parallel"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -18,40 +19,36 @@ import (
 // length last keep byte order the keys' order.
 const loadKey = 1 + 70 + 1
 
-// LoadCatalog makes a new catalog at path (which must not exist) holding
+// ErrDuplicate: Load was given an id twice.
+var ErrDuplicate = errors.New("loading a catalog")
+
+// LoadSizes bound what Load holds in memory: records encoded at once,
+// index keys sorted in memory, keys written per transaction (a write
+// transaction holds every page it changes).
+type LoadSizes struct{ Batch, SortRun, PutsPerTx int }
+
+// BulkLoad is for making large catalogs fast; a rebuild loads with less.
+var BulkLoad = LoadSizes{Batch: 50_000, SortRun: 2_000_000, PutsPerTx: 1_000_000}
+
+// Load makes a new catalog at path (which must not exist) holding
 // records 0…n-1, numbered in that order (best in date order, as ingest
 // numbers them). It writes what Insert would, but each bucket in key
 // order into full pages: records as they come, ids and index keys through
 // an external sort in tmp ("" for the system's temporary directory).
 // Memory stays bounded whatever n. record is called from several
 // goroutines at once. It is how large synthetic catalogs are made
-// (internal/catbench); a duplicate id is an error.
-func LoadCatalog(path, tmp string, n int, record func(i int) *Record) error {
-	return loadCatalog(path, tmp, n, record, bulkLoad)
-}
-
-// errLoadTwice: loadCatalog was given an id twice.
-var errLoadTwice = errors.New("loading a catalog")
-
-// loadSizes bound what loading holds in memory: records encoded at once,
-// index keys sorted in memory, keys written per transaction (a write
-// transaction holds every page it changes).
-type loadSizes struct{ batch, sortRun, putsPerTx int }
-
-// bulkLoad is for making large catalogs fast; a rebuild loads with less
-// (rebuildLoad).
-var bulkLoad = loadSizes{batch: 50_000, sortRun: 2_000_000, putsPerTx: 1_000_000}
-
-func loadCatalog(path, tmp string, n int, record func(i int) *Record, sz loadSizes) error {
+// (internal/catbench) and how a rebuild loads what it read back; sz
+// bounds its memory. A duplicate id is ErrDuplicate.
+func Load(path, tmp string, n int, record func(i int) *Record, sz LoadSizes) error {
 	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("loading a catalog: %s exists", path)
 	}
-	c, err := OpenCatalog(path, time.Second)
+	c, err := Open(path, time.Second)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	sorted := extsort.New(tmp, loadKey, sz.sortRun)
+	sorted := extsort.New(tmp, loadKey, sz.SortRun)
 	defer sorted.Close()
 	bucketNo := map[string]byte{string(bucketIDs): 0}
 	for i, b := range indexBuckets {
@@ -75,14 +72,14 @@ func loadCatalog(path, tmp string, n int, record func(i int) *Record, sz loadSiz
 		raw, value []byte
 		st         recordState
 	}
-	batch := sz.batch
+	batch := sz.Batch
 	enc := make([]encoded, batch)
 	tally := map[string]*Tally{}
 	for start := 0; start < n; start += batch {
 		m := min(batch, n-start)
-		err := forEach(context.Background(), m, runtime.GOMAXPROCS(0), func(j int) error {
+		err := parallel.ForEach(context.Background(), m, runtime.GOMAXPROCS(0), func(j int) error {
 			r := record(start + j)
-			raw, ok := rawID(r.ID)
+			raw, ok := IDBytes(r.ID)
 			if !ok {
 				return fmt.Errorf("record %d: %.80q is not a SHA-256", start+j, r.ID)
 			}
@@ -158,7 +155,7 @@ func loadCatalog(path, tmp string, n int, record func(i int) *Record, sz loadSiz
 		var err error
 		if e[0] == 0 {
 			if string(key[:32]) == string(last) {
-				return fmt.Errorf("%w: id %x given twice", errLoadTwice, key[:32])
+				return fmt.Errorf("%w: id %x given twice", ErrDuplicate, key[:32])
 			}
 			last = append(last[:0], key[:32]...)
 			err = b.Put(key[:32], append([]byte(nil), key[32:]...))
@@ -168,7 +165,7 @@ func loadCatalog(path, tmp string, n int, record func(i int) *Record, sz loadSiz
 		if err != nil {
 			return err
 		}
-		if puts++; puts%sz.putsPerTx == 0 {
+		if puts++; puts%sz.PutsPerTx == 0 {
 			return done()
 		}
 		return nil

@@ -1,4 +1,4 @@
-package archive
+package catalog
 
 import (
 	"encoding/json"
@@ -48,7 +48,7 @@ func TestMigrateCompacts(t *testing.T) {
 	}
 	st, _ := os.Stat(path)
 	before := st.Size()
-	c, err := OpenCatalog(path, time.Second)
+	c, err := Open(path, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestMigrateCompacts(t *testing.T) {
 		t.Fatalf("the damaged record: %v", err)
 	}
 	hits := 0
-	err = c.search(Query{To: "r3@pec.example", Since: time.Date(2024, 1, 1, 0, 100, 0, 0, time.UTC), Until: time.Date(2024, 1, 1, 0, 200, 0, 0, time.UTC)},
+	err = c.Search(Query{To: "r3@pec.example", Since: time.Date(2024, 1, 1, 0, 100, 0, 0, time.UTC), Until: time.Date(2024, 1, 1, 0, 200, 0, 0, time.UTC)},
 		func(*Record) error { hits++; return nil })
 	if err != nil || hits != 10 {
 		t.Fatalf("%d hits %v", hits, err)

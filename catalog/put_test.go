@@ -1,4 +1,4 @@
-package archive
+package catalog
 
 import (
 	"bytes"
@@ -97,7 +97,7 @@ func TestEncodeRecordIsMarshal(t *testing.T) {
 // each, with its sources merged, its index keys and counts whole: the
 // index check finds nothing.
 func TestInsertTwiceStaysConsistent(t *testing.T) {
-	c, err := OpenCatalog(filepath.Join(t.TempDir(), "catalog.db"), time.Second)
+	c, err := Open(filepath.Join(t.TempDir(), "catalog.db"), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestInsertTwiceStaysConsistent(t *testing.T) {
 			t.Fatalf("record %d: %v %v, want sources %v", i, r, err, want)
 		}
 	}
-	if probs := c.checkIndexes(); len(probs) > 0 {
+	if probs := c.CheckIndexes(); len(probs) > 0 {
 		t.Fatalf("index check: %v", probs)
 	}
 	total := 0
@@ -202,6 +202,6 @@ func stateOfBefore(r *Record, seq uint64) recordState {
 		add(bucketMailbox, mailboxOf(r))
 	}
 	st.t = tallyOf(r)
-	st.tallies = []string{"m" + mailboxOf(r) + "\x00" + recordTime(r).UTC().Format("2006-01"), "s" + senderOf(r)}
+	st.tallies = []string{"m" + mailboxOf(r) + "\x00" + r.Time().UTC().Format("2006-01"), "s" + senderOf(r)}
 	return st
 }

@@ -1,4 +1,4 @@
-package archive
+package catalog
 
 import (
 	"fmt"
@@ -8,9 +8,14 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// maxIndexProblems bounds the index entries checkIndexes names one by one
+// maxIndexProblems bounds the index entries CheckIndexes names one by one
 // for each kind of damage; the rest are counted in one more problem.
 const maxIndexProblems = 20
+
+// maxUnreadable bounds the unreadable records CheckIndexes remembers (to
+// know their keys are not stray): the sweep names them, as many as it
+// names messages.
+const maxUnreadable = 10000
 
 // keyTally sums an index's keys: how many, and their hashes added up (a
 // sum does not depend on the order the keys come in).
@@ -19,7 +24,7 @@ type keyTally struct {
 	sum uint64
 }
 
-// checkIndexes compares the search indexes with the records: every record
+// CheckIndexes compares the search indexes with the records: every record
 // has each index key its fields give it, and every index key is readable
 // and names a record that gives it. A search steps over a key it cannot
 // follow and a missing key hides a record from every search through that
@@ -31,16 +36,17 @@ type keyTally struct {
 // each index's keys the same way; an index whose tallies differ is read
 // again key by key to name what differs. Memory is one bit per record
 // number and one tally per index.
-func (c *Catalog) checkIndexes() []Problem {
+// It returns the damage found, a sentence each.
+func (c *Catalog) CheckIndexes() []string {
 	if c.legacy {
 		return nil
 	}
-	var probs []Problem
+	var probs []string
 	counts := map[string]int{} // kind of damage → entries found
 	bad := func(kind, format string, args ...any) {
 		counts[kind]++
 		if counts[kind] <= maxIndexProblems {
-			probs = append(probs, Problem{Key: "catalog.db", Problem: fmt.Sprintf(format, args...)})
+			probs = append(probs, fmt.Sprintf(format, args...))
 		}
 	}
 	seed := maphash.MakeSeed()
@@ -61,9 +67,9 @@ func (c *Catalog) checkIndexes() []Problem {
 					return nil // the records pass of the sweep names it
 				}
 				held.add(seq)
-				r, err := decodeValue(v)
+				r, err := DecodeValue(v)
 				if err != nil {
-					if len(unreadable) < maxMessageProblems {
+					if len(unreadable) < maxUnreadable {
 						unreadable[seq] = true // named by the sweep; its keys are not stray
 					}
 					return nil
@@ -109,7 +115,7 @@ func (c *Catalog) checkIndexes() []Problem {
 				if string(e.bucket) == string(b) && bucket.Get([]byte(e.key)) == nil {
 					missing++
 					value, _, _, _ := catalogfmt.ParseIndexKey([]byte(e.key))
-					bad("missing", "catalog index %s lacks the entry of message %s under %.80q: searches through it miss the message (conserva catalog rebuild mends it)", b, ShortID(r.ID), value)
+					bad("missing", "catalog index %s lacks the entry of message %s under %.80q: searches through it miss the message (conserva catalog rebuild mends it)", b, r.ID[:12], value)
 				}
 			})
 			if err != nil {
@@ -122,11 +128,11 @@ func (c *Catalog) checkIndexes() []Problem {
 		return nil
 	})
 	if err != nil {
-		probs = append(probs, Problem{Key: "catalog.db", Problem: err.Error()})
+		probs = append(probs, err.Error())
 	}
 	for kind, n := range counts {
 		if n > maxIndexProblems {
-			probs = append(probs, Problem{Key: "catalog.db", Problem: fmt.Sprintf("catalog indexes: %d more %s entries not listed", n-maxIndexProblems, kind)})
+			probs = append(probs, fmt.Sprintf("catalog indexes: %d more %s entries not listed", n-maxIndexProblems, kind))
 		}
 	}
 	return probs

@@ -1,4 +1,4 @@
-package archive_test
+package catalog_test
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/conserva/conserva/archive"
+	"github.com/conserva/conserva/catalog"
 	"github.com/conserva/conserva/internal/catbench"
 	bolt "go.etcd.io/bbolt"
 )
@@ -19,7 +19,7 @@ import (
 // included; only the pages differ.
 func TestLoadCatalogIsInsert(t *testing.T) {
 	const n = 3000
-	rec := func(i int) *archive.Record {
+	rec := func(i int) *catalog.Record {
 		r := catbench.Record(i)
 		if i%500 == 7 { // an index value longer than the sort's entries
 			r.Msgid = "<" + strings.Repeat("lungo", 30) + fmt.Sprint(i) + "@client.example>"
@@ -28,12 +28,12 @@ func TestLoadCatalogIsInsert(t *testing.T) {
 	}
 	dir := t.TempDir()
 	inserted, loaded := filepath.Join(dir, "inserted.db"), filepath.Join(dir, "loaded.db")
-	c, err := archive.OpenCatalog(inserted, time.Second)
+	c, err := catalog.Open(inserted, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for start := 0; start < n; start += 1000 {
-		var batch []*archive.Record
+		var batch []*catalog.Record
 		for i := start; i < start+1000; i++ {
 			batch = append(batch, rec(i))
 		}
@@ -42,7 +42,7 @@ func TestLoadCatalogIsInsert(t *testing.T) {
 		}
 	}
 	c.Close()
-	if err := archive.LoadCatalog(loaded, dir, n, rec); err != nil {
+	if err := catalog.Load(loaded, dir, n, rec, catalog.BulkLoad); err != nil {
 		t.Fatal(err)
 	}
 	want, got := dump(t, inserted), dump(t, loaded)
@@ -62,7 +62,7 @@ func TestLoadCatalogIsInsert(t *testing.T) {
 		}
 	}
 	// It opens, and its queries find what they find in the other.
-	c, err = archive.OpenCatalog(loaded, time.Second)
+	c, err = catalog.Open(loaded, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,16 +70,16 @@ func TestLoadCatalogIsInsert(t *testing.T) {
 	if got, err := c.ByMessageID(catbench.MessageID(321)); err != nil || len(got) != 4 {
 		t.Fatalf("%v %v", got, err)
 	}
-	if err := archive.LoadCatalog(loaded, dir, 1, rec); err == nil {
+	if err := catalog.Load(loaded, dir, 1, rec, catalog.BulkLoad); err == nil {
 		t.Fatal("loaded into an existing catalog")
 	}
 }
 
 // TestLoadCatalogDuplicate: an id given twice is refused, not kept once.
 func TestLoadCatalogDuplicate(t *testing.T) {
-	err := archive.LoadCatalog(filepath.Join(t.TempDir(), "c.db"), "", 100, func(i int) *archive.Record {
+	err := catalog.Load(filepath.Join(t.TempDir(), "c.db"), "", 100, func(i int) *catalog.Record {
 		return catbench.Record(min(i, 98))
-	})
+	}, catalog.BulkLoad)
 	if err == nil || !strings.Contains(err.Error(), "given twice") {
 		t.Fatalf("duplicate id: %v", err)
 	}

@@ -1,8 +1,9 @@
-package archive
+package catalog
 
 import (
 	"encoding/hex"
 	"iter"
+	"strings"
 
 	"github.com/conserva/conserva/internal/catalogfmt"
 	bolt "go.etcd.io/bbolt"
@@ -56,7 +57,7 @@ func (c *Catalog) ByID() iter.Seq2[*Record, error] {
 						return err
 					}
 					if r == nil || r.ID != hex.EncodeToString(k) {
-						continue // an id left by a damaged record: checkPages names the damage
+						continue // an id left by a damaged record: CheckPages names the damage
 					}
 					chunk = append(chunk, r)
 				}
@@ -85,6 +86,28 @@ func (stopIter) Error() string { return "stopped" }
 
 var errStopIter error = stopIter{}
 
-// releaseAbove is how much the catalog's pages resident may grow during a
-// long read before they are dropped (releasingMapped).
-const releaseAbove = 16 << 20
+// ByIDPrefix returns the ids beginning with prefix (lower-case hex), at most
+// limit of them.
+func (c *Catalog) ByIDPrefix(prefix string, limit int) ([]string, error) {
+	var ids []string
+	err := c.view(func(t *txn) error {
+		// The ids bucket keys are the 32 bytes: seek to the whole bytes of
+		// the prefix (and its odd digit's high half), compare in hex.
+		start, _ := hex.DecodeString(prefix[:len(prefix)&^1])
+		if len(prefix)%2 == 1 {
+			if b, err := hex.DecodeString(prefix[len(prefix)-1:] + "0"); err == nil {
+				start = append(start, b...)
+			}
+		}
+		cur := t.ids.Cursor()
+		for k, _ := cur.Seek(start); k != nil && len(ids) < limit; k, _ = cur.Next() {
+			id := hex.EncodeToString(k)
+			if !strings.HasPrefix(id, prefix) {
+				break
+			}
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	return ids, err
+}

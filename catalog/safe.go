@@ -1,4 +1,4 @@
-package archive
+package catalog
 
 import (
 	"encoding/hex"
@@ -12,13 +12,13 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// ErrCatalogDamaged: the catalog file cannot be read. bbolt trusts its
+// ErrDamaged: the catalog file cannot be read. bbolt trusts its
 // pages and panics on a damaged one; every access goes through safeDB, so
 // that damage is this error, never a crash.
-var ErrCatalogDamaged = errors.New("the catalog is damaged: run conserva catalog rebuild")
+var ErrDamaged = errors.New("the catalog is damaged: run conserva catalog rebuild")
 
 // safeDB is a bbolt database whose transactions turn a panic (a damaged
-// page: bad type, bounds, a fault in the memory map) into ErrCatalogDamaged.
+// page: bad type, bounds, a fault in the memory map) into ErrDamaged.
 // bbolt rolls the transaction back on the way out, so its locks are
 // released.
 type safeDB struct{ *bolt.DB }
@@ -40,7 +40,7 @@ func catchDamage(err *error) func() {
 	return func() {
 		debug.SetPanicOnFault(old)
 		if r := recover(); r != nil {
-			*err = fmt.Errorf("%w (%v)", ErrCatalogDamaged, r)
+			*err = fmt.Errorf("%w (%v)", ErrDamaged, r)
 		}
 	}
 }
@@ -52,7 +52,7 @@ func openBolt(path string, opts *bolt.Options) (db *bolt.DB, err error) {
 	db, err = bolt.Open(path, 0o600, opts)
 	for _, e := range []error{berrors.ErrInvalid, berrors.ErrChecksum, berrors.ErrVersionMismatch, berrors.ErrInvalidMapping} {
 		if errors.Is(err, e) {
-			return nil, fmt.Errorf("%w (%v)", ErrCatalogDamaged, err)
+			return nil, fmt.Errorf("%w (%v)", ErrDamaged, err)
 		}
 	}
 	return db, err
@@ -71,14 +71,14 @@ func decodeRecord(key, data []byte) (*Record, error) {
 		err = json.Unmarshal(js, &r)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("catalog record %.64q: %w (%v)", key, ErrCatalogDamaged, err)
+		return nil, fmt.Errorf("catalog record %.64q: %w (%v)", key, ErrDamaged, err)
 	}
 	if packed && r.ID == "" && r.Key == "" && len(key) == 64 {
 		r.ID = string(key)
 		r.Key = "messages/" + r.ID[:2] + "/" + r.ID + ".eml"
 	}
 	if err := r.check(string(key)); err != nil {
-		return nil, fmt.Errorf("catalog record %.64q: %w (%v)", key, ErrCatalogDamaged, err)
+		return nil, fmt.Errorf("catalog record %.64q: %w (%v)", key, ErrDamaged, err)
 	}
 	return &r, nil
 }
@@ -103,4 +103,4 @@ func (r *Record) check(key string) error {
 }
 
 // isDamaged says whether err reports a damaged catalog.
-func isDamaged(err error) bool { return errors.Is(err, ErrCatalogDamaged) }
+func isDamaged(err error) bool { return errors.Is(err, ErrDamaged) }

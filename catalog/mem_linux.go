@@ -1,4 +1,4 @@
-package archive
+package catalog
 
 import (
 	bolt "go.etcd.io/bbolt"
@@ -14,7 +14,7 @@ func (c *Catalog) ReleaseMapped() error {
 	return c.db.View(releaseMappedIn)
 }
 
-// keepMapped is the size below which releaseLarge leaves a catalog
+// keepMapped is the size below which ReleaseLarge leaves a catalog
 // mapped: each page read through the mapping costs a fault that maps its
 // neighbours too (tens of µs on a virtual machine), and every page a
 // write changes is written elsewhere, so a catalog released after every
@@ -23,8 +23,8 @@ func (c *Catalog) ReleaseMapped() error {
 // and is released as before.
 const keepMapped = 32 << 20
 
-// releaseLarge is ReleaseMapped for a catalog larger than keepMapped.
-func (c *Catalog) releaseLarge() error {
+// ReleaseLarge is ReleaseMapped for a catalog larger than keepMapped.
+func (c *Catalog) ReleaseLarge() error {
 	return c.db.View(func(tx *bolt.Tx) error {
 		if tx.Size() <= keepMapped {
 			return nil

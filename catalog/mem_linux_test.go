@@ -1,43 +1,20 @@
-package archive
+package catalog
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
-)
 
-// mappedKB is the resident size of the mapping of path in this process.
-func mappedKB(t *testing.T, path string) int {
-	f, err := os.Open("/proc/self/smaps")
-	if err != nil {
-		t.Skip(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	in, kb := false, 0
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.Contains(line, path) {
-			in = true
-		} else if in && strings.HasPrefix(line, "Rss:") {
-			var n int
-			fmt.Sscanf(strings.TrimPrefix(line, "Rss:"), "%d", &n)
-			kb += n
-			in = false
-		}
-	}
-	return kb
-}
+	"github.com/conserva/conserva/internal/testutil"
+)
 
 // pagedCatalog is a catalog of 3,000 records of some hundreds of KB, and
 // its path.
 func pagedCatalog(t *testing.T) (string, *Catalog, []*Record) {
 	t.Helper()
 	path := t.TempDir() + "/catalog.db"
-	c, err := OpenCatalog(path, time.Second)
+	c, err := Open(path, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,11 +47,11 @@ func TestReleaseMappedDropsResidentPages(t *testing.T) {
 			t.Fatalf("get %s: %v", r.ID, err)
 		}
 	}
-	before := mappedKB(t, path)
+	before := testutil.MappedKB(t, path)
 	if err := c.ReleaseMapped(); err != nil {
 		t.Fatal(err)
 	}
-	after := mappedKB(t, path)
+	after := testutil.MappedKB(t, path)
 	if before < 256 || after > before/10 { // the records compress: some hundreds of KB
 		t.Fatalf("resident catalog pages: %d KB before, %d KB after ReleaseMapped", before, after)
 	}
