@@ -164,7 +164,7 @@ func (a *Archive) hashObject(ctx context.Context, key string) ([]byte, error) {
 // keepObjects remembers what a package just sealed holds, as
 // packageObjects would read it back from its index, so that the records of
 // a run's packages need not parse their indexes again.
-func (a *Archive) keepObjects(ctx context.Context, k *sealKit, pkg string, recs []*Record, meta []sip.File) error {
+func (a *Archive) keepObjects(ctx context.Context, k *sealKit, pkg string, lists *packageLists) error {
 	prefix := "packages/" + pkg + "/"
 	var out []ersObject
 	for _, f := range packageFiles {
@@ -174,19 +174,24 @@ func (a *Archive) keepObjects(ctx context.Context, k *sealKit, pkg string, recs 
 		}
 		out = append(out, ersObject{Package: pkg, Key: prefix + f, Name: f, SHA256: sum})
 	}
-	for _, r := range recs {
-		sum, err := hex.DecodeString(r.ID)
-		if err != nil {
-			return err
-		}
-		out = append(out, ersObject{Package: pkg, Key: r.Key, Name: r.ID, SHA256: sum})
+	err := lists.messages.Each(func(f sip.File) error {
+		sum, err := hex.DecodeString(f.ID)
+		out = append(out, ersObject{Package: pkg, Key: f.Path, Name: f.ID, SHA256: sum})
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	for _, f := range meta {
+	meta := func(f sip.File) error {
 		sum, err := hex.DecodeString(f.SHA256)
-		if err != nil {
-			return err
-		}
 		out = append(out, ersObject{Package: pkg, Key: f.Path, Name: strings.TrimPrefix(f.Path, prefix), SHA256: sum})
+		return err
+	}
+	if err := lists.metadata.Each(meta); err != nil {
+		return err
+	}
+	if err := sip.Files(lists.accessLog).Each(meta); err != nil {
+		return err
 	}
 	if k.sealed == nil {
 		k.sealed = map[string][]ersObject{}
