@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -477,7 +478,16 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resum
 			return PackageRecord{}, err
 		}
 	}
-	return p, a.Catalog.markSealedIDs(p, j.IDs)
+	if err := a.Catalog.markSealedIDs(p, j.IDs); err != nil {
+		return p, err
+	}
+	// The transaction rewrote every record of the package: the pages it
+	// touched would otherwise stay resident through the evidence records.
+	_ = a.Catalog.releaseLarge() // memory only
+	// So does its garbage (as much as the records it wrote), which would
+	// otherwise set the heap's goal for the rest of the run.
+	debug.FreeOSMemory()
+	return p, nil
 }
 
 // reuseOr returns the object under key if a previous, interrupted run

@@ -91,6 +91,9 @@ func (a *Archive) eachChunk(ids []string, fn func(recs []*Record) error) error {
 		if err := fn(recs); err != nil {
 			return err
 		}
+		// Read at random by id: without this the whole catalog file
+		// would count in the seal's resident memory.
+		_ = a.Catalog.releaseLarge() // memory only
 	}
 	if missing > 0 {
 		return fmt.Errorf("%d of %d messages are not catalogued", missing, len(ids))

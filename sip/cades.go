@@ -88,15 +88,7 @@ func (s *Signer) signedData(digest [sha256.Size]byte) (*pkcs7.SignedData, error)
 		return nil, err
 	}
 	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
-	h := sha256.Sum256(s.Cert.Raw)
-	scv2 := signingCertificateV2{Certs: []essCertIDv2{{
-		CertHash: h[:],
-		IssuerSerial: issuerSerial{
-			Issuer: []asn1.RawValue{{Class: asn1.ClassContextSpecific, Tag: 4, IsCompound: true, Bytes: s.Cert.RawIssuer}},
-			Serial: s.Cert.SerialNumber,
-		},
-	}}}
-	cfg := pkcs7.SignerInfoConfig{ExtraSignedAttributes: []pkcs7.Attribute{{Type: oidSigningCertificateV2, Value: scv2}}}
+	cfg := pkcs7.SignerInfoConfig{ExtraSignedAttributes: []pkcs7.Attribute{signingCertificate(s.Cert)}}
 	if err := sd.AddSignerChain(s.Cert, layoutKey{s.Key.Public()}, s.Chain[1:], cfg); err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
@@ -134,6 +126,18 @@ func (s *Signer) signedData(digest [sha256.Size]byte) (*pkcs7.SignedData, error)
 		return nil, fmt.Errorf("signing: %w", err)
 	}
 	return sd, nil
+}
+
+// signingCertificate is the signing-certificate-v2 attribute naming cert.
+func signingCertificate(cert *x509.Certificate) pkcs7.Attribute {
+	h := sha256.Sum256(cert.Raw)
+	return pkcs7.Attribute{Type: oidSigningCertificateV2, Value: signingCertificateV2{Certs: []essCertIDv2{{
+		CertHash: h[:],
+		IssuerSerial: issuerSerial{
+			Issuer: []asn1.RawValue{{Class: asn1.ClassContextSpecific, Tag: 4, IsCompound: true, Bytes: cert.RawIssuer}},
+			Serial: cert.SerialNumber,
+		},
+	}}}}
 }
 
 // layoutKey stands for the signer's key while pkcs7 lays out a SignerInfo:
