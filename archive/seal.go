@@ -469,9 +469,6 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resum
 		Signer: sig.Signer.Subject.CommonName, TSA: ts.TSA.Subject.CommonName,
 		SignerRoot: Fingerprint(sig.Chain[len(sig.Chain)-1]), TSARoot: Fingerprint(ts.Chain[len(ts.Chain)-1]),
 		SignerRootsFile: k.signerRootsKey, TSARootsFile: k.tsaRootsKey, Retention: firstNonEmpty(j.Retention, a.Config.Retention)}
-	if err := a.keepObjects(ctx, k, j.ID, lists); err != nil {
-		return PackageRecord{}, err
-	}
 	if j.AccessLog != nil {
 		p.AccessLog = j.AccessLog.Name()
 		if err := a.markAccessLogSealed(j); err != nil {
@@ -487,7 +484,10 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resum
 	// So does its garbage (as much as the records it wrote), which would
 	// otherwise set the heap's goal for the rest of the run.
 	debug.FreeOSMemory()
-	return p, nil
+	// Kept for the run's evidence records once the transaction is done
+	// (they would add to its peak); without them, those records read
+	// the package's index back.
+	return p, a.keepObjects(ctx, k, j.ID, lists)
 }
 
 // reuseOr returns the object under key if a previous, interrupted run

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 
 	"github.com/conserva/conserva/internal/catalogfmt"
 	"github.com/conserva/conserva/sip"
@@ -142,36 +143,40 @@ func (a *Archive) reuseOrStream(ctx context.Context, key string, fill func(w io.
 // markSealedIDs is markSealedRecords for the records of ids, read again
 // (this seal holds the catalog for writing: nobody changed them since), a
 // chunk at a time, in the one transaction that records the package: none
-// of them counts as sealed before it is.
+// of them counts as sealed before it is. They are rewritten in the order
+// they are stored, not by id: the pages read go by once, and are dropped
+// from resident memory as it goes.
 func (c *Catalog) markSealedIDs(p PackageRecord, ids []string) error {
 	return c.update(func(t *txn) error {
-		for start := 0; start < len(ids); start += sealChunk {
-			chunk := ids[start:min(start+sealChunk, len(ids))]
+		seqs := make([]uint64, len(ids))
+		for i, id := range ids {
+			// Looked up past t.get, which would keep every record's
+			// state to the end of the transaction.
+			raw, ok := rawID(id)
+			var k []byte
+			if ok {
+				k = t.ids.Get(raw)
+			}
+			if seqs[i], ok = catalogfmt.Seq(k); !ok {
+				return fmt.Errorf("sealing %s: message %s is not catalogued", p.ID, id)
+			}
+		}
+		slices.Sort(seqs)
+		for start := 0; start < len(seqs); start += sealChunk {
+			chunk := seqs[start:min(start+sealChunk, len(seqs))]
 			recs := make([]*Record, len(chunk))
-			seqs := make([]uint64, len(chunk))
-			for i, id := range chunk {
-				// Read past t.get, which would keep every record's state
-				// to the end of the transaction.
-				raw, ok := rawID(id)
-				var k []byte
-				if ok {
-					k = t.ids.Get(raw)
-				}
-				seq, ok := catalogfmt.Seq(k)
-				if !ok {
-					return fmt.Errorf("sealing %s: message %s is not catalogued", p.ID, id)
-				}
+			for i, seq := range chunk {
 				r, err := t.record(seq)
 				if err != nil {
 					return err
 				}
 				if r == nil {
-					return fmt.Errorf("sealing %s: message %s is not catalogued", p.ID, id)
+					return fmt.Errorf("sealing %s: record %d is missing", p.ID, seq)
 				}
 				if r.Package != "" && r.Package != p.ID {
 					return fmt.Errorf("sealing %s: message %s is already in package %s", p.ID, r.ID, r.Package)
 				}
-				recs[i], seqs[i] = r, seq
+				recs[i] = r
 			}
 			enc := make([][]byte, len(recs))
 			err := forEach(context.Background(), len(recs), runtime.GOMAXPROCS(0), func(i int) error {
@@ -186,17 +191,18 @@ func (c *Catalog) markSealedIDs(p PackageRecord, ids []string) error {
 			}
 			for i, r := range recs {
 				raw, _ := rawID(r.ID)
-				if err := t.recs.Put(catalogfmt.SeqKey(seqs[i]), append(raw, enc[i]...)); err != nil {
+				if err := t.recs.Put(catalogfmt.SeqKey(chunk[i]), append(raw, enc[i]...)); err != nil {
 					return err
 				}
 				// Only the waiting index changes with the package.
-				old := stateOf(r, seqs[i])
+				old := stateOf(r, chunk[i])
 				r.Package = p.ID
-				now := stateOf(r, seqs[i])
+				now := stateOf(r, chunk[i])
 				if err := t.apply(&old, &now); err != nil {
 					return err
 				}
 			}
+			_ = releaseMappedIn(t.tx) // memory only: the file is not written before the commit
 		}
 		return t.putPackage(p)
 	})
