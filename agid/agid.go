@@ -138,54 +138,106 @@ func Complete(d *sip.Document) {
 // with neither is its own), in the order of their ids, each listing its
 // documents in the order of theirs.
 func Aggregations(docs iter.Seq[*sip.Document], retentionYears int) []*sip.Aggregation {
-	by := map[string]*sip.Aggregation{}
-	seen := map[string]map[string]bool{}
-	var order []string
+	g := NewAggregator(retentionYears)
 	for d := range docs {
-		id := d.Fascicolo
-		if id == "" {
-			id = "sha256:" + d.SHA256
+		g.Add(d)
+	}
+	return g.Result()
+}
+
+// Aggregator is Aggregations fed one document at a time, in the order of
+// their ids: a seal adds each as it reads it and keeps nothing else of it.
+type Aggregator struct {
+	years int
+	by    map[string]*aggregation
+	order []string
+}
+
+// aggregation is one being gathered; seen, made only when it has many
+// parties, says which it names already.
+type aggregation struct {
+	sip.Aggregation
+	seen map[string]bool
+}
+
+// subjectsScanned is how many parties are looked for one by one before
+// they are indexed.
+const subjectsScanned = 8
+
+// NewAggregator gathers aggregations of the given retention.
+func NewAggregator(retentionYears int) *Aggregator {
+	return &Aggregator{years: retentionYears, by: map[string]*aggregation{}}
+}
+
+// Add counts d in its aggregazione.
+func (a *Aggregator) Add(d *sip.Document) {
+	id := d.Fascicolo
+	if id == "" {
+		id = "sha256:" + d.SHA256
+	}
+	g := a.by[id]
+	if g == nil {
+		g = &aggregation{Aggregation: sip.Aggregation{ID: id, Type: "Fascicolo", RetentionYears: a.years}}
+		a.by[id] = g
+		a.order = append(a.order, id)
+	}
+	at := d.Registered
+	if d.Date != nil {
+		at = *d.Date
+	}
+	if g.Opened.IsZero() || at.Before(g.Opened) {
+		g.Opened = at
+	}
+	if g.Class == "" && d.Class != "" {
+		g.Class, g.ClassDesc, g.Piano = d.Class, d.ClassDesc, d.Piano
+	}
+	// The original's subject, else the first one met.
+	if g.Subject == "" || d.Kind == string(pec.KindPostaCertificata) {
+		g.Subject = d.Subject
+	}
+	if !pec.Kind(d.Kind).IsReceipt() {
+		g.add("Mittente", d.Sender)
+		for _, t := range d.Recipients {
+			g.add("Destinatario", t)
 		}
-		g := by[id]
-		if g == nil {
-			g = &sip.Aggregation{ID: id, Type: "Fascicolo", RetentionYears: retentionYears}
-			by[id], seen[id] = g, map[string]bool{}
-			order = append(order, id)
-		}
-		at := d.Registered
-		if d.Date != nil {
-			at = *d.Date
-		}
-		if g.Opened.IsZero() || at.Before(g.Opened) {
-			g.Opened = at
-		}
-		if g.Class == "" && d.Class != "" {
-			g.Class, g.ClassDesc, g.Piano = d.Class, d.ClassDesc, d.Piano
-		}
-		// The original's subject, else the first one met.
-		if g.Subject == "" || d.Kind == string(pec.KindPostaCertificata) {
-			g.Subject = d.Subject
-		}
-		add := func(role, addr string) {
-			addr = strings.ToLower(strings.TrimSpace(addr))
-			if addr == "" || seen[id][role+addr] {
+	}
+	g.Documents = append(g.Documents, sip.AggDocument{ID: d.SHA256, Kind: d.Kind, Date: at})
+}
+
+// add names a party once.
+func (g *aggregation) add(role, addr string) {
+	addr = strings.ToLower(strings.TrimSpace(addr))
+	if addr == "" {
+		return
+	}
+	if g.seen == nil {
+		for _, s := range g.Subjects {
+			if s.Role == role && s.Address == addr {
 				return
 			}
-			seen[id][role+addr] = true
-			g.Subjects = append(g.Subjects, sip.AggSubject{Role: role, Address: addr})
 		}
-		if !pec.Kind(d.Kind).IsReceipt() {
-			add("Mittente", d.Sender)
-			for _, t := range d.Recipients {
-				add("Destinatario", t)
+		if len(g.Subjects) >= subjectsScanned {
+			g.seen = map[string]bool{}
+			for _, s := range g.Subjects {
+				g.seen[s.Role+s.Address] = true
 			}
 		}
-		g.Documents = append(g.Documents, sip.AggDocument{ID: d.SHA256, Kind: d.Kind, Date: at})
 	}
-	out := make([]*sip.Aggregation, 0, len(order))
-	sort.Strings(order)
-	for _, id := range order {
-		g := by[id]
+	if g.seen != nil {
+		if g.seen[role+addr] {
+			return
+		}
+		g.seen[role+addr] = true
+	}
+	g.Subjects = append(g.Subjects, sip.AggSubject{Role: role, Address: addr})
+}
+
+// Result is every aggregation, in the order of their ids.
+func (a *Aggregator) Result() []*sip.Aggregation {
+	out := make([]*sip.Aggregation, 0, len(a.order))
+	sort.Strings(a.order)
+	for _, id := range a.order {
+		g := &a.by[id].Aggregation
 		sort.Slice(g.Documents, func(i, k int) bool { return g.Documents[i].ID < g.Documents[k].ID })
 		out = append(out, g)
 	}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -171,8 +172,6 @@ type sealKit struct {
 	// The access log is cut once per run: a server appending all along
 	// must not keep the run making packages.
 	logCut bool
-	// The records of the package nextJournal just began, as it read them.
-	chosen []*Record
 }
 
 // sealKeys picks the signer and the TSA (given, configured, or the
@@ -349,43 +348,33 @@ func (a *Archive) nextJournal(ctx context.Context, k *sealKit) (*journal, bool, 
 	// only those are read (damaged or missing records wait for nothing:
 	// they are not in the index).
 	var size int64
-	var chosen []*Record
 	err = a.Catalog.Waiting(func(r *Record) error {
 		if len(j.IDs) > 0 && (len(j.IDs) >= maxMsgs || size+r.Size > maxBytes) {
 			return errStop
 		}
 		j.IDs = append(j.IDs, r.ID)
-		chosen = append(chosen, r)
 		size += r.Size
 		return nil
 	})
 	if errors.Is(err, errStop) {
 		err = nil
 	}
-	if err != nil || (len(chosen) == 0 && j.AccessLog == nil) {
+	if err != nil || (len(j.IDs) == 0 && j.AccessLog == nil) {
 		return nil, false, err
 	}
 	sort.Strings(j.IDs)
-	// Kept for sealPackage, which would otherwise read them again.
-	sort.Slice(chosen, func(i, k int) bool { return chosen[i].ID < chosen[k].ID })
-	k.chosen = chosen
 	j.ID, j.Created = newPackageID()
 	return &j, false, a.Catalog.putJSON(bucketMeta, journalKey, j)
 }
 
 func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resumed bool) (PackageRecord, error) {
 	prefix := "packages/" + j.ID + "/"
-	recs := k.chosen
-	k.chosen = nil
-	var err error
-	if len(recs) != len(j.IDs) || resumed {
-		if recs, err = a.Catalog.records(j.IDs); err != nil {
-			return PackageRecord{}, err
-		}
+	retention := firstNonEmpty(j.Retention, a.Config.Retention)
+	lists, err := a.newPackageLists()
+	if err != nil {
+		return PackageRecord{}, err
 	}
-	if len(recs) != len(j.IDs) {
-		return PackageRecord{}, fmt.Errorf("%d of %d messages are not catalogued", len(j.IDs)-len(recs), len(j.IDs))
-	}
+	defer lists.Close()
 	ix := &sip.Index{
 		ID: j.ID, Created: j.Created, AppVersion: a.Version,
 		Submitter:        sip.Agent{Name: a.Config.Seal.Submitter, Legal: true},
@@ -396,37 +385,43 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resum
 		Warnings:         j.Warnings,
 		TimestampPath:    "index.xml.p7s.tsr",
 	}
-	var total int64
-	for _, r := range recs {
-		total += r.Size
-		ix.Messages = append(ix.Messages, sip.File{ID: r.ID, Path: r.Key, SHA256: r.ID, Format: "message/rfc822", Extension: "eml", Size: r.Size})
-	}
-	// The metadata of each message and the aggregazione record of each
-	// dossier it holds part of (AgID).
-	if ix.Metadata, err = a.writeMetadata(ctx, j.ID, recs, firstNonEmpty(j.Retention, a.Config.Retention), resumed); err != nil {
+	// The messages, the metadata of each and the aggregazione record of
+	// each dossier it holds part of (AgID).
+	if err := a.writeMetadata(ctx, j, lists, retention, resumed); err != nil {
 		return PackageRecord{}, err
 	}
 	vfiles, err := a.storeValidation(ctx, prefix, k.validation)
 	if err != nil {
 		return PackageRecord{}, err
 	}
-	ix.Metadata = append(ix.Metadata, vfiles...)
-	if ix.AccessLog, err = a.sealAccessLog(ctx, prefix, j); err != nil {
+	if err := lists.addMetadata(vfiles...); err != nil {
 		return PackageRecord{}, err
 	}
-	index, err := a.reuseOr(ctx, prefix+"index.xml", ix.XML)
+	if lists.accessLog, err = a.sealAccessLog(ctx, prefix, j); err != nil {
+		return PackageRecord{}, err
+	}
+	// Written into the store as it is made, signed by its hash, read back
+	// to check the signature: never held.
+	sum, err := a.reuseOrStream(ctx, prefix+"index.xml", func(w io.Writer) error { return ix.WriteLists(w, lists.index()) })
 	if err != nil {
 		return PackageRecord{}, err
 	}
-	signerPool, tsaPool := k.roots.SignerPool(), k.roots.TSAPool()
+	verify := func(p7s []byte) (*sip.Verified, error) {
+		v, got, err := sip.VerifyCAdESFrom(ctx, p7s, func() (io.ReadCloser, error) { return a.readEvidence(ctx, prefix+"index.xml") }, k.roots.SignerPool(), k.roots.TSAPool())
+		if err == nil && got != sum {
+			err = errors.New("index.xml changed while it was signed")
+		}
+		return v, err
+	}
+	tsaPool := k.roots.TSAPool()
 	// CAdES-T: the signature carries the TSA's token over its own value.
 	// It is checked against the pinned roots before it is stored.
 	p7s, err := a.reuseOr(ctx, prefix+"index.xml.p7s", func() ([]byte, error) {
-		p7s, _, err := k.signer.SignT(ctx, index, k.tsa)
+		p7s, _, err := k.signer.SignTDigest(ctx, sum, k.tsa)
 		if err != nil {
 			return nil, err
 		}
-		v, err := sip.VerifyCAdES(ctx, p7s, index, signerPool, tsaPool)
+		v, err := verify(p7s)
 		if err != nil {
 			return nil, fmt.Errorf("refusing the new signature: %w", err)
 		}
@@ -435,7 +430,7 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resum
 	if err != nil {
 		return PackageRecord{}, err
 	}
-	sig, err := sip.VerifyCAdES(ctx, p7s, index, signerPool, tsaPool)
+	sig, err := verify(p7s)
 	if err != nil {
 		return PackageRecord{}, fmt.Errorf("the stored signature of an interrupted seal does not verify against the pinned roots: %w", err)
 	}
@@ -470,20 +465,29 @@ func (a *Archive) sealPackage(ctx context.Context, j *journal, k *sealKit, resum
 			return PackageRecord{}, err
 		}
 	}
-	p := PackageRecord{ID: j.ID, Messages: len(recs), Bytes: total, Created: j.Created, Timestamp: ts.Time.UTC(), Development: developmentKeys(j.Warnings),
+	p := PackageRecord{ID: j.ID, Messages: lists.messages.Len(), Bytes: lists.bytes, Created: j.Created, Timestamp: ts.Time.UTC(), Development: developmentKeys(j.Warnings),
 		Signer: sig.Signer.Subject.CommonName, TSA: ts.TSA.Subject.CommonName,
 		SignerRoot: Fingerprint(sig.Chain[len(sig.Chain)-1]), TSARoot: Fingerprint(ts.Chain[len(ts.Chain)-1]),
 		SignerRootsFile: k.signerRootsKey, TSARootsFile: k.tsaRootsKey, Retention: firstNonEmpty(j.Retention, a.Config.Retention)}
-	if err := a.keepObjects(ctx, k, j.ID, recs, append(ix.Metadata, ix.AccessLog...)); err != nil {
-		return PackageRecord{}, err
-	}
 	if j.AccessLog != nil {
 		p.AccessLog = j.AccessLog.Name()
 		if err := a.markAccessLogSealed(j); err != nil {
 			return PackageRecord{}, err
 		}
 	}
-	return p, a.Catalog.markSealedRecords(p, recs)
+	if err := a.Catalog.markSealedIDs(p, j.IDs); err != nil {
+		return p, err
+	}
+	// The transaction rewrote every record of the package: the pages it
+	// touched would otherwise stay resident through the evidence records.
+	_ = a.Catalog.releaseLarge() // memory only
+	// So does its garbage (as much as the records it wrote), which would
+	// otherwise set the heap's goal for the rest of the run.
+	debug.FreeOSMemory()
+	// Kept for the run's evidence records once the transaction is done
+	// (they would add to its peak); without them, those records read
+	// the package's index back.
+	return p, a.keepObjects(ctx, k, j.ID, lists)
 }
 
 // reuseOr returns the object under key if a previous, interrupted run
@@ -523,67 +527,105 @@ func documentOf(r *Record, retention string) *sip.Document {
 	return documentOfRecord(r, retention)
 }
 
-// writeMetadata stores the metadata of every message (meta/<sha256>.xml)
-// and the aggregazioni (package agid) in one segment, metadata.tar
-// (segments.go), and returns how the signed index lists them: each file,
-// then the segment itself, so that its every byte is signed.
-func (a *Archive) writeMetadata(ctx context.Context, pkg string, recs []*Record, retention string, resumed bool) ([]sip.File, error) {
-	prefix := "packages/" + pkg + "/"
+// writeMetadata lists the messages of the package and stores the metadata
+// of each (meta/<sha256>.xml) and the aggregazioni (package agid) in one
+// segment, metadata.tar (segments.go), listed as the signed index lists
+// them: each file, then the segment itself, so that its every byte is
+// signed. The records are read a chunk at a time.
+func (a *Archive) writeMetadata(ctx context.Context, j *journal, lists *packageLists, retention string, resumed bool) error {
+	prefix := "packages/" + j.ID + "/"
 	key := prefix + metadataSegment
-	if len(recs) == 0 {
-		return nil, nil // a package of access log lines only
+	if len(j.IDs) == 0 {
+		return nil // a package of access log lines only
 	}
 	if resumed {
-		// A seal of format 1 interrupted before this version: finished as begun.
-		if _, err := a.Store.Stat(ctx, prefix+"meta/"+recs[0].ID+".xml"); err == nil {
+		// A seal of format 1 interrupted before this version: finished as
+		// begun (all its records at once, as then).
+		if _, err := a.Store.Stat(ctx, prefix+"meta/"+j.IDs[0]+".xml"); err == nil {
+			recs, err := a.Catalog.records(j.IDs)
+			if err != nil {
+				return err
+			}
+			if len(recs) != len(j.IDs) {
+				return fmt.Errorf("%d of %d messages are not catalogued", len(j.IDs)-len(recs), len(j.IDs))
+			}
+			for _, r := range recs {
+				if err := lists.addMessage(r); err != nil {
+					return err
+				}
+			}
 			files, err := a.writeLooseMetadata(ctx, prefix, recs, retention, resumed)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			agg, err := a.writeAggregations(ctx, prefix, recs, retention)
-			return append(files, agg...), err
+			if err != nil {
+				return err
+			}
+			return lists.addMetadata(append(files, agg...)...)
 		}
 		// What an interrupted run stored is what the index lists, even if
 		// a verdict or the retention changed since.
 		if ok, err := a.segmentExists(ctx, key); err != nil || ok {
 			if err != nil {
-				return nil, err
+				return err
 			}
-			return a.listMetadataSegment(ctx, pkg)
+			err := a.eachChunk(j.IDs, func(recs []*Record) error {
+				for _, r := range recs {
+					if err := lists.addMessage(r); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			return a.listMetadataSegment(ctx, j.ID, lists.addMetadata)
 		}
 	}
-	aggs := aggregationsOf(recs, retention)
-	files := make([]sip.File, 0, len(recs)+len(aggs)+1)
-	// The messages' metadata, then the aggregazioni, made in parallel.
-	name := func(i int) string {
-		if i < len(recs) {
-			return prefix + "meta/" + recs[i].ID + ".xml"
-		}
-		return agid.AggregationKey(prefix, aggs[i-len(recs)].ID)
-	}
-	res, err := a.putSegment(ctx, key, packageTime(pkg), func(w *segment.Writer) error {
-		return parallel.Ordered(ctx, len(recs)+len(aggs), 2*runtime.GOMAXPROCS(0), func(i int) ([]byte, error) {
-			if i < len(recs) {
-				return documentOf(recs[i], retention).MetadataXML()
+	// The messages' metadata, made in parallel a chunk at a time, then the
+	// aggregazioni, gathered meanwhile.
+	aggs := agid.NewAggregator(sip.RetentionYears(retention))
+	workers := 2 * runtime.GOMAXPROCS(0)
+	res, err := a.putSegment(ctx, key, packageTime(j.ID), func(w *segment.Writer) error {
+		err := a.eachChunk(j.IDs, func(recs []*Record) error {
+			docs := make([]*sip.Document, len(recs))
+			for i, r := range recs {
+				if err := lists.addMessage(r); err != nil {
+					return err
+				}
+				docs[i] = documentOf(r, retention)
+				aggs.Add(docs[i])
 			}
-			return aggs[i-len(recs)].AggregationXML()
+			return parallel.Ordered(ctx, len(docs), workers, func(i int) ([]byte, error) {
+				return docs[i].MetadataXML()
+			}, func(i int, data []byte) error {
+				k := prefix + "meta/" + recs[i].ID + ".xml"
+				if _, err := w.Add(strings.TrimPrefix(k, prefix), data); err != nil {
+					return err
+				}
+				return lists.addMetadata(metaFile(recs[i].ID, k, data))
+			})
+		})
+		if err != nil {
+			return err
+		}
+		gs := aggs.Result()
+		return parallel.Ordered(ctx, len(gs), workers, func(i int) ([]byte, error) {
+			return gs[i].AggregationXML()
 		}, func(i int, data []byte) error {
-			k := name(i)
+			k := agid.AggregationKey(prefix, gs[i].ID)
 			if _, err := w.Add(strings.TrimPrefix(k, prefix), data); err != nil {
 				return err
 			}
-			if i < len(recs) {
-				files = append(files, metaFile(recs[i].ID, k, data))
-			} else {
-				files = append(files, agid.AggregationFile(k, data))
-			}
-			return nil
+			return lists.addMetadata(agid.AggregationFile(k, data))
 		})
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return append(files, segmentFile(key, res.Info)), nil
+	return lists.addMetadata(segmentFile(key, res.Info))
 }
 
 // segmentFile is how the index lists a segment.
@@ -591,43 +633,40 @@ func segmentFile(key string, info storage.Info) sip.File {
 	return sip.File{ID: path.Base(key), Path: key, SHA256: info.SHA256, Format: "application/x-tar", Extension: "tar", Size: info.Size}
 }
 
-// listMetadataSegment lists a stored metadata segment as writeMetadata did
-// when it wrote it.
-func (a *Archive) listMetadataSegment(ctx context.Context, pkg string) ([]sip.File, error) {
+// listMetadataSegment lists a stored metadata segment, to add, as
+// writeMetadata did when it wrote it.
+func (a *Archive) listMetadataSegment(ctx context.Context, pkg string, add func(...sip.File) error) error {
 	prefix := "packages/" + pkg + "/"
 	key := prefix + metadataSegment
 	rc, err := a.readEvidence(ctx, key)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rc.Close()
 	h := sha256.New()
-	var files []sip.File
 	err = segment.Each(io.TeeReader(rc, h), func(m segment.Member, r io.Reader) error {
 		data, err := io.ReadAll(r)
 		if err != nil {
 			return err
 		}
 		if id, ok := strings.CutPrefix(m.Name, "meta/"); ok {
-			files = append(files, metaFile(strings.TrimSuffix(id, ".xml"), prefix+m.Name, data))
-		} else {
-			files = append(files, agid.AggregationFile(prefix+m.Name, data))
+			return add(metaFile(strings.TrimSuffix(id, ".xml"), prefix+m.Name, data))
 		}
-		return nil
+		return add(agid.AggregationFile(prefix+m.Name, data))
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", key, err)
+		return fmt.Errorf("%s: %w", key, err)
 	}
 	// The rest of the object (the end blocks) counts in its hash.
 	if _, err := io.Copy(h, rc); err != nil {
-		return nil, err
+		return err
 	}
 	st, err := a.Store.Stat(ctx, key)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	st.SHA256 = hex.EncodeToString(h.Sum(nil))
-	return append(files, segmentFile(key, st)), nil
+	return add(segmentFile(key, st))
 }
 
 // writeLooseMetadata stores meta/<sha256>.xml for every message as objects

@@ -221,25 +221,13 @@ func (a *Archive) segmentExists(ctx context.Context, seg string) (bool, error) {
 // putSegment stores a segment that fill writes, streamed: nothing of it is
 // held in memory. The segment is durable when it returns (one fsync).
 func (a *Archive) putSegment(ctx context.Context, key string, mtime time.Time, fill func(w *segment.Writer) error) (storage.PutResult, error) {
-	pr, pw := io.Pipe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		w := segment.NewWriter(pw, mtime)
-		err := fill(w)
-		if err == nil {
-			err = w.Close()
+	return a.putStream(ctx, key, func(out io.Writer) error {
+		w := segment.NewWriter(out, mtime)
+		if err := fill(w); err != nil {
+			return err
 		}
-		pw.CloseWithError(err)
-	}()
-	res, err := a.Store.Put(ctx, key, pr, "")
-	// Whatever Put did not read, the writer must not wait on.
-	pr.CloseWithError(errors.New("segment not stored"))
-	<-done
-	if err != nil {
-		return res, fmt.Errorf("storing %s: %w", key, err)
-	}
-	return res, nil
+		return w.Close()
+	})
 }
 
 // packageTime is when a package was begun, from its id: the time of every

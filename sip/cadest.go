@@ -31,7 +31,13 @@ var oidSignatureTimeStampToken = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 
 // returns the final DER and the token (whose Response is the TSA's answer
 // as received). One signature, one TSA request.
 func (s *Signer) SignT(ctx context.Context, content []byte, tsa timestamp.Authority) ([]byte, timestamp.Token, error) {
-	sd, err := s.signedData(content)
+	return s.SignTDigest(ctx, sha256.Sum256(content), tsa)
+}
+
+// SignTDigest is SignT over the content whose SHA-256 is digest: the
+// same signature, without the content in memory.
+func (s *Signer) SignTDigest(ctx context.Context, digest [sha256.Size]byte, tsa timestamp.Authority) ([]byte, timestamp.Token, error) {
+	sd, err := s.signedData(digest)
 	if err != nil {
 		return nil, timestamp.Token{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -60,10 +61,48 @@ func (ix *Index) XML() ([]byte, error) {
 	return b.Bytes(), err
 }
 
+// FileList is a list of files the index lists, read as the index is
+// written: Each gives exactly Len files, in order.
+type FileList struct {
+	Len  int
+	Each func(fn func(File) error) error
+}
+
+// Files is a FileList of files held in memory.
+func Files(files []File) FileList {
+	return FileList{Len: len(files), Each: func(fn func(File) error) error {
+		for _, f := range files {
+			if err := fn(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}
+}
+
+// Lists are the index's lists of files when they are not held in memory:
+// the messages, with their total size, the metadata and the access log.
+type Lists struct {
+	Messages     FileList
+	MessageBytes int64
+	Metadata     FileList
+	AccessLog    FileList
+}
+
 // Write writes the index as XML in one pass: a package of 100,000
 // messages lists 200,000 files, which a document tree held in memory
 // many times over.
 func (ix *Index) Write(out io.Writer) error {
+	var bytes int64
+	for _, f := range ix.Messages {
+		bytes += f.Size
+	}
+	return ix.WriteLists(out, Lists{Messages: Files(ix.Messages), MessageBytes: bytes, Metadata: Files(ix.Metadata), AccessLog: Files(ix.AccessLog)})
+}
+
+// WriteLists is Write with the lists of files read from l, not from ix:
+// the same bytes, without the lists in memory.
+func (ix *Index) WriteLists(out io.Writer, l Lists) error {
 	w := &xw{w: bufio.NewWriterSize(out, 64<<10)}
 	w.raw(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	w.open(0, "sincro:PIndex", "xmlns:sincro", SincroNS, "sincro:language", "it",
@@ -79,12 +118,8 @@ func (ix *Index) Write(out io.Writer) error {
 	w.open(2, "sincro:MoreInfo", "sincro:xmlSchema", schemas.PackageNS)
 	w.open(3, "sincro:EmbeddedMetadata")
 	w.open(4, "c:PackageInfo", "xmlns:c", schemas.PackageNS)
-	var bytes int64
-	for _, f := range ix.Messages {
-		bytes += f.Size
-	}
-	w.leaf(5, "c:Messages", strconv.Itoa(len(ix.Messages)))
-	w.leaf(5, "c:Bytes", strconv.FormatInt(bytes, 10))
+	w.leaf(5, "c:Messages", strconv.Itoa(l.Messages.Len))
+	w.leaf(5, "c:Bytes", strconv.FormatInt(l.MessageBytes, 10))
 	w.leaf(5, "c:Created", ix.Created.UTC().Format(time.RFC3339))
 	w.leaf(5, "c:Signer", ix.SignerName)
 	w.leaf(5, "c:TimestampAuthority", ix.TSAName)
@@ -103,14 +138,14 @@ func (ix *Index) Write(out io.Writer) error {
 
 	// A FileGroup holds at least one File: a package that seals only the
 	// access log has no messages group.
-	if len(ix.Messages) > 0 || len(ix.AccessLog) == 0 {
-		w.group("messages", "PEC messages and receipts, byte for byte as received", ix.Messages, "binary")
+	if l.Messages.Len > 0 || l.AccessLog.Len == 0 {
+		w.group("messages", "PEC messages and receipts, byte for byte as received", l.Messages, "binary")
 	}
-	if len(ix.Metadata) > 0 {
-		w.group("metadata", "Metadata of each document (AgID Linee Guida, Allegato 5)", ix.Metadata, "8bit")
+	if l.Metadata.Len > 0 {
+		w.group("metadata", "Metadata of each document (AgID Linee Guida, Allegato 5)", l.Metadata, "8bit")
 	}
-	if len(ix.AccessLog) > 0 {
-		w.group("accesslog", "Access log of the web interface: hash-chained JSON lines, byte for byte", ix.AccessLog, "8bit")
+	if l.AccessLog.Len > 0 {
+		w.group("accesslog", "Access log of the web interface: hash-chained JSON lines, byte for byte", l.AccessLog, "8bit")
 	}
 
 	w.open(1, "sincro:Process")
@@ -207,16 +242,27 @@ func (w *xw) id(depth int, scheme, value string) {
 	w.leaf(depth, "sincro:ID", value, "sincro:scheme", scheme)
 }
 
-func (w *xw) group(gid, label string, files []File, encoding string) {
+// group writes a FileGroup; a list that gives other than its Len files
+// fails the index (its counts would lie).
+func (w *xw) group(gid, label string, files FileList, encoding string) {
 	w.open(1, "sincro:FileGroup")
 	w.id(2, "local", gid)
 	w.leaf(2, "sincro:Label", label)
-	for _, f := range files {
+	n := 0
+	err := files.Each(func(f File) error {
+		n++
 		w.open(2, "sincro:File", "sincro:encoding", encoding, "sincro:extension", f.Extension, "sincro:format", f.Format)
 		w.id(3, "local", f.ID)
 		w.leaf(3, "sincro:Path", f.Path)
 		w.leaf(3, "sincro:Hash", f.SHA256, "sincro:hashFunction", "SHA-256")
 		w.close(2, "sincro:File")
+		return w.err
+	})
+	if err == nil && n != files.Len {
+		err = fmt.Errorf("index: the %s group lists %d files, %d were said", gid, n, files.Len)
+	}
+	if w.err == nil {
+		w.err = err
 	}
 	w.close(1, "sincro:FileGroup")
 }
