@@ -115,12 +115,6 @@ func (c *Catalog) Packages(fn func(PackageRecord) error) error {
 	})
 }
 
-// markSealedRecords records that recs are in package p, p itself, and the
-// end of the seal's journal, in one transaction (catalog.MarkSealed).
-func (c *Catalog) markSealedRecords(p PackageRecord, recs []*Record) error {
-	return c.MarkSealed(p.ID, recs, p, journalKey)
-}
-
 // getJSON, putJSON and deleteKey keep small JSON values in a side bucket.
 func (c *Catalog) getJSON(bucket catalog.Bucket, key string, v any) (bool, error) {
 	return c.GetJSON(bucket, key, v)

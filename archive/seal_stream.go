@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
-	"slices"
 
-	"github.com/conserva/conserva/internal/catalogfmt"
 	"github.com/conserva/conserva/sip"
 	"github.com/conserva/conserva/storage"
 )
@@ -140,70 +137,9 @@ func (a *Archive) reuseOrStream(ctx context.Context, key string, fill func(w io.
 	return sum, err
 }
 
-// markSealedIDs is markSealedRecords for the records of ids, read again
-// (this seal holds the catalog for writing: nobody changed them since), a
-// chunk at a time, in the one transaction that records the package: none
-// of them counts as sealed before it is. They are rewritten in the order
-// they are stored, not by id: the pages read go by once, and are dropped
-// from resident memory as it goes.
+// markSealedIDs records that the records of ids are in package p, p
+// itself, and the end of the seal's journal, in one transaction
+// (catalog.MarkSealedIDs: none counts as sealed before the package does).
 func (c *Catalog) markSealedIDs(p PackageRecord, ids []string) error {
-	return c.update(func(t *txn) error {
-		seqs := make([]uint64, len(ids))
-		for i, id := range ids {
-			// Looked up past t.get, which would keep every record's
-			// state to the end of the transaction.
-			raw, ok := rawID(id)
-			var k []byte
-			if ok {
-				k = t.ids.Get(raw)
-			}
-			if seqs[i], ok = catalogfmt.Seq(k); !ok {
-				return fmt.Errorf("sealing %s: message %s is not catalogued", p.ID, id)
-			}
-		}
-		slices.Sort(seqs)
-		for start := 0; start < len(seqs); start += sealChunk {
-			chunk := seqs[start:min(start+sealChunk, len(seqs))]
-			recs := make([]*Record, len(chunk))
-			for i, seq := range chunk {
-				r, err := t.record(seq)
-				if err != nil {
-					return err
-				}
-				if r == nil {
-					return fmt.Errorf("sealing %s: record %d is missing", p.ID, seq)
-				}
-				if r.Package != "" && r.Package != p.ID {
-					return fmt.Errorf("sealing %s: message %s is already in package %s", p.ID, r.ID, r.Package)
-				}
-				recs[i] = r
-			}
-			enc := make([][]byte, len(recs))
-			err := forEach(context.Background(), len(recs), runtime.GOMAXPROCS(0), func(i int) error {
-				r := *recs[i]
-				r.Package = p.ID
-				var err error
-				enc[i], err = encodeRecord(&r)
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			for i, r := range recs {
-				raw, _ := rawID(r.ID)
-				if err := t.recs.Put(catalogfmt.SeqKey(chunk[i]), append(raw, enc[i]...)); err != nil {
-					return err
-				}
-				// Only the waiting index changes with the package.
-				old := stateOf(r, chunk[i])
-				r.Package = p.ID
-				now := stateOf(r, chunk[i])
-				if err := t.apply(&old, &now); err != nil {
-					return err
-				}
-			}
-			_ = releaseMappedIn(t.tx) // memory only: the file is not written before the commit
-		}
-		return t.putPackage(p)
-	})
+	return c.MarkSealedIDs(p.ID, ids, p, journalKey)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"slices"
 
 	"github.com/conserva/conserva/internal/catalogfmt"
 	"github.com/conserva/conserva/internal/parallel"
@@ -109,29 +110,36 @@ func (c *Catalog) MarkSealedIDs(pkg string, ids []string, pkgValue any, journal 
 		return err
 	}
 	return c.update(func(t *txn) error {
-		for start := 0; start < len(ids); start += markChunk {
-			chunk := ids[start:min(start+markChunk, len(ids))]
+		// Rewritten in the order they are stored, not by id: the pages
+		// read go by once, and are dropped from resident memory as the
+		// transaction goes.
+		seqs := make([]uint64, len(ids))
+		for i, id := range ids {
+			// Looked up past t.get, which would keep every record's state
+			// to the end of the transaction.
+			raw, ok := IDBytes(id)
+			var k []byte
+			if ok {
+				k = t.ids.Get(raw)
+			}
+			if seqs[i], ok = catalogfmt.Seq(k); !ok {
+				return fmt.Errorf("sealing %s: message %s is not catalogued", pkg, id)
+			}
+		}
+		slices.Sort(seqs)
+		for start := 0; start < len(seqs); start += markChunk {
+			chunk := seqs[start:min(start+markChunk, len(seqs))]
 			recs := make([]*Record, len(chunk))
 			keys := make([][]byte, len(chunk))
-			for i, id := range chunk {
-				// Read past t.get, which would keep every record's state
-				// to the end of the transaction.
-				raw, ok := IDBytes(id)
-				if ok {
-					keys[i] = t.ids.Get(raw)
-				}
-				seq, ok := catalogfmt.Seq(keys[i])
-				if !ok {
-					return fmt.Errorf("sealing %s: message %s is not catalogued", pkg, id)
-				}
+			for i, seq := range chunk {
 				r, err := t.record(seq)
 				if err != nil {
 					return err
 				}
 				if r == nil {
-					return fmt.Errorf("sealing %s: message %s is not catalogued", pkg, id)
+					return fmt.Errorf("sealing %s: record %d is not catalogued", pkg, seq)
 				}
-				recs[i] = r
+				recs[i], keys[i] = r, catalogfmt.SeqKey(seq)
 			}
 			enc, err := encodeSealed(pkg, recs)
 			if err != nil {
@@ -140,6 +148,7 @@ func (c *Catalog) MarkSealedIDs(pkg string, ids []string, pkgValue any, journal 
 			if err := t.putSealed(pkg, recs, keys, enc); err != nil {
 				return err
 			}
+			_ = releaseMappedIn(t.tx) // memory only: the file is not written before the commit
 		}
 		return t.endSeal(pkg, data, journal)
 	})
