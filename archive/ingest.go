@@ -69,9 +69,12 @@ func (s *IngestSummary) fail(f Failure) {
 	s.list(f)
 }
 
-// list adds f to Failures, or counts it past the bound.
+// list adds f to Failures, or counts it past the bound. A catalog
+// rebuild (no run's list on disk) keeps every one: it records each object
+// that could not be read back as a damaged message, and one left out of
+// the list would be damage hidden.
 func (s *IngestSummary) list(f Failure) {
-	if len(s.Failures) < maxMessageProblems {
+	if s.entries == nil || len(s.Failures) < maxMessageProblems {
 		s.Failures = append(s.Failures, f)
 	} else {
 		s.FailuresOmitted++

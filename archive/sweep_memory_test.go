@@ -196,3 +196,31 @@ func ingestMany(t *testing.T, a *archive.Archive, n int) {
 		t.Fatalf("archived %d of %d", sum.Archived, n)
 	}
 }
+
+// TestRebuildMarksEveryDamagedObject: a store holding more damaged objects
+// (bytes not the ones their name promises) than a summary lists makes the
+// rebuild keep a damaged record for each one, not only for those listed:
+// an ingest's summary caps its failures, a rebuild's reading of the store
+// must not.
+func TestRebuildMarksEveryDamagedObject(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10,005 objects")
+	}
+	_, a := setup(t)
+	const n = 10005
+	ctx := context.Background()
+	for i := range n {
+		sum := sha256.Sum256([]byte(fmt.Sprint("promised ", i)))
+		id := hex.EncodeToString(sum[:])
+		if _, err := a.Store.Put(ctx, storage.MessageKey(id), strings.NewReader(fmt.Sprint("other bytes ", i)), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum, err := a.Rebuild(ctx, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := a.Catalog.Count(); sum.Damaged != n || c != n {
+		t.Fatalf("rebuild: %d marked damaged, %d records, want %d of each", sum.Damaged, c, n)
+	}
+}
