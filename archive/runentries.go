@@ -39,15 +39,25 @@ const entryKey = 40
 // entriesInMemory bounds the keys sorted in memory (2.6 MB).
 const entriesInMemory = 1 << 16
 
-func newRunEntries(dir string) (*runEntries, error) {
+// spoolFile creates an unlinked file in dir: nothing is left behind a
+// killed run.
+func spoolFile(dir, pattern string) (*os.File, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(dir, "run-entries-*")
+	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
 		return nil, err
 	}
-	_ = os.Remove(f.Name()) // unlinked: nothing is left behind a killed run
+	_ = os.Remove(f.Name())
+	return f, nil
+}
+
+func newRunEntries(dir string) (*runEntries, error) {
+	f, err := spoolFile(dir, "run-entries-*")
+	if err != nil {
+		return nil, err
+	}
 	refused, err := newRefusals(dir)
 	if err != nil {
 		f.Close()
@@ -153,14 +163,10 @@ type refusals struct {
 }
 
 func newRefusals(dir string) (*refusals, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(dir, "run-refusals-*")
+	f, err := spoolFile(dir, "run-refusals-*")
 	if err != nil {
 		return nil, err
 	}
-	_ = os.Remove(f.Name()) // unlinked: nothing is left behind a killed run
 	return &refusals{f: f, w: bufio.NewWriterSize(f, 16<<10)}, nil
 }
 

@@ -146,22 +146,37 @@ func (d xmlDocs) MarshalXML(enc *xml.Encoder, start xml.StartElement) error {
 		doc := xmlDoc{ID: e.ID, Impronta: xmlImpronta{"SHA-256", e.ID}, Source: e.Source, Kind: e.Kind, Verdict: e.Verdict, Reason: e.Reason, State: st}
 		return enc.EncodeElement(doc, xml.StartElement{Name: xml.Name{Local: "Documento"}})
 	}
+	var each func(func(Entry) error) error
+	count := 0
 	if d.stream != nil {
+		each, count = d.stream.Each, d.stream.Count
+	}
+	if err := writeAll(each, count, d.list, one, "entries"); err != nil {
+		return err
+	}
+	return enc.EncodeToken(start.End())
+}
+
+// writeAll calls one for every item of a stream (each, which must give
+// count of them) and then of list: a report never lists fewer than it
+// counts.
+func writeAll[T any](each func(func(T) error) error, count int, list []T, one func(T) error, what string) error {
+	if each != nil {
 		n := 0
-		err := d.stream.Each(func(e Entry) error { n++; return one(e) })
-		if err == nil && n != d.stream.Count {
-			err = fmt.Errorf("rapporto: %d entries listed, %d counted", n, d.stream.Count)
+		err := each(func(v T) error { n++; return one(v) })
+		if err == nil && n != count {
+			err = fmt.Errorf("rapporto: %d %s listed, %d counted", n, what, count)
 		}
 		if err != nil {
 			return err
 		}
 	}
-	for _, e := range d.list {
-		if err := one(e); err != nil {
+	for _, v := range list {
+		if err := one(v); err != nil {
 			return err
 		}
 	}
-	return enc.EncodeToken(start.End())
+	return nil
 }
 
 func (d *xmlDocs) UnmarshalXML(dec *xml.Decoder, start xml.StartElement) error {
@@ -196,20 +211,13 @@ func (d xmlRefused) MarshalXML(enc *xml.Encoder, start xml.StartElement) error {
 	one := func(f Refusal) error {
 		return enc.EncodeElement(xmlRefusal{Source: f.Source, Reason: f.Reason}, xml.StartElement{Name: xml.Name{Local: "Rifiutato"}})
 	}
+	var each func(func(Refusal) error) error
+	count := 0
 	if d.stream != nil {
-		n := 0
-		err := d.stream.Each(func(f Refusal) error { n++; return one(f) })
-		if err == nil && n != d.stream.Count {
-			err = fmt.Errorf("rapporto: %d refusals listed, %d counted", n, d.stream.Count)
-		}
-		if err != nil {
-			return err
-		}
+		each, count = d.stream.Each, d.stream.Count
 	}
-	for _, f := range d.list {
-		if err := one(f); err != nil {
-			return err
-		}
+	if err := writeAll(each, count, d.list, one, "refusals"); err != nil {
+		return err
 	}
 	return enc.EncodeToken(start.End())
 }
