@@ -9,10 +9,9 @@ import (
 	"time"
 )
 
-// Marking a package's records sealed, by records (MarkSealed) or by ids
-// read again a chunk at a time (MarkSealedIDs), takes them out of the
-// waiting index, keeps the package and ends the journal in one
-// transaction; a record already in another package, or not catalogued,
+// Marking a package's records sealed (MarkSealedIDs: read again a chunk
+// at a time) takes them out of the waiting index, keeps the package and
+// ends the journal in one transaction; a record already in another package, or not catalogued,
 // refuses the whole package and changes nothing.
 func TestMarkSealed(t *testing.T) {
 	const n, sealed = markChunk*2 + 300, markChunk*2 + 100 // more than a chunk
@@ -23,17 +22,6 @@ func TestMarkSealed(t *testing.T) {
 		name string
 		mark func(c *Catalog, p string, ids []string) error
 	}{
-		{"records", func(c *Catalog, p string, ids []string) error {
-			recs, err := c.Records(ids)
-			if err != nil {
-				return err
-			}
-			if len(recs) != len(ids) { // an id not catalogued: a record made up for it
-				sum := sha256.Sum256([]byte("nowhere"))
-				recs = append(recs, &Record{ID: hex.EncodeToString(sum[:])})
-			}
-			return c.MarkSealed(p, recs, pkg{p}, "sealing")
-		}},
 		{"ids", func(c *Catalog, p string, ids []string) error {
 			return c.MarkSealedIDs(p, ids, pkg{p}, "sealing")
 		}},

@@ -65,45 +65,16 @@ func (c *Catalog) fillWait() error {
 	})
 }
 
-// MarkSealed records that recs (read by this seal, which holds the
-// catalog for writing: nobody else changed them since) are in package
-// pkg, described by pkgValue (kept as JSON under pkg in BucketPackages),
-// sets their Package, and ends the seal's journal (the key journal of
-// BucketMeta): all in one transaction. The records are encoded again in
-// parallel, outside the transaction; the transaction only stores them and
-// moves them out of the waiting index.
-func (c *Catalog) MarkSealed(pkg string, recs []*Record, pkgValue any, journal string) error {
-	data, err := json.Marshal(pkgValue)
-	if err != nil {
-		return err
-	}
-	enc, err := encodeSealed(pkg, recs)
-	if err != nil {
-		return err
-	}
-	return c.update(func(t *txn) error {
-		keys := make([][]byte, len(recs))
-		for i, r := range recs {
-			raw, ok := IDBytes(r.ID)
-			if keys[i] = t.ids.Get(raw); !ok || keys[i] == nil {
-				return fmt.Errorf("sealing %s: message %s is not catalogued", pkg, r.ID)
-			}
-		}
-		if err := t.putSealed(pkg, recs, keys, enc); err != nil {
-			return err
-		}
-		return t.endSeal(pkg, data, journal)
-	})
-}
-
 // markChunk is how many records MarkSealedIDs reads and encodes at once.
 const markChunk = 1024
 
-// MarkSealedIDs is MarkSealed for the records of ids, read again (the
-// seal holds the catalog for writing: nobody changed them since) a chunk
-// at a time, in the one transaction that records the package: none of
-// them counts as sealed before it is, and no more than a chunk of them is
-// decoded at once.
+// MarkSealedIDs records that the records of ids are in package pkg,
+// described by pkgValue (kept as JSON under pkg in BucketPackages), sets
+// their Package, and ends the seal's journal (the key journal of
+// BucketMeta). The records are read again (the seal holds the catalog for
+// writing: nobody changed them since) a chunk at a time, in the one
+// transaction that records the package: none of them counts as sealed
+// before it is, and no more than a chunk of them is decoded at once.
 func (c *Catalog) MarkSealedIDs(pkg string, ids []string, pkgValue any, journal string) error {
 	data, err := json.Marshal(pkgValue)
 	if err != nil {
