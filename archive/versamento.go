@@ -1,14 +1,10 @@
 package archive
 
 import (
-	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -87,11 +83,11 @@ func (a *Archive) versamento(ctx context.Context, sources []ingest.Source, start
 	// The entries come in id order (runEntries sorts them).
 	rec := ReportRecord{Run: run, Created: created, Key: reportKey(run), Sources: rep.Sources, Archived: rep.Archived(),
 		Flagged: rep.Flagged(), Duplicates: rep.Duplicates, Refused: rep.RefusedCount()}
-	var err error
-	if rec.SHA256, err = a.putStreamed(ctx, rec.Key, rep.WriteXML); err != nil {
+	res, err := a.putStream(ctx, rec.Key, rep.WriteXML)
+	if err != nil {
 		return fmt.Errorf("rapporto di versamento: %w", err)
 	}
-	rec.Pending = true
+	rec.SHA256, rec.Pending = res.Info.SHA256, true
 	sum.Report = run
 	return a.Catalog.putJSON(bucketReports, run, rec)
 }
@@ -343,35 +339,3 @@ func devNote(dev bool) string {
 func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
 
 func schemaBytes(name string) ([]byte, error) { return schemas.FS.ReadFile(name) }
-
-// putStreamed stores what write writes, through an unlinked file in the
-// archive's spool (hashed as it is written), not a buffer: the rapporto of
-// a night of 100,000 messages is some 50 MB. It returns the SHA-256.
-func (a *Archive) putStreamed(ctx context.Context, key string, write func(io.Writer) error) (string, error) {
-	dir := a.spoolDir()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	f, err := os.CreateTemp(dir, "put-*")
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	os.Remove(f.Name()) // gone with the process, whatever happens
-	h := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 64<<10)
-	if err := write(bw); err != nil {
-		return "", err
-	}
-	if err := bw.Flush(); err != nil {
-		return "", err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return "", err
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	if _, err := a.Store.Put(ctx, key, f, sum); err != nil {
-		return "", err
-	}
-	return sum, nil
-}
