@@ -7,7 +7,8 @@
 #
 # Sections:
 #   ingest  files: cp -r + sha256sum (+ sync: the durable floor) against conserva ingest of the
-#           files, of one mbox and of a Maildir holding the same messages; peak RSS
+#           files, of one mbox and of a Maildir holding the same messages; peak RSS; and the
+#           PEC work alone (internal/pecgen/cmd/pecwork: read, hash, parse, verify; nothing stored)
 #   huge    one HUGE_MB message: durable floor against conserva ingest; peak RSS
 #   seal    BenchmarkSeal: 100,000 catalogued messages into one package
 #   audit   conserva audit against sha256sum over the stored files (runs ingest first if needed)
@@ -56,6 +57,7 @@ trap 'rm -rf "$work"' EXIT
 
 go build -o "$work/conserva" ./cmd/conserva
 go build -o "$work/pecgen" ./internal/pecgen/cmd/pecgen
+go build -o "$work/pecwork" ./internal/pecgen/cmd/pecwork
 
 # measure CMD...: prints "seconds peak_rss_kb" of the command (children included).
 measure() {
@@ -146,6 +148,10 @@ PY
     aside "$work/floor"; sync
     read -r s rss < <(measure bash -c "cp -r '$work/src' '$work/floor' && $hashall && sync"); keep dfloor "$s" "$rss"
     aside "$work/floor"
+    # What an ingest does in package pec alone (read, hash, parse, verify,
+    # list attachments; nothing stored or catalogued): the part of the
+    # ingest's time that no store or catalog can take away.
+    read -r s rss < <(measure "$work/pecwork" -trust "$work/src/trust.pem" "$work/src"); keep pecwork "$s" "$rss"
     for kind in files mbox maildir; do
       case $kind in files) in="$work/src" ;; mbox) in="$work/all.mbox" ;; maildir) in="$work/maildir" ;; esac
       aside "$work/archive-$kind"; sync
@@ -154,19 +160,21 @@ PY
   done
   sync
   read -r again_s _ < <(measure "$work/conserva" --archive "$work/archive-files" ingest --json --trust "$work/src/trust.pem" "$work/src")
-  floor_s=${bs[floor]} dfloor_s=${bs[dfloor]} ing_s=${bs[files]} ing_rss=${brss[files]}
+  floor_s=${bs[floor]} dfloor_s=${bs[dfloor]} ing_s=${bs[files]} ing_rss=${brss[files]} pw_s=${bs[pecwork]}
   mbox_s=${bs[mbox]} mbox_rss=${brss[mbox]} md_s=${bs[maildir]} md_rss=${brss[maildir]}
   aside "$work/archive"; mv "$work/archive-files" "$work/archive" # the audit and memory sections go on with it
   aside "$work/archive-mbox"; aside "$work/archive-maildir"
   rm -rf "$work/all.mbox" "$work/maildir"
-  python3 - "$n" "$bytes" "$floor_s" "$dfloor_s" "$ing_s" "$ing_rss" "$again_s" "$runs" "$mbox_s" "$mbox_rss" "$md_s" "$md_rss" <<'PY'
+  python3 - "$n" "$bytes" "$floor_s" "$dfloor_s" "$ing_s" "$ing_rss" "$again_s" "$runs" "$mbox_s" "$mbox_rss" "$md_s" "$md_rss" "$pw_s" <<'PY'
 import sys
 n, b = int(sys.argv[1]), int(sys.argv[2])
 floor, dfloor, ing, rss, again, runs = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7]), sys.argv[8]
 mbox, mbox_rss, md, md_rss = float(sys.argv[9]), int(sys.argv[10]), float(sys.argv[11]), int(sys.argv[12])
+pw = float(sys.argv[13])
 print(f"ingest: {n} messages, {b/1e6:.1f} MB (best of {runs} rounds, each measure once per round)")
 print(f"  floor   cp -r + sha256sum        : {floor:7.3f} s")
 print(f"  durable cp -r + sha256sum + sync : {dfloor:7.3f} s")
+print(f"  PEC work alone (nothing stored)  : {pw:7.3f} s  ratio {pw/dfloor:5.2f}x durable floor: read, hash, parse, verify, attachments on every core")
 for label, s, r in (("conserva ingest (files)", ing, rss), ("conserva ingest (one mbox)", mbox, mbox_rss), ("conserva ingest (Maildir)", md, md_rss)):
     print(f"  {label:32s} : {s:7.3f} s  ratio {s/floor:5.2f}x floor, {s/dfloor:5.2f}x durable floor (target <= 1.5x); {n/s:6.0f} messages/s, {b/s/1e6:6.1f} MB/s, peak RSS {r/1024:.0f} MB")
 print(f"  re-ingest (all duplicates)       : {again:7.3f} s  {n/again:6.0f} messages/s")
