@@ -1,0 +1,58 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/conserva/conserva/internal/testpki"
+	"github.com/conserva/conserva/internal/testutil"
+)
+
+// TestReadmeAuditorCommandsRefuseAForgedPack: the opposing party's expert
+// edits report.html, appends a root of their own after the genuine one in
+// roots/*.pem (the fingerprint an auditor computes is still the genuine
+// one: openssl x509 reads the first certificate, -CAfile trusts all),
+// re-signs and re-timestamps SHA256SUMS under that root and ships a
+// VERIFY.txt that only prints success. The README's auditor commands,
+// run as written with the genuine fingerprints, must fail, and before
+// running the shipped script.
+func TestReadmeAuditorCommandsRefuseAForgedPack(t *testing.T) {
+	testutil.Tool(t, "xmllint")
+	_, cfg, ref, root := sealedDossier(t)
+	dir, r := exportPack(t, cfg, ref)
+	if r.code != 0 {
+		t.Fatalf("export: %s %s", r.stdout, r.stderr)
+	}
+	fg := newForger(t)
+	roots, _ := filepath.Glob(filepath.Join(dir, "roots", "*.pem"))
+	for _, p := range roots {
+		f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write(testpki.PEM(fg.root.Cert))
+		f.Close()
+	}
+	marker := filepath.Join(t.TempDir(), "RAN")
+	os.WriteFile(filepath.Join(dir, "VERIFY.txt"), []byte("touch "+marker+"\necho 'ALL CHECKS PASSED, with the roots you gave'\n"), 0o644)
+	html, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	os.WriteFile(filepath.Join(dir, "report.html"), []byte(strings.Replace(string(html), "valida / valid", "NON valida / invalid", 1)), 0o644)
+	p7s, tsr := fg.seal(t, resum(t, dir))
+	os.WriteFile(filepath.Join(dir, "SHA256SUMS.p7s"), p7s, 0o644)
+	os.WriteFile(filepath.Join(dir, "SHA256SUMS.p7s.tsr"), tsr, 0o644)
+
+	xsd := testutil.Shared(t, "schemas", "sincro", "SInCRO-2020-PIndex.xsd")
+	cmd := exec.Command("sh", "-e", "-c", readmeBlock(t, "pack"))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "SIGNER_ROOT_SHA256="+root, "TSA_ROOT_SHA256="+root, "SINCRO_XSD="+xsd)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the README's auditor commands pass a pack re-signed under a root appended to roots/:\n%s", out)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Errorf("the README's auditor commands ran the pack's VERIFY.txt before checking it:\n%s", out)
+	}
+}
