@@ -56,3 +56,47 @@ func TestReadmeAuditorCommandsRefuseAForgedPack(t *testing.T) {
 		t.Errorf("the README's auditor commands ran the pack's VERIFY.txt before checking it:\n%s", out)
 	}
 }
+
+// TestFileNamedWithALineBreakIsNamed: a file added to a pack under a name
+// holding a line break and then a genuine line of SHA256SUMS, which grep
+// -F in VERIFY.txt read as a second pattern matching that line: the file
+// passed as "in the signed manifest".
+func TestFileNamedWithALineBreakIsNamed(t *testing.T) {
+	_, cfg, ref, root := sealedDossier(t)
+	dir, r := exportPack(t, cfg, ref)
+	if r.code != 0 {
+		t.Fatalf("export: %s %s", r.stdout, r.stderr)
+	}
+	sums, _ := os.ReadFile(filepath.Join(dir, "SHA256SUMS"))
+	var line string
+	for _, l := range strings.Split(string(sums), "\n") {
+		if strings.HasSuffix(l, "  report.json") {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatalf("no report.json in SHA256SUMS:\n%s", sums)
+	}
+	// A file, then a folder (whose files' paths hold the line break).
+	for _, c := range []struct{ added, file string }{
+		{"ricevuta-consegna.eml\n" + line, ""},
+		{"packages/x\n" + line, "a.eml"},
+	} {
+		p := filepath.Join(dir, filepath.FromSlash(c.added))
+		if c.file != "" {
+			os.MkdirAll(p, 0o755)
+			p = filepath.Join(p, c.file)
+		}
+		if err := os.WriteFile(p, []byte("a forged receipt"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, code := verifyPack(t, dir, pins(root)...)
+		if code == 0 || !strings.Contains(out, "a line break in a name") {
+			t.Fatalf("%q added: VERIFY.txt exit %d\n%s", c.added, code, out)
+		}
+		os.RemoveAll(filepath.Join(dir, filepath.FromSlash(c.added)))
+	}
+	if out, code := verifyPack(t, dir, pins(root)...); code != 0 {
+		t.Fatalf("the pack with the added files removed: exit %d\n%s", code, out)
+	}
+}
