@@ -81,6 +81,17 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, opts Expo
 			return nil, fmt.Errorf("%s: %w", r.Key, err)
 		}
 		v := m.Verify(opts.Trust)
+		// The report's kind, addresses, subject and each recipient's status
+		// come from the catalog: one that disagrees with the bytes is
+		// damaged or forged, and a pack built on it is not intact. (The
+		// verdict shown is this export's own.)
+		fresh := newRecord(m, v, "", time.Time{})
+		cmp := *r
+		cmp.Signature, cmp.Reason, cmp.Flagged, cmp.FlagReason = fresh.Signature, fresh.Reason, fresh.Flagged, fresh.FlagReason
+		for _, diff := range recordDiffs(&cmp, fresh, false) {
+			rep.PackIntact = false
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: %s: the catalog is damaged or forged (conserva catalog check)", name, diff))
+		}
 		recipient := r.Consegna
 		if recipient == "" {
 			recipient = strings.Join(r.To, ", ")

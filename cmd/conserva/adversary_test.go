@@ -1,14 +1,17 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/conserva/conserva/archive"
 	"github.com/conserva/conserva/internal/testpki"
 	"github.com/conserva/conserva/internal/testutil"
+	"github.com/conserva/conserva/pec"
 )
 
 // TestReadmeAuditorCommandsRefuseAForgedPack: the opposing party's expert
@@ -98,5 +101,48 @@ func TestFileNamedWithALineBreakIsNamed(t *testing.T) {
 	}
 	if out, code := verifyPack(t, dir, pins(root)...); code != 0 {
 		t.Fatalf("the pack with the added files removed: exit %d\n%s", code, out)
+	}
+}
+
+// TestExportNamesACatalogThatLies: whoever can write catalog.db turns the
+// avvenuta consegna of a dossier into an errore di consegna for another
+// recipient. The stored bytes and every signature are untouched, yet the
+// pack's report (signed by the conservator) would tell the court the
+// message failed to reach a recipient it never named: export must not
+// call such a pack intact, and must say which field the catalog changed.
+func TestExportNamesACatalogThatLies(t *testing.T) {
+	_, cfg, ref, _ := sealedDossier(t)
+	a, err := archive.Open(cfg[1], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	a.Catalog.Scan(func(r *archive.Record) error {
+		if r.Kind == pec.KindAvvenutaConsegna {
+			id = r.ID
+		}
+		return nil
+	})
+	err = a.Catalog.Update(func(get func(string) (*archive.Record, error), put func(*archive.Record) error) error {
+		r, err := get(id)
+		if err != nil || r == nil {
+			return fmt.Errorf("record %s: %v", id, err)
+		}
+		r.Kind, r.Consegna = pec.KindErroreConsegna, "c@pec.example"
+		return put(r)
+	})
+	a.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, r := exportPack(t, cfg, ref)
+	if r.code != 1 || !strings.Contains(r.stdout, "NOT INTACT") {
+		t.Fatalf("export from a catalog that lies about a receipt: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	report, _ := os.ReadFile(filepath.Join(dir, "report.json"))
+	for _, want := range []string{`"pack_intact": false`, "the catalog says kind", "the catalog says consegna"} {
+		if !strings.Contains(string(report), want) {
+			t.Errorf("report.json lacks %q:\n%s", want, report)
+		}
 	}
 }
