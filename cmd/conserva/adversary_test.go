@@ -146,3 +146,84 @@ func TestExportNamesACatalogThatLies(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletedRenewalIsNamed: on a local store, whoever can write the
+// store deletes a package's newest evidence records (records.2.tar, made
+// by renew): the version before is still there and valid today, so the
+// records were simply read one version back and audit found nothing. The
+// renewal is evidence: audit must name it missing, before and after a
+// catalog rebuild.
+func TestDeletedRenewalIsNamed(t *testing.T) {
+	_, cfg, _, _ := sealedDossier(t)
+	if r := conserva(t, append(cfg, "renew", "--force")...); r.code != 0 {
+		t.Fatalf("renew: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	renewed, _ := filepath.Glob(filepath.Join(cfg[1], "store", "packages", "*", "ers", "records.2.tar"))
+	if len(renewed) != 1 {
+		t.Fatalf("renewed records: %v", renewed)
+	}
+	os.Chmod(filepath.Dir(renewed[0]), 0o755)
+	if err := os.Remove(renewed[0]); err != nil {
+		t.Fatal(err)
+	}
+	key := "packages/" + filepath.Base(filepath.Dir(filepath.Dir(renewed[0]))) + "/ers/records.2.tar"
+	r := conserva(t, append(cfg, "audit")...)
+	if r.code != 1 || !strings.Contains(r.stdout, key) {
+		t.Fatalf("audit with the renewed records deleted: %d\n%s", r.code, r.stdout)
+	}
+	if r := conserva(t, append(cfg, "catalog", "rebuild")...); r.code == 2 {
+		t.Fatalf("rebuild: %s", r.stderr)
+	}
+	r = conserva(t, append(cfg, "audit")...)
+	if r.code != 1 || !strings.Contains(r.stdout, key) {
+		t.Fatalf("audit after a rebuild, the renewed records deleted: %d\n%s", r.code, r.stdout)
+	}
+}
+
+// TestTerminalEscapesFromAMessageAreShown: anyone can send a PEC, and its
+// subject is printed by search and show. A subject holding a carriage
+// return and terminal control sequences (erase the line, move the cursor
+// up) let the sender rewrite what the operator sees, e.g. the verdict
+// column of search --flagged. Every control character from a message
+// reaches the terminal as a visible \u escape; --json is unchanged in
+// meaning.
+func TestTerminalEscapesFromAMessageAreShown(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "archive")
+	cfg := []string{"--archive", home}
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "e.eml"), []byte("From: =?UTF-8?Q?a=1B]0;x=07?= <a@b.example>\r\nTo: c@d.example\r\n"+
+		"Subject: =?UTF-8?Q?Fattura=0D=1B[2K=1B[1A=C2=9B2K=E2=80=AEdilav?=\r\nMessage-ID: <esc1@x.example>\r\n"+
+		"Date: Mon, 30 Nov 2026 10:00:00 +0000\r\n\r\nbody\r\n"), 0o644)
+	if r := conserva(t, append(cfg, "ingest", src)...); r.code != 0 {
+		t.Fatalf("ingest: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	for _, args := range [][]string{{"search"}, {"search", "--flagged"}, {"show", "<esc1@x.example>"}} {
+		r := conserva(t, append(cfg, args...)...)
+		if strings.ContainsAny(r.stdout, "\x1b\r\x07\u009b\u202e") {
+			t.Errorf("%v prints control characters from the message: %q", args, r.stdout)
+		}
+		if !strings.Contains(r.stdout, `Fattura\u000d\u001b[2K\u001b[1A\u009b2K\u202edilav`) {
+			t.Errorf("%v does not show the subject's control characters: %q", args, r.stdout)
+		}
+	}
+	rows := decodeLines(t, conserva(t, append(cfg, "search", "--json")...).stdout)
+	if len(rows) != 1 || rows[0]["subject"] != "Fattura\r\x1b[2K\x1b[1A\u009b2K\u202edilav" {
+		t.Errorf("search --json: %v", rows)
+	}
+}
+
+// TestTermWriterAcrossWrites: a control character split across two writes
+// is still caught, and a sequence cut off at the end is shown escaped.
+func TestTermWriterAcrossWrites(t *testing.T) {
+	var b strings.Builder
+	tw := &termWriter{w: &b}
+	s := "é\u009b[2Kx\u202e"
+	for i := range len(s) {
+		tw.Write([]byte{s[i]})
+	}
+	tw.Write([]byte("\xe2\x80"))
+	tw.Flush()
+	if got, want := b.String(), `é\u009b[2Kx\u202e\xe2\x80`; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
