@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -225,5 +226,54 @@ func TestTermWriterAcrossWrites(t *testing.T) {
 	tw.Flush()
 	if got, want := b.String(), `é\u009b[2Kx\u202e\xe2\x80`; got != want {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// TestReportExportNamesItsRoots: an exported rapporto di versamento ships
+// its roots beside it, and its VERIFY.txt said the document was "checked
+// with the roots pinned when it was signed": a forger who re-signs the
+// rapporto and replaces signer-roots.pem and tsa-roots.pem with a root of
+// their own passes every step it gave. The export prints the roots'
+// fingerprints for the owner to publish, and VERIFY.txt starts by
+// comparing them, which the forged folder fails.
+func TestReportExportNamesItsRoots(t *testing.T) {
+	_, cfg, _, root := sealedDossier(t)
+	var list struct {
+		Reports []struct{ Run string } `json:"reports"`
+	}
+	if err := json.Unmarshal([]byte(conserva(t, append(cfg, "reports", "list", "--json")...).stdout), &list); err != nil || len(list.Reports) == 0 {
+		t.Fatalf("reports list: %v %+v", err, list)
+	}
+	out := filepath.Join(t.TempDir(), "rapporto")
+	r := conserva(t, append(cfg, "reports", "export", list.Reports[0].Run, "--out", out)...)
+	if r.code != 0 || strings.Count(r.stdout, "SHA-256 "+root) != 2 {
+		t.Fatalf("reports export does not print its roots' fingerprints (%s): %d\n%s%s", root, r.code, r.stdout, r.stderr)
+	}
+	verify, _ := os.ReadFile(filepath.Join(out, "VERIFY.txt"))
+	if !strings.Contains(string(verify), "0. These roots travel with the document") {
+		t.Fatalf("VERIFY.txt does not start by comparing the roots:\n%s", verify)
+	}
+	// The forgery: steps 1 and 2 pass, the fingerprint of step 0 is not
+	// the published one.
+	fg := newForger(t)
+	doc, _ := os.ReadFile(filepath.Join(out, "rapporto.xml"))
+	doc = []byte(strings.Replace(string(doc), "<", "<!-- forged -->\n<", 1))
+	p7s, tsr := fg.seal(t, doc)
+	for name, data := range map[string][]byte{"rapporto.xml": doc, "rapporto.xml.p7s": p7s, "rapporto.xml.p7s.tsr": tsr,
+		"signer-roots.pem": testpki.PEM(fg.root.Cert), "tsa-roots.pem": testpki.PEM(fg.root.Cert)} {
+		os.WriteFile(filepath.Join(out, name), data, 0o644)
+	}
+	sh := func(script string) (string, error) {
+		cmd := exec.Command("sh", "-e", "-c", script)
+		cmd.Dir = out
+		b, err := cmd.CombinedOutput()
+		return string(b), err
+	}
+	if got, err := sh("openssl cms -verify -binary -inform DER -in rapporto.xml.p7s -content rapporto.xml -CAfile signer-roots.pem -purpose any -out /dev/null && openssl ts -verify -data rapporto.xml.p7s -in rapporto.xml.p7s.tsr -CAfile tsa-roots.pem"); err != nil {
+		t.Fatalf("the forged folder was expected to pass steps 1 and 2 (else this test shows nothing): %v\n%s", err, got)
+	}
+	got, err := sh("openssl x509 -in signer-roots.pem -outform DER | sha256sum")
+	if err != nil || strings.Contains(got, root) {
+		t.Fatalf("step 0 on the forged folder: %v %s", err, got)
 	}
 }
