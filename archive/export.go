@@ -294,11 +294,21 @@ func (a *Archive) exportPackage(ctx context.Context, id string, recs []*Record, 
 		want[r.ID] = true
 	}
 	listed := map[string]bool{}
+	// A message of the signed index that the catalog lacks may be one of
+	// this dossier's, its record removed: the pack cannot say it is whole.
+	// (After a rebuild every member is catalogued, a lost one marked.)
+	var lacking []string
 	probs, check := a.auditPackageEach(ctx, id, files, exported, func(m string) {
 		if want[m] {
 			listed[m] = true
+		} else if has, err := a.Catalog.Has(m); err == nil && !has && len(lacking) < maxLacking {
+			lacking = append(lacking, m)
 		}
 	})
+	for _, m := range lacking {
+		probs = append(probs, Problem{Key: storage.MessageKey(m), Problem: "listed in the signed index of package " + id +
+			" but not in the catalog: a record removed from it (conserva catalog check); the pack may lack a message of this dossier"})
+	}
 	if sum := pw.Sum(prefix + "index.xml"); check.sig != nil && sum != hex.EncodeToString(check.index[:]) {
 		probs = append(probs, Problem{Key: prefix + "index.xml", Problem: "the copy in the pack is not the index whose signature was checked: it changed while it was read"})
 	}
@@ -327,6 +337,10 @@ func (a *Archive) exportPackage(ctx context.Context, id string, recs []*Record, 
 	ep.Development = dev.found
 	return ep, listed, nil
 }
+
+// maxLacking bounds the messages an export names as missing from the
+// catalog, per package.
+const maxLacking = 100
 
 // readOnce opens a package file as readEvidence does, but one kept in a
 // segment is found by reading the segment's headers (segment.Find), not

@@ -277,3 +277,37 @@ func TestReportExportNamesItsRoots(t *testing.T) {
 		t.Fatalf("step 0 on the forged folder: %v %s", err, got)
 	}
 }
+
+// TestExportNamesARemovedRecord: whoever can write catalog.db removes the
+// avvenuta consegna of a dossier from it. The message is still in the
+// store and in its package's signed index, yet the pack left it out and
+// told the court the recipient had only "accepted", calling itself
+// intact. A package in the pack whose signed index lists a message the
+// catalog lacks makes the pack NOT INTACT, naming the message.
+func TestExportNamesARemovedRecord(t *testing.T) {
+	_, cfg, ref, _ := sealedDossier(t)
+	a, err := archive.Open(cfg[1], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	a.Catalog.Scan(func(r *archive.Record) error {
+		if r.Kind == pec.KindAvvenutaConsegna {
+			id = r.ID
+		}
+		return nil
+	})
+	err = a.Catalog.Remove(id)
+	a.Close()
+	if err != nil || id == "" {
+		t.Fatalf("removing %q: %v", id, err)
+	}
+	dir, r := exportPack(t, cfg, ref)
+	if r.code != 1 || !strings.Contains(r.stdout, "NOT INTACT") {
+		t.Fatalf("export with a receipt removed from the catalog: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	report, _ := os.ReadFile(filepath.Join(dir, "report.json"))
+	if !strings.Contains(string(report), id) || !strings.Contains(string(report), "not in the catalog") {
+		t.Errorf("report.json does not name the removed receipt %s:\n%s", id, report)
+	}
+}
