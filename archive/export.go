@@ -84,10 +84,12 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, opts Expo
 		// The report's kind, addresses, subject and each recipient's status
 		// come from the catalog: one that disagrees with the bytes is
 		// damaged or forged, and a pack built on it is not intact. (The
-		// verdict shown is this export's own.)
+		// verdict and signer shown are this export's own, and a parser's
+		// warnings are no claim of the report: not compared.)
 		fresh := newRecord(m, v, "", time.Time{})
 		cmp := *r
 		cmp.Signature, cmp.Reason, cmp.Flagged, cmp.FlagReason = fresh.Signature, fresh.Reason, fresh.Flagged, fresh.FlagReason
+		cmp.Signer, cmp.SignedAt, cmp.TimeSource, cmp.Warnings = fresh.Signer, fresh.SignedAt, fresh.TimeSource, fresh.Warnings
 		for _, diff := range recordDiffs(&cmp, fresh, false) {
 			rep.PackIntact = false
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: %s: the catalog is damaged or forged (conserva catalog check)", name, diff))
