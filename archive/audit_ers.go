@@ -102,6 +102,9 @@ func (a *Archive) newERSPass(ctx context.Context, sink *problemSink) *ersPass {
 			return nil
 		}
 		p.versions[pr.ID] = v
+		if v < pr.Renewed {
+			sink.add(Problem{Key: ersSegmentKey(pr.ID, v+1), Problem: fmt.Sprintf("missing from the store: a renewal wrote the evidence records of package %s up to version %d, the store holds them up to version %d", pr.ID, pr.Renewed, v)})
+		}
 		if v == 0 {
 			p.out.Without = append(p.out.Without, pr.ID)
 			return nil

@@ -81,6 +81,19 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, opts Expo
 			return nil, fmt.Errorf("%s: %w", r.Key, err)
 		}
 		v := m.Verify(opts.Trust)
+		// The report's kind, addresses, subject and each recipient's status
+		// come from the catalog: one that disagrees with the bytes is
+		// damaged or forged, and a pack built on it is not intact. (The
+		// verdict and signer shown are this export's own, and a parser's
+		// warnings are no claim of the report: not compared.)
+		fresh := newRecord(m, v, "", time.Time{})
+		cmp := *r
+		cmp.Signature, cmp.Reason, cmp.Flagged, cmp.FlagReason = fresh.Signature, fresh.Reason, fresh.Flagged, fresh.FlagReason
+		cmp.Signer, cmp.SignedAt, cmp.TimeSource, cmp.Warnings = fresh.Signer, fresh.SignedAt, fresh.TimeSource, fresh.Warnings
+		for _, diff := range recordDiffs(&cmp, fresh, false) {
+			rep.PackIntact = false
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: %s: the catalog is damaged or forged (conserva catalog check)", name, diff))
+		}
 		recipient := r.Consegna
 		if recipient == "" {
 			recipient = strings.Join(r.To, ", ")
@@ -283,11 +296,21 @@ func (a *Archive) exportPackage(ctx context.Context, id string, recs []*Record, 
 		want[r.ID] = true
 	}
 	listed := map[string]bool{}
+	// A message of the signed index that the catalog lacks may be one of
+	// this dossier's, its record removed: the pack cannot say it is whole.
+	// (After a rebuild every member is catalogued, a lost one marked.)
+	var lacking []string
 	probs, check := a.auditPackageEach(ctx, id, files, exported, func(m string) {
 		if want[m] {
 			listed[m] = true
+		} else if has, err := a.Catalog.Has(m); err == nil && !has && len(lacking) < maxLacking {
+			lacking = append(lacking, m)
 		}
 	})
+	for _, m := range lacking {
+		probs = append(probs, Problem{Key: storage.MessageKey(m), Problem: "listed in the signed index of package " + id +
+			" but not in the catalog: a record removed from it (conserva catalog check); the pack may lack a message of this dossier"})
+	}
 	if sum := pw.Sum(prefix + "index.xml"); check.sig != nil && sum != hex.EncodeToString(check.index[:]) {
 		probs = append(probs, Problem{Key: prefix + "index.xml", Problem: "the copy in the pack is not the index whose signature was checked: it changed while it was read"})
 	}
@@ -316,6 +339,10 @@ func (a *Archive) exportPackage(ctx context.Context, id string, recs []*Record, 
 	ep.Development = dev.found
 	return ep, listed, nil
 }
+
+// maxLacking bounds the messages an export names as missing from the
+// catalog, per package.
+const maxLacking = 100
 
 // readOnce opens a package file as readEvidence does, but one kept in a
 // segment is found by reading the segment's headers (segment.Find), not

@@ -510,6 +510,8 @@ func (a *Archive) restorePackages(ctx context.Context, old *Catalog, hasJournal 
 				problem = fmt.Sprintf("package %s is broken: %v", id, err)
 			}
 		}
+		// The renewals only the catalog remembers (a deleted one is named).
+		p.Renewed = max(p.Renewed, known.Renewed)
 		if wasSealed && (len(members) == 0 || problem != "") {
 			p = known
 			if len(members) == 0 && old != nil {

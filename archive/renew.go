@@ -274,6 +274,11 @@ func (a *Archive) Renew(ctx context.Context, opts RenewOptions) (RenewSummary, e
 			return sum, err
 		}
 	}
+	for _, p := range j.Packages {
+		if err := a.noteRenewed(p.ID, p.From+1); err != nil {
+			return sum, err
+		}
+	}
 	sum.Records = len(items)
 	if first != nil {
 		sum.NextDue = first.Expires().AddDate(-margin.Years, 0, -margin.Days).UTC()
@@ -445,4 +450,16 @@ func (a *Archive) renewalItem(ctx context.Context, vf *ers.Verifier, o ersObject
 		return renewItem{}, key + ": " + err.Error(), nil
 	}
 	return renewItem{obj: o, record: rec, digests: d}, "", nil
+}
+
+// noteRenewed records in the package's catalog record that its records
+// now go to version v (audit names a store that has fewer).
+func (a *Archive) noteRenewed(pkg string, v int) error {
+	var pr PackageRecord
+	ok, err := a.Catalog.getJSON(bucketPackages, pkg, &pr)
+	if err != nil || !ok || pr.Renewed >= v {
+		return err
+	}
+	pr.Renewed = v
+	return a.Catalog.putJSON(bucketPackages, pkg, pr)
 }

@@ -56,6 +56,10 @@ type PackageRecord struct {
 	Retention string `json:"retention,omitempty"`
 	// The access log segment it seals, if any (accesslog.go).
 	AccessLog string `json:"access_log,omitempty"`
+	// Renewed is the newest version of its evidence records a renewal
+	// wrote (records.<n>.tar): the store is probed for versions, so one
+	// deleted would otherwise just make the one before it the latest.
+	Renewed int `json:"renewed,omitempty"`
 }
 
 // developmentKeys: the journal's warnings say the development signer or TSA

@@ -305,6 +305,16 @@ Checked with the roots pinned when it was signed (signer-roots.pem,
 tsa-roots.pem), never with certificates the signature carries. Signer: %s;
 TSA: %s; timestamp: %s.%s
 
+0. These roots travel with the document: anyone can make a folder that
+   passes steps 1 and 2 with roots of their own (and this file with it).
+   First compare every certificate of both files with the SHA-256
+   fingerprints the archive's owner publishes (conserva reports export
+   prints them); openssl trusts every certificate of a -CAfile, so count
+   them too:
+   grep -c 'BEGIN CERTIFICATE' signer-roots.pem tsa-roots.pem
+   openssl crl2pkcs7 -nocrl -certfile signer-roots.pem | openssl pkcs7 -print_certs -noout
+   openssl x509 -in signer-roots.pem -outform DER | sha256sum     # the first; so for tsa-roots.pem
+
 1. The conservator's CAdES signature over %s:
    openssl cms -verify -binary -inform DER -in %s.p7s -content %s -CAfile signer-roots.pem -purpose any -out /dev/null
 2. The RFC 3161 timestamp over the whole signature file:

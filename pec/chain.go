@@ -11,12 +11,21 @@ import (
 
 const maxChainLength = 8
 
+// maxChainChecks bounds the candidate issuers one path search examines
+// (each may cost a signature check). Certificates sharing one name and one
+// key issue each other, so a signature carrying a few dozen of them would
+// make a search through every ordering run for hours; real PEC chains need
+// a handful of checks.
+const maxChainChecks = 1000
+
 // chainResult is the outcome of building a path from the signer to an anchor.
 type chainResult struct {
 	path []*x509.Certificate // signer first, anchor last; nil when none
 	// expired is the first certificate found on an otherwise good path that
 	// was not valid at the checked time.
 	expired *x509.Certificate
+	// gaveUp: the search stopped after maxChainChecks candidates.
+	gaveUp bool
 }
 
 // buildChain searches a path from leaf to a trust anchor, checking every
@@ -27,11 +36,23 @@ type chainResult struct {
 func buildChain(leaf *x509.Certificate, pool []*x509.Certificate, trust *TrustStore, at time.Time) chainResult {
 	var res chainResult
 	candidates := append(append([]*x509.Certificate(nil), pool...), trust.Anchors()...)
+	checks := 0
+	issuedBy := func(p, c *x509.Certificate) bool {
+		if !bytes.Equal(p.RawSubject, c.RawIssuer) {
+			return false // no signature to check: not counted
+		}
+		if checks >= maxChainChecks {
+			res.gaveUp = true
+			return false
+		}
+		checks++
+		return trust.issued(p, c)
+	}
 	var walk func(c *x509.Certificate, path []*x509.Certificate) bool
 	walk = func(c *x509.Certificate, path []*x509.Certificate) bool {
 		path = append(path, c)
 		if !validAt(c, at) {
-			if trust.isAnchor(c) || reachesAnchor(c, candidates, trust, len(path)) {
+			if trust.isAnchor(c) || reachesAnchor(c, candidates, trust, len(path), issuedBy) {
 				if res.expired == nil {
 					res.expired = c
 				}
@@ -46,7 +67,10 @@ func buildChain(leaf *x509.Certificate, pool []*x509.Certificate, trust *TrustSt
 			return false
 		}
 		for _, p := range candidates {
-			if onPath(p, path) || !trust.issued(p, c) {
+			if res.gaveUp {
+				return false
+			}
+			if onPath(p, path) || !issuedBy(p, c) {
 				continue
 			}
 			if walk(p, path) {
@@ -62,7 +86,7 @@ func buildChain(leaf *x509.Certificate, pool []*x509.Certificate, trust *TrustSt
 // reachesAnchor says whether some path (ignoring validity) leads from c to an
 // anchor; used only to tell "expired on the way to an anchor" (invalid) from
 // "no way to an anchor at all" (untrusted).
-func reachesAnchor(c *x509.Certificate, candidates []*x509.Certificate, trust *TrustStore, depth int) bool {
+func reachesAnchor(c *x509.Certificate, candidates []*x509.Certificate, trust *TrustStore, depth int, issued func(p, c *x509.Certificate) bool) bool {
 	if trust.isAnchor(c) {
 		return true
 	}
@@ -70,7 +94,7 @@ func reachesAnchor(c *x509.Certificate, candidates []*x509.Certificate, trust *T
 		return false
 	}
 	for _, p := range candidates {
-		if p != c && trust.issued(p, c) && reachesAnchor(p, candidates, trust, depth+1) {
+		if p != c && issued(p, c) && reachesAnchor(p, candidates, trust, depth+1, issued) {
 			return true
 		}
 	}

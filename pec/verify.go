@@ -129,6 +129,10 @@ func (m *Message) Verify(trust *TrustStore) (v Verification) {
 		v.Verdict = Invalid
 		v.Reason = fmt.Sprintf("certificate %q on the path to the trust anchor was not valid at %s (%s)",
 			certName(res.expired), at.UTC().Format(time.RFC3339), source)
+	case res.gaveUp:
+		v.Verdict = Untrusted
+		v.Reason = fmt.Sprintf("signature matches the content, but the search for a path from %q (issuer %q) to a trust anchor gave up after %d candidate issuers (the signature carries %d certificates)",
+			v.Signer, signer.Issuer.CommonName, maxChainChecks, len(p7.Certificates))
 	default:
 		v.Verdict = Untrusted
 		v.Reason = fmt.Sprintf("signature matches the content, but no path leads from %q (issuer %q) to a trust anchor",

@@ -43,7 +43,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 			code = crashed(r, stderr)
 		}
 	}()
-	app := newApp(stdout, stderr)
+	tw := &termWriter{w: stdout}
+	defer tw.Flush()
+	app := newApp(tw, stderr)
 	err := app.Run(ctx, args)
 	if err == nil {
 		return exitOK

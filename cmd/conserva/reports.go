@@ -143,8 +143,8 @@ func reportsCommand() *cli.Command {
 					if cmd.Bool("json") {
 						return json.NewEncoder(cmd.Root().Writer).Encode(map[string]any{"run": d.Run, "out": cmd.String("out"), "verified": d.Verified})
 					}
-					fmt.Fprintf(cmd.Root().Writer, "rapporto %s written to %s (see VERIFY.txt)\n", d.Run, cmd.String("out"))
-					return nil
+					fmt.Fprintf(cmd.Root().Writer, "rapporto %s written to %s (see VERIFY.txt); its roots, to publish for the auditor:\n", d.Run, cmd.String("out"))
+					return printRoots(cmd.Root().Writer, cmd.String("out"))
 				},
 			},
 		},

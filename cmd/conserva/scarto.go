@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -183,7 +184,12 @@ func scartoCommand() *cli.Command {
 					if cmd.Bool("json") {
 						return json.NewEncoder(cmd.Root().Writer).Encode(map[string]any{"proposal": id, "documents": names})
 					}
-					fmt.Fprintf(cmd.Root().Writer, "%v written to %s (see VERIFY.txt in each)\n", names, cmd.String("out"))
+					fmt.Fprintf(cmd.Root().Writer, "%v written to %s (see VERIFY.txt in each); their roots, to publish for the auditor:\n", names, cmd.String("out"))
+					for _, n := range names {
+						if err := printRoots(cmd.Root().Writer, filepath.Join(cmd.String("out"), n)); err != nil {
+							return err
+						}
+					}
 					return nil
 				}),
 			},

@@ -310,6 +310,9 @@ func (p *Provider) sign(content []byte, s Spec, detached bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, c := range p.Extra {
+		sd.AddCertificate(c)
+	}
 	if detached {
 		sd.Detach()
 	}

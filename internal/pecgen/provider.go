@@ -38,6 +38,9 @@ type Provider struct {
 	Cert   *x509.Certificate
 	Key    crypto.Signer
 	CA     *CA
+	// Extra are more certificates put into every signature (to test
+	// hostile signatures).
+	Extra []*x509.Certificate
 }
 
 // NewCA makes a self-signed CA valid from notBefore to notAfter.
