@@ -92,7 +92,7 @@ func (a *Archive) Export(ctx context.Context, ref string, w io.Writer, opts Expo
 		cmp.Signer, cmp.SignedAt, cmp.TimeSource, cmp.Warnings = fresh.Signer, fresh.SignedAt, fresh.TimeSource, fresh.Warnings
 		for _, diff := range recordDiffs(&cmp, fresh, false) {
 			rep.PackIntact = false
-			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: %s: the catalog is damaged or forged (conserva catalog check)", name, diff))
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: %s: the catalog disagrees with the stored bytes: damaged or forged, or written under other limits (max_message_size) or by another version (conserva catalog check names it; catalog rebuild makes it anew from the store)", name, diff))
 		}
 		recipient := r.Consegna
 		if recipient == "" {
