@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 )
 
-// Mbox is a Unix mbox file. Messages are separated by "From " lines at the
-// start of the file or after an empty line. A message's bytes are what lies
+// Mbox is a Unix mbox file. Messages are separated by "From " lines: the
+// file's first line, and after an empty line a "From " line that carries a
+// sender and a ctime date, as every mbox writer puts it (separatorLine).
+// A message's bytes are what lies
 // between the separators, less the empty line that precedes the next one,
 // with the mboxrd quoting undone (">From " at a line start loses one ">"),
 // so that a message comes out as it went in and its signature still holds.
@@ -57,7 +61,7 @@ func (m Mbox) Walk(ctx context.Context, fn func(Item) error) error {
 		}
 		line, size, err := readLine(r, &kept)
 		if size > 0 {
-			if prevEmpty && bytes.HasPrefix(line, []byte("From ")) {
+			if prevEmpty && (offset == 0 && bytes.HasPrefix(line, []byte("From ")) || separatorLine(line)) {
 				if err := emit(offset); err != nil {
 					return err
 				}
@@ -76,12 +80,77 @@ func (m Mbox) Walk(ctx context.Context, fn func(Item) error) error {
 	}
 }
 
+// separatorHead is how much of a line is looked at: a separator's date
+// follows its sender, whose address may be long.
+const separatorHead = 512
+
+// separatorLine says whether a line that follows an empty one starts a new
+// message: "From ", a sender, then a ctime date ("Mon Nov 30 09:00:00
+// 2026", in mbox files written by Python, Dovecot, Thunderbird, mutt,
+// Gmail's export and conserva's own bench). A message's paragraph that
+// begins with "From " and was left unquoted (an mboxo writer, a message
+// saved with a leading "From -" line) stays in its message: split there,
+// the line would be dropped as a separator and stored nowhere, and both
+// halves flagged. A writer that puts no date in its separators makes two
+// messages one object, whose bytes are all kept, and flagged.
+func separatorLine(line []byte) bool {
+	if !bytes.HasPrefix(line, []byte("From ")) {
+		return false
+	}
+	f := strings.Fields(string(line[len("From "):]))
+	// f[0] is the sender ("-" for Thunderbird); the date follows.
+	for i := 1; i+3 < len(f); i++ {
+		if isWeekday(f[i]) && isMonth(f[i+1]) && isDayOfMonth(f[i+2]) && isTimeOfDay(f[i+3]) {
+			return true
+		}
+	}
+	return false
+}
+
+func isWeekday(s string) bool {
+	s = strings.TrimSuffix(s, ",")
+	for _, d := range [...]string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"} {
+		if strings.EqualFold(s, d) {
+			return true
+		}
+	}
+	return false
+}
+
+func isMonth(s string) bool {
+	for _, m := range [...]string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"} {
+		if strings.EqualFold(s, m) {
+			return true
+		}
+	}
+	return false
+}
+
+func isDayOfMonth(s string) bool {
+	d, err := strconv.Atoi(s)
+	return err == nil && len(s) <= 2 && d >= 1 && d <= 31
+}
+
+// isTimeOfDay: hh:mm or hh:mm:ss.
+func isTimeOfDay(s string) bool {
+	parts := strings.Split(s, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return false
+	}
+	for _, p := range parts {
+		if len(p) != 2 || p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // readLine reads one line and returns its head (enough to recognise a
 // separator or an empty line) and its full length, however long it is;
 // the line is added to k.
 func readLine(r *bufio.Reader, k *keeper) ([]byte, int, error) {
 	line, err := r.ReadSlice('\n')
-	head := append([]byte(nil), line[:min(len(line), 64)]...)
+	head := append([]byte(nil), line[:min(len(line), separatorHead)]...)
 	n := len(line)
 	k.add(line)
 	for err == bufio.ErrBufferFull {
