@@ -186,6 +186,7 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 					case items <- it:
 						return nil
 					case <-ctx.Done():
+						it.Release()
 						return ctx.Err()
 					}
 				})
@@ -206,7 +207,9 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 		go func() {
 			defer wg.Done()
 			for it := range items {
-				results <- a.ingestOne(ctx, it, opts, lim)
+				o := a.ingestOne(ctx, it, opts, lim)
+				it.Release() // its bytes are stored (or refused) and its record made
+				results <- o
 			}
 		}()
 	}

@@ -23,6 +23,10 @@ const spoolOver = 16 << 20
 // own disk rather than a possibly small /tmp.
 func (a *Archive) spoolDir() string { return filepath.Join(a.Dir, "spool") }
 
+// SpoolDir is where the archive's commands and sources keep temporary
+// files (unlinked at once): on the archive's own disk.
+func (a *Archive) SpoolDir() string { return a.spoolDir() }
+
 // ingestSpooled is ingestOne for a message over spoolOver: one pass to
 // spool and hash it, then parse, verify and store from the spool.
 func (a *Archive) ingestSpooled(ctx context.Context, it ingest.Item, opts IngestOptions, lim pec.Limits) outcome {

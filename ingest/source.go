@@ -35,6 +35,8 @@ type Item struct {
 	// UIDs) advance it only then.
 	Done func()
 	open func() (io.ReadCloser, error)
+	// release frees what the source keeps for the item (Release).
+	release func()
 	// held are the bytes when the source read them whole already.
 	held   []byte
 	isHeld bool
@@ -43,6 +45,16 @@ type Item struct {
 // NewItem makes an item from any opener (sources outside this package).
 func NewItem(source string, size int64, open func() (io.ReadCloser, error)) Item {
 	return Item{Source: source, Size: size, open: open}
+}
+
+// Release frees what the source keeps for the item until it is done
+// with (an IMAP message's bytes in memory or in a spool file): called once
+// the item has been ingested or refused, whatever the outcome. Safe on
+// any item, and more than once.
+func (it Item) Release() {
+	if it.release != nil {
+		it.release()
+	}
 }
 
 // Open opens the message's raw bytes.

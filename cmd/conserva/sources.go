@@ -45,6 +45,7 @@ func openSource(a *archive.Archive, spec string, opts ingest.Options) (ingest.So
 	}
 	m.InsecureSkipVerify = cfg.InsecureSkipVerify
 	m.Marks = a.Catalog
+	m.SpoolDir = a.SpoolDir()
 	return m, nil
 }
 
