@@ -29,7 +29,8 @@ type runEntries struct {
 	sorted  *extsort.Sorter
 	count   int
 	flagged int
-	err     error // the first failure: the report then says it is incomplete
+	err     error  // the first failure: the report then says it is incomplete
+	buf     []byte // add's, for one entry
 	refused *refusals
 }
 
@@ -80,11 +81,8 @@ func (s *runEntries) add(e runEntry) {
 		s.err = fmt.Errorf("entry %.80q: not a SHA-256", e.ID)
 		return
 	}
-	data, err := json.Marshal(e)
-	if err != nil {
-		s.err = err
-		return
-	}
+	s.buf = appendEntry(s.buf[:0], e)
+	data := s.buf
 	key := make([]byte, 0, entryKey)
 	key = append(key, raw...)
 	key = binary.BigEndian.AppendUint64(key, uint64(s.at))
@@ -113,30 +111,67 @@ func (s *runEntries) each(fn func(runEntry) error) error {
 	if err := s.w.Flush(); err != nil {
 		return fmt.Errorf("the run's list of messages: %w", err)
 	}
-	var buf []byte
+	buf := make([]byte, entryRead)
 	return s.sorted.Each(func(key []byte) error {
 		at := int64(binary.BigEndian.Uint64(key[32:]))
-		var n [4]byte
-		if _, err := s.f.ReadAt(n[:], at); err != nil {
-			return fmt.Errorf("the run's list of messages: %w", err)
+		// One read takes the length and, mostly, the whole entry.
+		k, err := s.f.ReadAt(buf[:entryRead], at)
+		if k < 4 {
+			return fmt.Errorf("the run's list of messages: %w", cmp.Or(err, io.ErrUnexpectedEOF))
 		}
-		size := int(binary.BigEndian.Uint32(n[:]))
+		size := int(binary.BigEndian.Uint32(buf))
 		if size > int(s.at) {
 			return errors.New("the run's list of messages: an entry longer than the list")
 		}
-		if cap(buf) < size {
-			buf = make([]byte, size)
+		if 4+size > k {
+			if cap(buf) < 4+size {
+				buf = append(buf[:k], make([]byte, 4+size-k)...)
+			}
+			if m, err := s.f.ReadAt(buf[k:4+size], at+int64(k)); m != 4+size-k {
+				return fmt.Errorf("the run's list of messages: %w", cmp.Or(err, io.ErrUnexpectedEOF))
+			}
 		}
-		buf = buf[:size]
-		if k, err := s.f.ReadAt(buf, at+4); k != size {
-			return fmt.Errorf("the run's list of messages: %w", cmp.Or(err, io.ErrUnexpectedEOF))
-		}
-		var e runEntry
-		if err := json.Unmarshal(buf, &e); err != nil {
-			return fmt.Errorf("the run's list of messages: %w", err)
+		e, ok := readEntry(buf[4 : 4+size])
+		if !ok {
+			return errors.New("the run's list of messages: a damaged entry")
 		}
 		return fn(e)
 	})
+}
+
+// entryRead is what each reads of an entry at once: most entries are
+// about 300 bytes.
+const entryRead = 1 << 10
+
+// appendEntry appends e as the list keeps it: its strings, each after its
+// length (uvarint), then the flag. Not JSON: the list is the run's own,
+// read once, and encoding/json's reflection was most of writing and
+// reading it back.
+func appendEntry(b []byte, e runEntry) []byte {
+	for _, f := range [...]string{e.ID, e.Source, e.Kind, e.Verdict, e.Reason} {
+		b = binary.AppendUvarint(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	if e.Flagged {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+// readEntry reads what appendEntry wrote.
+func readEntry(b []byte) (runEntry, bool) {
+	var f [5]string
+	for i := range f {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return runEntry{}, false
+		}
+		f[i], b = string(b[k:k+int(n)]), b[k+int(n):]
+	}
+	if len(b) != 1 || b[0] > 1 {
+		return runEntry{}, false
+	}
+	return runEntry{ID: f[0], Source: f[1], Kind: f[2], Verdict: f[3], Reason: f[4], Flagged: b[0] == 1}, true
 }
 
 // close drops the file and the sort's runs.

@@ -75,7 +75,7 @@ func (m *Message) Attachments() ([]Attachment, error) {
 		if len(out) >= maxAttachments {
 			return nil
 		}
-		name, ct := fileOf(h, t)
+		name, ct := fileOf(h, t, params)
 		if name == "" {
 			return nil
 		}
@@ -91,24 +91,23 @@ func (m *Message) Attachments() ([]Attachment, error) {
 
 // fileOf is the file name and type of a part that is a file, as
 // go-message's mail reader tells attachments and inline parts apart; no
-// name: not a file.
-func fileOf(h message.Header, t string) (name, ct string) {
-	disp, _, _ := h.ContentDisposition()
+// name: not a file. t and params are the part's h.ContentType(), which is
+// also what the mail reader's inline and attachment headers give (the
+// same method): read once, not once more here.
+func fileOf(h message.Header, t string, params map[string]string) (name, ct string) {
+	disp, dp, derr := h.ContentDisposition()
 	if disp == "inline" || (disp != "attachment" && strings.HasPrefix(t, "text/")) {
-		ih := mail.InlineHeader{Header: h}
-		ct, params, _ := ih.ContentType()
-		if _, dp, err := ih.ContentDisposition(); err == nil && dp["filename"] != "" {
-			return dp["filename"], ct
+		if derr == nil && dp["filename"] != "" {
+			return dp["filename"], t
 		}
-		return params["name"], ct
+		return params["name"], t
 	}
 	ah := mail.AttachmentHeader{Header: h}
 	name, _ = ah.Filename()
-	ct, _, _ = ah.ContentType()
 	if name == "" {
 		name = "(senza nome / unnamed)"
 	}
-	return name, ct
+	return name, t
 }
 
 // decodedSum is the size and SHA-256 of a part's body as go-message
