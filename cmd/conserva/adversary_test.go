@@ -105,15 +105,11 @@ func TestFileNamedWithALineBreakIsNamed(t *testing.T) {
 	}
 }
 
-// TestExportNamesACatalogThatLies: whoever can write catalog.db turns the
-// avvenuta consegna of a dossier into an errore di consegna for another
-// recipient. The stored bytes and every signature are untouched, yet the
-// pack's report (signed by the conservator) would tell the court the
-// message failed to reach a recipient it never named: export must not
-// call such a pack intact, and must say which field the catalog changed.
-func TestExportNamesACatalogThatLies(t *testing.T) {
-	_, cfg, ref, _ := sealedDossier(t)
-	a, err := archive.Open(cfg[1], nil)
+// openAtReceipt opens the archive of sealedDossier and finds its avvenuta
+// consegna: the receipt the catalog attacks below change.
+func openAtReceipt(t *testing.T, home string) (*archive.Archive, string) {
+	t.Helper()
+	a, err := archive.Open(home, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +120,23 @@ func TestExportNamesACatalogThatLies(t *testing.T) {
 		}
 		return nil
 	})
-	err = a.Catalog.Update(func(get func(string) (*archive.Record, error), put func(*archive.Record) error) error {
+	if id == "" {
+		a.Close()
+		t.Fatal("no avvenuta consegna in the dossier")
+	}
+	return a, id
+}
+
+// TestExportNamesACatalogThatLies: whoever can write catalog.db turns the
+// avvenuta consegna of a dossier into an errore di consegna for another
+// recipient. The stored bytes and every signature are untouched, yet the
+// pack's report (signed by the conservator) would tell the court the
+// message failed to reach a recipient it never named: export must not
+// call such a pack intact, and must say which field the catalog changed.
+func TestExportNamesACatalogThatLies(t *testing.T) {
+	_, cfg, ref, _ := sealedDossier(t)
+	a, id := openAtReceipt(t, cfg[1])
+	err := a.Catalog.Update(func(get func(string) (*archive.Record, error), put func(*archive.Record) error) error {
 		r, err := get(id)
 		if err != nil || r == nil {
 			return fmt.Errorf("record %s: %v", id, err)
@@ -286,18 +298,8 @@ func TestReportExportNamesItsRoots(t *testing.T) {
 // catalog lacks makes the pack NOT INTACT, naming the message.
 func TestExportNamesARemovedRecord(t *testing.T) {
 	_, cfg, ref, _ := sealedDossier(t)
-	a, err := archive.Open(cfg[1], nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var id string
-	a.Catalog.Scan(func(r *archive.Record) error {
-		if r.Kind == pec.KindAvvenutaConsegna {
-			id = r.ID
-		}
-		return nil
-	})
-	err = a.Catalog.Remove(id)
+	a, id := openAtReceipt(t, cfg[1])
+	err := a.Catalog.Remove(id)
 	a.Close()
 	if err != nil || id == "" {
 		t.Fatalf("removing %q: %v", id, err)
