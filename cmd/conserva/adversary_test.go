@@ -127,6 +127,22 @@ func openAtReceipt(t *testing.T, home string) (*archive.Archive, string) {
 	return a, id
 }
 
+// exportAfterAttack closes the archive the attack (whose error is err)
+// edited, exports the dossier ref and expects a pack NOT INTACT, exit 1;
+// it returns the unzipped pack.
+func exportAfterAttack(t *testing.T, a *archive.Archive, err error, cfg []string, ref, attack string) string {
+	t.Helper()
+	a.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, r := exportPack(t, cfg, ref)
+	if r.code != 1 || !strings.Contains(r.stdout, "NOT INTACT") {
+		t.Fatalf("export after %s: %d %s %s", attack, r.code, r.stdout, r.stderr)
+	}
+	return dir
+}
+
 // TestExportNamesACatalogThatLies: whoever can write catalog.db turns the
 // avvenuta consegna of a dossier into an errore di consegna for another
 // recipient. The stored bytes and every signature are untouched, yet the
@@ -144,14 +160,7 @@ func TestExportNamesACatalogThatLies(t *testing.T) {
 		r.Kind, r.Consegna = pec.KindErroreConsegna, "c@pec.example"
 		return put(r)
 	})
-	a.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, r := exportPack(t, cfg, ref)
-	if r.code != 1 || !strings.Contains(r.stdout, "NOT INTACT") {
-		t.Fatalf("export from a catalog that lies about a receipt: %d %s %s", r.code, r.stdout, r.stderr)
-	}
+	dir := exportAfterAttack(t, a, err, cfg, ref, "a catalog that lies about a receipt")
 	report, _ := os.ReadFile(filepath.Join(dir, "report.json"))
 	for _, want := range []string{`"pack_intact": false`, "the catalog says kind", "the catalog says consegna"} {
 		if !strings.Contains(string(report), want) {
@@ -299,15 +308,7 @@ func TestReportExportNamesItsRoots(t *testing.T) {
 func TestExportNamesARemovedRecord(t *testing.T) {
 	_, cfg, ref, _ := sealedDossier(t)
 	a, id := openAtReceipt(t, cfg[1])
-	err := a.Catalog.Remove(id)
-	a.Close()
-	if err != nil || id == "" {
-		t.Fatalf("removing %q: %v", id, err)
-	}
-	dir, r := exportPack(t, cfg, ref)
-	if r.code != 1 || !strings.Contains(r.stdout, "NOT INTACT") {
-		t.Fatalf("export with a receipt removed from the catalog: %d %s %s", r.code, r.stdout, r.stderr)
-	}
+	dir := exportAfterAttack(t, a, a.Catalog.Remove(id), cfg, ref, "a receipt removed from the catalog")
 	report, _ := os.ReadFile(filepath.Join(dir, "report.json"))
 	if !strings.Contains(string(report), id) || !strings.Contains(string(report), "not in the catalog") {
 		t.Errorf("report.json does not name the removed receipt %s:\n%s", id, report)
