@@ -240,7 +240,7 @@ type heldBudget struct {
 func (b *heldBudget) take(n int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if n > imapHoldMax || b.now+n > b.max {
+	if n < 0 || n > imapHoldMax || b.now+n > b.max {
 		return false
 	}
 	b.now += n
