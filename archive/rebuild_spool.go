@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/conserva/conserva/catalog"
+	"github.com/conserva/conserva/internal/spool"
 )
 
 // recordSpool keeps the records a rebuild makes (every message read back,
@@ -37,11 +38,10 @@ func newRecordSpool(dir string, old *Catalog) (*recordSpool, error) {
 	s := &recordSpool{old: old, rel: releasing(old), now: time.Now().UTC()}
 	for _, f := range []**os.File{&s.data, &s.offs} {
 		var err error
-		if *f, err = os.CreateTemp(dir, "catalog-rebuild-*"); err != nil {
+		if *f, err = spool.Unlinked(dir, "catalog-rebuild-*"); err != nil {
 			s.close()
 			return nil, fmt.Errorf("spooling the rebuilt records: %w", err)
 		}
-		os.Remove((*f).Name())
 	}
 	s.w, s.ow = bufio.NewWriterSize(s.data, 256<<10), bufio.NewWriterSize(s.offs, 16<<10)
 	return s, nil

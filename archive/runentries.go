@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/conserva/conserva/internal/extsort"
+	"github.com/conserva/conserva/internal/spool"
 )
 
 // runEntries keeps what the rapporto di versamento lists of each message
@@ -40,22 +41,8 @@ const entryKey = 40
 // entriesInMemory bounds the keys sorted in memory (2.6 MB).
 const entriesInMemory = 1 << 16
 
-// spoolFile creates an unlinked file in dir: nothing is left behind a
-// killed run.
-func spoolFile(dir, pattern string) (*os.File, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(dir, pattern)
-	if err != nil {
-		return nil, err
-	}
-	_ = os.Remove(f.Name())
-	return f, nil
-}
-
 func newRunEntries(dir string) (*runEntries, error) {
-	f, err := spoolFile(dir, "run-entries-*")
+	f, err := spool.Unlinked(dir, "run-entries-*")
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +185,7 @@ type refusals struct {
 }
 
 func newRefusals(dir string) (*refusals, error) {
-	f, err := spoolFile(dir, "run-refusals-*")
+	f, err := spool.Unlinked(dir, "run-refusals-*")
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/conserva/conserva/internal/spool"
 	"github.com/conserva/conserva/sip"
 	"github.com/conserva/conserva/storage"
 )
@@ -108,16 +109,11 @@ func (a *Archive) eachChunk(ids []string, fn func(recs []*Record) error) error {
 // it uploads, is given it rather than reading the object into memory to
 // learn it. What fill fails is never stored.
 func (a *Archive) putStream(ctx context.Context, key string, fill func(w io.Writer) error) (storage.PutResult, error) {
-	dir := a.spoolDir()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return storage.PutResult{}, err
-	}
-	f, err := os.CreateTemp(dir, "put-*")
+	f, err := spool.Unlinked(a.spoolDir(), "put-*") // gone with the process, whatever happens
 	if err != nil {
 		return storage.PutResult{}, err
 	}
 	defer f.Close()
-	os.Remove(f.Name()) // gone with the process, whatever happens
 	h := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 64<<10)
 	if err := fill(bw); err != nil {

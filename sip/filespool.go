@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/conserva/conserva/internal/spool"
 )
 
 // FileSpool keeps a list of index files on disk, in the order added, so
@@ -24,11 +26,10 @@ type FileSpool struct {
 // NewFileSpool makes an empty spool in dir ("" for the system's
 // temporary directory).
 func NewFileSpool(dir string) (*FileSpool, error) {
-	f, err := os.CreateTemp(dir, "index-files-*")
+	f, err := spool.Unlinked(dir, "index-files-*") // nothing is left behind a killed run
 	if err != nil {
 		return nil, err
 	}
-	_ = os.Remove(f.Name()) // unlinked: nothing is left behind a killed run
 	return &FileSpool{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
 }
 

@@ -14,6 +14,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"github.com/conserva/conserva/internal/spool"
 )
 
 // Sorter gathers records of one size and gives them back in byte order
@@ -78,11 +80,10 @@ func (s *Sorter) spill() error {
 		return nil
 	}
 	s.sortBuf()
-	f, err := os.CreateTemp(s.dir, "extsort-*")
+	f, err := spool.Unlinked(s.dir, "extsort-*") // gone with the process, whatever happens
 	if err != nil {
 		return fmt.Errorf("extsort: %w", err)
 	}
-	os.Remove(f.Name()) // unlinked: gone with the process, whatever happens
 	if _, err := f.Write(s.buf); err != nil {
 		f.Close()
 		return fmt.Errorf("extsort: %w", err)

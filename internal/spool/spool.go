@@ -62,6 +62,23 @@ func Write(dir string, r io.Reader, max int64) (*File, error) {
 	return s, nil
 }
 
+// Unlinked creates a scratch file in dir (made if missing; the system's
+// temporary directory when dir is "") and removes its name at once:
+// nothing is left behind a killed run, and no other process can open it.
+func Unlinked(dir, pattern string) (*os.File, error) {
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return nil, err
+	}
+	_ = os.Remove(f.Name())
+	return f, nil
+}
+
 // ReadAt reads the spooled bytes (io.ReaderAt).
 func (s *File) ReadAt(p []byte, off int64) (int, error) { return s.f.ReadAt(p, off) }
 

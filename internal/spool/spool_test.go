@@ -47,3 +47,24 @@ func TestSpool(t *testing.T) {
 		t.Errorf("a refused spool left %d names", len(ents))
 	}
 }
+
+// TestUnlinked: the scratch file is made in a directory created for it,
+// holds what is written, and has no name there while it is open.
+func TestUnlinked(t *testing.T) {
+	dir := t.TempDir() + "/new/spool"
+	f, err := spool.Unlinked(dir, "scratch-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if left, err := os.ReadDir(dir); err != nil || len(left) != 0 {
+		t.Fatalf("directory %v: %d names left", err, len(left))
+	}
+	if _, err := f.WriteString("evidence"); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 8)
+	if _, err := f.ReadAt(b, 0); err != nil || string(b) != "evidence" {
+		t.Fatalf("read back %q: %v", b, err)
+	}
+}
