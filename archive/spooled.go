@@ -31,22 +31,25 @@ func (a *Archive) SpoolDir() string { return a.spoolDir() }
 // spool and hash it, then parse, verify and store from the spool.
 func (a *Archive) ingestSpooled(ctx context.Context, it ingest.Item, opts IngestOptions, lim pec.Limits) outcome {
 	o := outcome{source: it.Source, done: it.Done}
-	rc, err := it.Open()
-	if err != nil {
-		o.err = err
-		return o
+	sp := it.Spooled() // the source's own (IMAP), hashed already: not copied again
+	if sp == nil {
+		rc, err := it.Open()
+		if err != nil {
+			o.err = err
+			return o
+		}
+		sp, err = spool.Write(a.spoolDir(), rc, lim.MaxSize)
+		rc.Close()
+		if errors.Is(err, spool.ErrTooLarge) {
+			// It grew past the limit since it was listed: streamed, flagged.
+			return a.ingestLarge(ctx, it, opts, lim, pec.TooLarge)
+		}
+		if err != nil {
+			o.err = fmt.Errorf("reading: %w", err)
+			return o
+		}
+		defer sp.Close()
 	}
-	sp, err := spool.Write(a.spoolDir(), rc, lim.MaxSize)
-	rc.Close()
-	if errors.Is(err, spool.ErrTooLarge) {
-		// It grew past the limit since it was listed: streamed, flagged.
-		return a.ingestLarge(ctx, it, opts, lim, pec.TooLarge)
-	}
-	if err != nil {
-		o.err = fmt.Errorf("reading: %w", err)
-		return o
-	}
-	defer sp.Close()
 	if a.arrived(&o, it, sp.SHA256) {
 		return o
 	}

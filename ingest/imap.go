@@ -291,7 +291,7 @@ func (m *IMAP) readMessage(msg *imapclient.FetchMessageData, budget *heldBudget)
 				return out, err
 			}
 			var once sync.Once
-			out.Item = Item{Size: sp.Size, open: func() (io.ReadCloser, error) { return io.NopCloser(sp.Reader()), nil }}
+			out.Item = Item{Size: sp.Size, spooled: sp, open: func() (io.ReadCloser, error) { return io.NopCloser(sp.Reader()), nil }}
 			out.release = func() { once.Do(func() { sp.Close() }) }
 		}
 	}

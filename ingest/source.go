@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/conserva/conserva/internal/spool"
 )
 
 // Item is one message found in a source.
@@ -37,6 +39,8 @@ type Item struct {
 	open func() (io.ReadCloser, error)
 	// release frees what the source keeps for the item (Release).
 	release func()
+	// spooled is the source's own spool of the bytes, when it made one.
+	spooled *spool.File
 	// held are the bytes when the source read them whole already.
 	held   []byte
 	isHeld bool
@@ -56,6 +60,11 @@ func (it Item) Release() {
 		it.release()
 	}
 }
+
+// Spooled is the spool file the source wrote the message's bytes to (hashed
+// as they were written), or nil: a caller that would spool them itself
+// reads this one instead. It stays open until Release.
+func (it Item) Spooled() *spool.File { return it.spooled }
 
 // Open opens the message's raw bytes.
 func (it Item) Open() (io.ReadCloser, error) {
