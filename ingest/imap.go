@@ -274,6 +274,7 @@ func (m *IMAP) readMessage(msg *imapclient.FetchMessageData, budget *heldBudget)
 			if it.Literal == nil {
 				continue
 			}
+			out.Release() // a second body in one answer: the first is dropped, not leaked
 			size := it.Literal.Size()
 			if budget.take(size) {
 				raw := make([]byte, size)
@@ -281,18 +282,15 @@ func (m *IMAP) readMessage(msg *imapclient.FetchMessageData, budget *heldBudget)
 					budget.give(size)
 					return out, err
 				}
-				out.Item = Item{Size: size, held: raw, isHeld: true}
-				var once sync.Once
-				out.release = func() { once.Do(func() { budget.give(size) }) }
+				out.Item = Item{Size: size, held: raw, isHeld: true, release: sync.OnceFunc(func() { budget.give(size) })}
 				continue
 			}
 			sp, err := spool.Write(m.SpoolDir, it.Literal, 0)
 			if err != nil {
 				return out, err
 			}
-			var once sync.Once
-			out.Item = Item{Size: sp.Size, spooled: sp, open: func() (io.ReadCloser, error) { return io.NopCloser(sp.Reader()), nil }}
-			out.release = func() { once.Do(func() { sp.Close() }) }
+			out.Item = Item{Size: sp.Size, spooled: sp, open: func() (io.ReadCloser, error) { return io.NopCloser(sp.Reader()), nil },
+				release: sync.OnceFunc(func() { sp.Close() })}
 		}
 	}
 }
