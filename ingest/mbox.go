@@ -147,12 +147,17 @@ func isTimeOfDay(s string) bool {
 
 // readLine reads one line and returns its head (enough to recognise a
 // separator or an empty line) and its full length, however long it is;
-// the line is added to k.
+// the line is added to k. The head is r's own buffer (valid until r is
+// read again) unless the line is longer than that buffer: copying every
+// line's head was an allocation per line of the mbox.
 func readLine(r *bufio.Reader, k *keeper) ([]byte, int, error) {
 	line, err := r.ReadSlice('\n')
-	head := append([]byte(nil), line[:min(len(line), separatorHead)]...)
+	head := line[:min(len(line), separatorHead)]
 	n := len(line)
 	k.add(line)
+	if err == bufio.ErrBufferFull {
+		head = bytes.Clone(head) // the next reads overwrite the buffer
+	}
 	for err == bufio.ErrBufferFull {
 		line, err = r.ReadSlice('\n')
 		n += len(line)
