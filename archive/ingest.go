@@ -148,7 +148,7 @@ func (a *Archive) Ingest(ctx context.Context, sources []ingest.Source, opts Inge
 	var ents *runEntries
 	if !opts.NoStore {
 		var err error
-		if ents, err = newRunEntries(a.spoolDir()); err != nil {
+		if ents, err = newRunEntries(a.SpoolDir()); err != nil {
 			return IngestSummary{}, fmt.Errorf("the run's list of messages: %w", err)
 		}
 		defer ents.close()

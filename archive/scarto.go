@@ -96,7 +96,7 @@ const scartoEntry = 32 + 8 + 32 + 1
 // scartoEntry sorted on disk past a bound, so memory holds only what the
 // proposal will list, not the catalog.
 func (a *Archive) expiredDossiers(ctx context.Context, before time.Time, ret storage.Retention) ([]scarto.Dossier, error) {
-	tmp := a.spoolDir()
+	tmp := a.SpoolDir()
 	if os.MkdirAll(tmp, 0o700) != nil {
 		tmp = ""
 	}

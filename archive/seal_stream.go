@@ -33,7 +33,7 @@ type packageLists struct {
 }
 
 func (a *Archive) newPackageLists() (*packageLists, error) {
-	dir := a.spoolDir() // the archive's own disk
+	dir := a.SpoolDir() // the archive's own disk
 	if os.MkdirAll(dir, 0o700) != nil {
 		dir = ""
 	}
@@ -109,7 +109,7 @@ func (a *Archive) eachChunk(ids []string, fn func(recs []*Record) error) error {
 // it uploads, is given it rather than reading the object into memory to
 // learn it. What fill fails is never stored.
 func (a *Archive) putStream(ctx context.Context, key string, fill func(w io.Writer) error) (storage.PutResult, error) {
-	f, err := spool.Unlinked(a.spoolDir(), "put-*") // gone with the process, whatever happens
+	f, err := spool.Unlinked(a.SpoolDir(), "put-*") // gone with the process, whatever happens
 	if err != nil {
 		return storage.PutResult{}, err
 	}

@@ -19,13 +19,10 @@ import (
 // whole: one copy less, and several workers at once stay cheap.
 const spoolOver = 16 << 20
 
-// spoolDir holds the temporary files of large messages, on the archive's
-// own disk rather than a possibly small /tmp.
-func (a *Archive) spoolDir() string { return filepath.Join(a.Dir, "spool") }
-
 // SpoolDir is where the archive's commands and sources keep temporary
-// files (unlinked at once): on the archive's own disk.
-func (a *Archive) SpoolDir() string { return a.spoolDir() }
+// files (unlinked at once; large messages among them): on the archive's
+// own disk rather than a possibly small /tmp.
+func (a *Archive) SpoolDir() string { return filepath.Join(a.Dir, "spool") }
 
 // ingestSpooled is ingestOne for a message over spoolOver: one pass to
 // spool and hash it, then parse, verify and store from the spool.
@@ -38,7 +35,7 @@ func (a *Archive) ingestSpooled(ctx context.Context, it ingest.Item, opts Ingest
 			o.err = err
 			return o
 		}
-		sp, err = spool.Write(a.spoolDir(), rc, lim.MaxSize)
+		sp, err = spool.Write(a.SpoolDir(), rc, lim.MaxSize)
 		rc.Close()
 		if errors.Is(err, spool.ErrTooLarge) {
 			// It grew past the limit since it was listed: streamed, flagged.
@@ -67,7 +64,7 @@ func (a *Archive) ingestSpooled(ctx context.Context, it ingest.Item, opts Ingest
 // put, when not nil, is given its bytes. The caller closes the returned
 // closer once done with the Message.
 func (a *Archive) parseSpooled(r io.Reader, lim pec.Limits, put func(io.Reader) error) (*pec.Message, io.Closer, error) {
-	sp, err := spool.Write(a.spoolDir(), r, lim.MaxSize)
+	sp, err := spool.Write(a.SpoolDir(), r, lim.MaxSize)
 	if err != nil {
 		return nil, nil, err
 	}

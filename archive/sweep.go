@@ -133,7 +133,7 @@ type packageSet struct {
 // index (with audit, checks each catalogued package as auditPackage does,
 // counting them in audited) and sorts who lists what.
 func (a *Archive) packagePass(ctx context.Context, audit bool, sink *problemSink, audited *int, notes *[]string) (*packageSet, error) {
-	tmp := a.spoolDir() // the archive's own disk
+	tmp := a.SpoolDir() // the archive's own disk
 	if os.MkdirAll(tmp, 0o700) != nil {
 		tmp = ""
 	}
